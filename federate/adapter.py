@@ -1,0 +1,338 @@
+"""The declaration language of a site adapter.
+
+A site adapter says where each shared column comes from in its export and how to read it:
+``fields={"sex": Code("sesso", {"maschio": "M", "femmina": "F"})}``. Every parser renders one
+DuckDB SQL expression (so a whole batch is parsed in one vectorised pass) and knows its inverse,
+which the simulator uses to write the site's export from the truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from federate.schema import Scalar
+
+if TYPE_CHECKING:
+    from federate.readers.base import Reader
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: Scalar | None) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return f"{value}::BIGINT"
+    if isinstance(value, float):
+        return f"{value!r}::DOUBLE"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return sql_str(value)
+
+
+def _blank_to_null(ref: str) -> str:
+    return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+
+
+@dataclass(frozen=True)
+class Locale:
+    """How a site writes numbers and dates."""
+
+    decimal: str = "."
+    group: str = ""
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    # Two-digit years fall in [century_start, century_start + 99].
+    century_start: int = 1950
+
+
+class Parser:
+    """Turns one exported column into one shared column. Subclasses are plain declarations."""
+
+    source: str | None  # the site's column; None when the value does not come from the export
+    reason = "unparseable"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        raise NotImplementedError
+
+    def rule(self, locale: Locale) -> str:
+        raise NotImplementedError
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        """The inverse: shared values -> strings as the site writes them (for the simulator)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Text(Parser):
+    source: str | None
+    upper: bool = False
+    reason = "bad-text"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        expr = _blank_to_null(ref)
+        return f"upper({expr})" if self.upper else expr
+
+    def rule(self, locale: Locale) -> str:
+        return "text"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+@dataclass(frozen=True)
+class Integer(Parser):
+    source: str | None
+    reason = "invalid-number"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = _blank_to_null(ref)
+        return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+') THEN TRY_CAST({v} AS BIGINT) END"
+
+    def rule(self, locale: Locale) -> str:
+        return "a whole number"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+@dataclass(frozen=True)
+class Decimal(Parser):
+    source: str | None
+    places: int = 2  # how many decimals the site's export carries (the simulator writes these)
+    reason = "invalid-number"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = _blank_to_null(ref)
+        if locale.group:
+            v = f"replace({v}, {sql_str(locale.group)}, '')"
+        if locale.decimal != ".":
+            v = f"replace({v}, {sql_str(locale.decimal)}, '.')"
+        return (
+            f"CASE WHEN regexp_full_match({v}, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)') "
+            f"THEN TRY_CAST({v} AS DOUBLE) END"
+        )
+
+    def rule(self, locale: Locale) -> str:
+        return f"a number with {locale.decimal!r} as decimal mark"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        floats = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        mask = np.isnan(floats)
+        text = np.char.mod(f"%.{self.places}f", np.where(mask, 0.0, floats))
+        if locale.decimal != ".":
+            text = np.char.replace(text, ".", locale.decimal)
+        return pa.array(text.tolist(), pa.string(), mask=mask)
+
+
+_FORMAT_GROUPS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%y": r"(?P<y>\d{2})"}
+_FORMAT_SHAPES = {
+    "%d": r"\d{1,2}",
+    "%m": r"\d{1,2}",
+    "%Y": r"\d{4}",
+    "%y": r"\d{2}",
+    "%H": r"\d{1,2}",
+    "%M": r"\d{2}",
+    "%S": r"\d{2}",
+}
+
+
+def _format_shape(fmt: str) -> str:
+    """A full-match regex for a strptime format (DuckDB's %Y would read "83" as year 83)."""
+    pattern = re.escape(fmt)
+    for token, shape in _FORMAT_SHAPES.items():
+        pattern = pattern.replace(re.escape(token), shape)
+    return pattern
+
+
+def _two_digit_year_sql(v: str, fmt: str, century_start: int) -> str:
+    """Parse a %y format with an explicit century window (DuckDB's own %y pivot is fixed)."""
+    pattern = re.escape(fmt)
+    for token, group in _FORMAT_GROUPS.items():
+        pattern = pattern.replace(re.escape(token), group)
+    unknown = re.findall(r"%[a-zA-Z]", pattern)
+    if unknown:
+        raise ValueError(f"two-digit-year format {fmt!r} may only use %d, %m and %y")
+    pattern = re.sub(r"\?P<\w>", "", pattern)
+    order = [t for t in re.findall(r"%[dmy]", fmt)]
+    parts = {t[1]: f"regexp_extract({v}, {sql_str(pattern)}, {i + 1})" for i, t in enumerate(order)}
+    base = century_start % 100
+    yy = f"TRY_CAST({parts['y']} AS INTEGER)"
+    year = f"({century_start - base} + ({yy} - {base} + 100) % 100 + {base})"
+    iso = f"concat({year}, '-', {parts['m']}, '-', {parts['d']})"
+    matches = f"regexp_full_match({v}, {sql_str(pattern)})"
+    return f"CASE WHEN {matches} THEN try_strptime({iso}, '%Y-%m-%d') END"
+
+
+@dataclass(frozen=True)
+class Date(Parser):
+    source: str | None
+    formats: tuple[str, ...] | None = None  # default: the site locale's
+    century_start: int | None = None  # default: the site locale's
+    reason = "invalid-date"
+
+    def _formats(self, locale: Locale) -> tuple[str, ...]:
+        return self.formats or locale.date_formats
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = _blank_to_null(ref)
+        start = self.century_start if self.century_start is not None else locale.century_start
+        tries = []
+        for fmt in self._formats(locale):
+            if "%y" in fmt:
+                tries.append(_two_digit_year_sql(v, fmt, start))
+            else:
+                shape = sql_str(_format_shape(fmt))
+                tries.append(
+                    f"CASE WHEN regexp_full_match({v}, {shape}) "
+                    f"THEN try_strptime({v}, {sql_str(fmt)}) END"
+                )
+        return f"CAST(coalesce({', '.join(tries)}) AS DATE)"
+
+    def rule(self, locale: Locale) -> str:
+        return "a real date as " + " or ".join(self._formats(locale))
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.strftime(pc.cast(values, pa.timestamp("s")), format=self._formats(locale)[0])
+
+
+@dataclass(frozen=True)
+class YearOf(Parser):
+    """Keeps only the year of an exported full date (e.g. a date of birth)."""
+
+    date: Date
+    reason = "invalid-date"
+
+    @property
+    def source(self) -> str | None:  # type: ignore[override]
+        return self.date.source
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return f"CAST(year({self.date.sql(ref, locale)}) AS BIGINT)"
+
+    def rule(self, locale: Locale) -> str:
+        return self.date.rule(locale)
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        years = pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+        days = rng.integers(0, 365, size=len(years))
+        dates = [
+            None if np.isnan(y) else dt.date(int(y), 1, 1) + dt.timedelta(days=int(d))
+            for y, d in zip(years.astype(float), days, strict=True)
+        ]
+        return self.date.render(pa.array(dates, pa.date32()), locale, rng)
+
+
+@dataclass(frozen=True)
+class Code(Parser):
+    """A site code list mapped onto the shared one; matching ignores case and outer spaces."""
+
+    source: str | None
+    mapping: Mapping[str, Scalar]
+    reason = "unknown-code"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = f"lower({_blank_to_null(ref)})"
+        whens = " ".join(
+            f"WHEN {sql_str(k.strip().lower())} THEN {sql_literal(val)}"
+            for k, val in self.mapping.items()
+        )
+        return f"CASE {v} {whens} END"
+
+    def rule(self, locale: Locale) -> str:
+        return "one of " + ", ".join(self.mapping)
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        inverse: dict[Scalar, str] = {}
+        for site_code, shared in self.mapping.items():
+            inverse.setdefault(shared, site_code)
+        return pa.array(
+            [None if v is None else inverse[v] for v in values.to_pylist()], pa.string()
+        )
+
+
+@dataclass(frozen=True)
+class Const(Parser):
+    """A value the export does not carry because it is the same for every row of the site."""
+
+    value: Scalar
+    source: str | None = None
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return sql_literal(self.value)
+
+    def rule(self, locale: Locale) -> str:
+        return f"always {self.value}"
+
+
+@dataclass(frozen=True)
+class LocalId:
+    """How a site's local patient id is normalised before it is pseudonymised."""
+
+    source: str
+    zero_pad: int | None = None  # restore leading zeros that spreadsheets strip
+    upper: bool = True
+
+    def sql(self, ref: str) -> str:
+        v = _blank_to_null(ref)
+        if self.upper:
+            v = f"upper({v})"
+        if self.zero_pad:
+            v = (
+                f"CASE WHEN regexp_full_match({v}, '[0-9]+') "
+                f"THEN lpad({v}, {self.zero_pad}, '0') ELSE {v} END"
+            )
+        return v
+
+
+@dataclass(frozen=True)
+class TableMap:
+    """Where one shared table comes from in the site's export."""
+
+    table: str
+    file: str
+    fields: Mapping[str, Parser]
+    subject: LocalId | None = None
+    dropped: tuple[str, ...] = ()  # identifying columns the export carries: read, never written
+    note: str = ""
+
+    def source_columns(self) -> list[str]:
+        cols = [self.subject.source] if self.subject else []
+        cols += [p.source for p in self.fields.values() if p.source]
+        return list(dict.fromkeys(cols))
+
+
+@dataclass(frozen=True)
+class SiteAdapter:
+    """A country's export, declared: its reader, its locale, and a map per shared table."""
+
+    name: str
+    country: str  # ISO 3166 alpha-2, lower case; prefixes the pseudonyms
+    version: str
+    title: str
+    reader: Reader
+    locale: Locale
+    tables: tuple[TableMap, ...]
+    format: str = "csv"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def table_map(self, table: str) -> TableMap:
+        for tm in self.tables:
+            if tm.table == table:
+                return tm
+        raise KeyError(f"site {self.name} has no map for table {table!r}")

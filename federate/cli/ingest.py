@@ -1,0 +1,113 @@
+"""``federate ingest SITE EXPORT_DIR --out BUNDLE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from federate import registry
+from federate.ingest import IngestResult, ingest
+from federate.output import Format, err, print_json
+from federate.pseudonym import load_key
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest_command(
+        site: Annotated[str, typer.Argument(help="Registered site name (see `federate sites`).")],
+        export_dir: Annotated[
+            Path, typer.Argument(help="The site's export folder (read only, never written).")
+        ],
+        out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
+        key_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--key-file",
+                help="Site pseudonymisation key (default: $FEDERATE_KEY_FILE, else a per-user "
+                "key created on first use).",
+            ),
+        ] = None,
+        operator: Annotated[
+            str | None, typer.Option(help="Who runs the ingest (default: the login name).")
+        ] = None,
+        fmt: Annotated[
+            Format, typer.Option("--format", help="table (summary) or json (the report).")
+        ] = Format.TABLE,
+    ) -> None:
+        """Turn a site's local export into a validated, sealed submission bundle.
+
+        Exit 0 when every row was accepted, 1 when some rows were quarantined (see
+        BUNDLE/quarantine.csv), 2 when the export cannot be read (nothing written).
+        """
+        adapter = registry.adapter(site)
+        key = load_key(adapter.name, key_file)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def on_progress(source: str, rows: int) -> None:
+                if source not in tasks:
+                    tasks[source] = bar.add_task(source, total=None)
+                bar.advance(tasks[source], rows)
+
+            result = ingest(adapter, export_dir, out, key, operator=operator, progress=on_progress)
+        if fmt is Format.JSON:
+            print_json(
+                {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
+            )
+        else:
+            _summary(result)
+        raise typer.Exit(int(result.exit_code))
+
+
+def _summary(result: IngestResult) -> None:
+    view = RichTable(title=f"Bundle {result.bundle}", title_justify="left", header_style="bold")
+    for name in ("file", "table", "read", "mapped", "quarantined", "skipped"):
+        view.add_column(name, justify="left" if name in ("file", "table") else "right")
+    for s in result.manifest["sources"]:
+        view.add_row(
+            s["path"],
+            s["table"],
+            f"{s['rows_read']:,}",
+            f"{s['rows_mapped']:,}",
+            f"{s['rows_quarantined']:,}",
+            f"{s['rows_skipped']:,}",
+        )
+    err.print(view)
+    for col in result.report["columns"]:
+        if col["dropped_identifiers"]:
+            err.print(
+                f"  {col['file']}: identifying column(s) dropped, never written: "
+                f"{', '.join(col['dropped_identifiers'])}"
+            )
+    q = result.report["quarantine"]
+    if q["rows"]:
+        err.print(
+            f"[yellow]{q['rows']} row(s) quarantined[/] ({q['failures']} failure(s)); "
+            f"fix them in the export, see {result.bundle / 'quarantine.csv'}:"
+        )
+        for ex in q["examples"][:10]:
+            err.print(
+                f"  {ex['source_file']} row {ex['source_row']}, column {ex['column']!r}, "
+                f"value {ex['value']!r}: {ex['reason']} ({ex['rule']})"
+            )
+    w = result.report["warnings"]
+    if w["count"]:
+        err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
+        for row in w["by_reason"][:10]:
+            err.print(
+                f"  {row['table']}.{row['shared_column']}: {row['reason']} × {row['count_all']}"
+            )
+    if not q["rows"]:
+        err.print("[green]All rows accepted.[/]")

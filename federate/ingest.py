@@ -1,0 +1,291 @@
+"""``federate ingest``: a site's export in, a validated, sealed bundle out.
+
+read -> map -> pseudonymise -> validate -> write, batch by batch, so memory does not grow with
+the export. Every source row ends up accepted or quarantined (with a reason), and the manifest's
+row accounting proves it: rows_read = rows_mapped + rows_quarantined + rows_skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from federate import __version__, registry
+from federate.adapter import SiteAdapter, TableMap
+from federate.bundle import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    QUARANTINE,
+    QUARANTINE_CSV,
+    REPORT,
+    parquet_writer,
+    seal,
+    sha256_file,
+    staged_dir,
+    table_path,
+    write_json,
+)
+from federate.errors import ExitCode, InputError, Location, UsageError
+from federate.mapping import TableMapper, resolve_columns, unknown_columns
+from federate.pseudonym import Pseudonymiser, SiteKey
+from federate.quarantine import Collector
+from federate.readers.base import Reject, Source
+
+ProgressFn = Callable[[str, int], None]
+
+
+@dataclass
+class SourceAccount:
+    """Row accounting for one source file feeding one table."""
+
+    path: str
+    table: str
+    sha256: str
+    bytes: int
+    rows_read: int = 0
+    rows_mapped: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_mapped + self.rows_quarantined + self.rows_skipped
+
+
+@dataclass
+class IngestResult:
+    bundle: Path
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+    quarantine: pa.Table
+    warnings: pa.Table
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.QUARANTINED if self.quarantine.num_rows else ExitCode.OK
+
+
+def new_submission_id(site: str, now: dt.datetime) -> str:
+    return f"{site}-{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def find_source(export_dir: Path, name: str) -> Source:
+    """The declared file, matched case-insensitively (Windows exports vary the case)."""
+    exact = export_dir / name
+    if exact.is_file():
+        return Source(exact, name)
+    for path in export_dir.iterdir():
+        if path.is_file() and path.name.lower() == name.lower():
+            return Source(path, path.name)
+    present = ", ".join(sorted(p.name for p in export_dir.iterdir() if p.is_file())) or "none"
+    raise InputError(
+        f"the export has no {name} (files present: {present})",
+        code="missing-file",
+        where=Location(file=name),
+    )
+
+
+def _check_paths(export_dir: Path, out: Path) -> None:
+    if not export_dir.is_dir():
+        raise UsageError(
+            f"export folder {export_dir} does not exist or is not a folder", code="no-export"
+        )
+    exp, dest = export_dir.resolve(), out.resolve()
+    if dest == exp or exp in dest.parents:
+        raise UsageError(
+            f"--out {out} is inside the export folder; ingest never writes into an export",
+            code="out-in-export",
+        )
+
+
+def ingest(
+    adapter: SiteAdapter,
+    export_dir: Path,
+    out: Path,
+    key: SiteKey,
+    *,
+    operator: str | None = None,
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    _check_paths(export_dir, out)
+    schema = registry.schema()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    submission_id = new_submission_id(adapter.name, now)
+    reader = adapter.reader
+
+    # Resolve every file and header before doing any work: a missing file or column stops the
+    # run with exit 2 and nothing written.
+    plans: list[tuple[TableMap, Source, list[str], dict[str, str]]] = []
+    for tm in adapter.tables:
+        source = find_source(export_dir, tm.file)
+        header = reader.columns(source)
+        plans.append((tm, source, header, resolve_columns(tm, header, source.relpath)))
+
+    failures, warnings = Collector(), Collector()
+    accounts: list[SourceAccount] = []
+    table_rows: dict[str, int] = {}
+    report_columns: list[dict[str, Any]] = []
+    pseudonymise = Pseudonymiser(key, adapter.country)
+    con = duckdb.connect()
+    with staged_dir(out) as stage:
+        for tm, source, header, columns in plans:
+            extra = unknown_columns(tm, header)
+            dropped = [h for h in header if h.strip().lower() in {d.lower() for d in tm.dropped}]
+            report_columns.append(
+                {
+                    "file": source.relpath,
+                    "table": tm.table,
+                    "ignored_unknown": extra,
+                    "dropped_identifiers": dropped,
+                }
+            )
+            if extra:
+                warnings.add(
+                    site=adapter.name,
+                    submission_id=submission_id,
+                    table=tm.table,
+                    source_file=source.relpath,
+                    rows=[1] * len(extra),
+                    column=None,
+                    shared_column=None,
+                    values=list(extra),
+                    reason="unknown-column",
+                    rule="column not declared by the adapter: ignored, never written",
+                    severity="warning",
+                )
+            table = schema.table(tm.table)
+            mapper = TableMapper(
+                adapter,
+                schema,
+                table,
+                tm,
+                columns,
+                source.relpath,
+                submission_id,
+                pseudonymise,
+                con,
+            )
+            account = SourceAccount(
+                source.relpath, tm.table, sha256_file(source.path), source.path.stat().st_size
+            )
+            rejects: list[Reject] = []
+            path = table_path(stage, tm.table)
+            with parquet_writer(path, schema.arrow_schema(table)) as writer:
+                for batch in reader.batches(source, rejects):
+                    accepted = mapper.map(batch, failures, warnings)
+                    writer.write_table(accepted)
+                    account.rows_read += batch.num_rows
+                    account.rows_mapped += accepted.num_rows
+                    account.rows_quarantined += batch.num_rows - accepted.num_rows
+                    if progress:
+                        progress(source.relpath, batch.num_rows)
+            for reason, group in _group_rejects(rejects).items():
+                failures.add(
+                    site=adapter.name,
+                    submission_id=submission_id,
+                    table=tm.table,
+                    source_file=source.relpath,
+                    rows=[r.row for r in group],
+                    column=None,
+                    shared_column=None,
+                    values=None,
+                    reason=reason,
+                    rule="; ".join(sorted({r.detail for r in group})),
+                )
+            account.rows_read += len(rejects)
+            account.rows_quarantined += len(rejects)
+            if not account.balanced():
+                raise RuntimeError(f"row accounting does not add up for {account}")
+            accounts.append(account)
+            table_rows[tm.table] = table_rows.get(tm.table, 0) + account.rows_mapped
+
+        quarantine = failures.table()
+        warning_table = warnings.table()
+        pq.write_table(quarantine, stage / QUARANTINE, compression="zstd")
+        pa_csv.write_csv(quarantine, stage / QUARANTINE_CSV)
+        report = _report(
+            adapter, submission_id, accounts, quarantine, warning_table, report_columns
+        )
+        write_json(stage / REPORT, report)
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "site": adapter.name,
+            "country": adapter.country,
+            "submission_id": submission_id,
+            "schema": {"name": schema.name, "version": schema.version},
+            "adapter": {"name": adapter.name, "version": adapter.version},
+            "tool": {"name": "federate", "version": __version__},
+            "created_utc": now.isoformat().replace("+00:00", "Z"),
+            "operator": operator or getpass.getuser(),
+            "pseudonym_key_id": key.key_id,
+            "sources": [vars(a) for a in accounts],
+            "tables": {
+                name: {"file": table_path(stage, name).relative_to(stage).as_posix(), "rows": rows}
+                for name, rows in table_rows.items()
+            },
+            "quarantine": {"file": QUARANTINE, "rows": quarantine.num_rows},
+        }
+        manifest["files"] = seal(stage)
+        write_json(stage / MANIFEST, manifest)
+    return IngestResult(out, manifest, report, quarantine, warning_table)
+
+
+def _group_rejects(rejects: list[Reject]) -> dict[str, list[Reject]]:
+    groups: dict[str, list[Reject]] = {}
+    for reject in rejects:
+        groups.setdefault(reject.reason, []).append(reject)
+    return groups
+
+
+def _counts(table: pa.Table, by: list[str]) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(by).aggregate([([], "count_all")])
+    return sorted(grouped.to_pylist(), key=lambda r: [str(r[k]) for k in by])
+
+
+def _report(
+    adapter: SiteAdapter,
+    submission_id: str,
+    accounts: list[SourceAccount],
+    quarantine: pa.Table,
+    warnings: pa.Table,
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
+    quarantined_rows = (
+        quarantine.select(["source_file", "source_row"])
+        .group_by(["source_file", "source_row"])
+        .aggregate([])
+        .num_rows
+        if quarantine.num_rows
+        else 0
+    )
+    examples = quarantine.slice(0, 200).to_pylist()
+    warning_examples = warnings.slice(0, 200).to_pylist()
+    return {
+        "site": adapter.name,
+        "submission_id": submission_id,
+        "sources": [vars(a) for a in accounts],
+        "columns": columns,
+        "quarantine": {
+            "rows": quarantined_rows,
+            "failures": quarantine.num_rows,
+            "by_reason": _counts(quarantine, ["table", "reason"]),
+            "examples": examples,
+        },
+        "warnings": {
+            "count": warnings.num_rows,
+            "by_reason": _counts(warnings, ["table", "reason", "shared_column"]),
+            "examples": warning_examples,
+        },
+    }

@@ -1,0 +1,247 @@
+"""Map one batch of a site's export onto one shared table, in one DuckDB pass.
+
+read (raw batch) -> map (SQL built from the adapter's parsers) -> pseudonymise -> validate
+(pandera, lazily: every failure) -> accepted rows and failure records.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandera.errors
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from federate.adapter import Locale, SiteAdapter, TableMap, sql_ident
+from federate.errors import InputError, Location
+from federate.pseudonym import Pseudonymiser
+from federate.quarantine import Collector
+from federate.readers.base import ROW_COLUMN
+from federate.schema import Schema, Table, rule_reason
+
+LOCAL_ID = "__local_id"
+
+RecordFn = Callable[[pa.Array, str | None, str | None, pa.Array | None, str, str, str], None]
+
+
+def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, str]:
+    """Declared source column -> the header's spelling (case and outer spaces ignored)."""
+    by_key = {h.strip().lower(): h for h in header}
+    resolved: dict[str, str] = {}
+    missing = []
+    for name in tm.source_columns():
+        found = by_key.get(name.strip().lower())
+        if found is None:
+            missing.append(name)
+        else:
+            resolved[name] = found
+    if missing:
+        hints = []
+        for name in missing:
+            close = difflib.get_close_matches(name.lower(), list(by_key), n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {by_key[close[0]]!r}?)" if close else ""))
+        raise InputError(
+            f"missing column(s) {', '.join(hints)}; the {tm.table} form needs "
+            f"{', '.join(tm.source_columns())}",
+            code="missing-column",
+            where=Location(file=relpath, row=1),
+        )
+    return resolved
+
+
+def unknown_columns(tm: TableMap, header: list[str]) -> list[str]:
+    known = {c.lower() for c in [*tm.source_columns(), *tm.dropped]}
+    return [h for h in header if h.strip().lower() not in known]
+
+
+@dataclass
+class TableMapper:
+    """Everything needed to map batches of one source file onto one shared table."""
+
+    adapter: SiteAdapter
+    schema: Schema
+    table: Table
+    tm: TableMap
+    columns: dict[str, str]  # declared source -> actual header name
+    relpath: str
+    submission_id: str
+    pseudonymise: Pseudonymiser
+    con: duckdb.DuckDBPyConnection
+
+    def __post_init__(self) -> None:
+        self._sql = self._build_sql()
+        self._arrow_schema = self.schema.arrow_schema(self.table)
+        self._hard = self.schema.pandera_schema(self.table)
+        self._soft = self.schema.pandera_schema(self.table, soft=True)
+
+    @property
+    def locale(self) -> Locale:
+        return self.adapter.locale
+
+    def _ref(self, source: str) -> str:
+        return sql_ident(self.columns[source])
+
+    def _build_sql(self) -> str:
+        selects = [f"{sql_ident(ROW_COLUMN)} AS {sql_ident(ROW_COLUMN)}"]
+        if self.tm.subject:
+            selects.append(
+                f"{self.tm.subject.sql(self._ref(self.tm.subject.source))} AS {LOCAL_ID}"
+            )
+        for name, parser in self.tm.fields.items():
+            ref = self._ref(parser.source) if parser.source else "NULL"
+            selects.append(f"{parser.sql(ref, self.locale)} AS {sql_ident(name)}")
+            if parser.source:
+                raw = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+                selects.append(f"{raw} AS {sql_ident('__raw_' + name)}")
+        return "SELECT " + ",\n  ".join(selects) + " FROM raw"
+
+    def map(self, batch: pa.RecordBatch, failures: Collector, warnings: Collector) -> pa.Table:
+        """Return the accepted rows (shared schema); record every failure."""
+        self.con.register("raw", pa.Table.from_batches([batch]))
+        try:
+            parsed = self.con.sql(self._sql).to_arrow_table()
+        finally:
+            self.con.unregister("raw")
+        rows = parsed.column(ROW_COLUMN)
+        bad = pa.array([False] * parsed.num_rows, pa.bool_())
+
+        def record(
+            mask: pa.Array,
+            column: str | None,
+            shared: str | None,
+            values: pa.Array | None,
+            reason: str,
+            rule: str,
+            severity: str = "error",
+        ) -> None:
+            restricted = bool(shared) and self.table.column(shared or "").restricted
+            failures_or_warnings = failures if severity == "error" else warnings
+            failures_or_warnings.add(
+                site=self.adapter.name,
+                submission_id=self.submission_id,
+                table=self.table.name,
+                source_file=self.relpath,
+                rows=pc.filter(rows, mask),
+                column=column,
+                shared_column=shared,
+                values=None if values is None else pc.filter(values, mask),
+                reason=reason,
+                rule=rule,
+                severity=severity,
+                restricted=restricted,
+            )
+
+        # Parse failures: a value was there but does not read under the declared rule.
+        unparsed: dict[str, np.ndarray] = {}
+        for name, parser in self.tm.fields.items():
+            if not parser.source:
+                continue
+            raw = parsed.column("__raw_" + name)
+            mask = pc.and_(pc.is_valid(raw), pc.is_null(parsed.column(name)))
+            unparsed[name] = mask.to_numpy(zero_copy_only=False)
+            if pc.any(mask).as_py():
+                record(
+                    mask,
+                    self.columns[parser.source],
+                    name,
+                    raw,
+                    parser.reason,
+                    parser.rule(self.locale),
+                )
+                bad = pc.or_(bad, mask)
+        if self.tm.subject:
+            mask = pc.is_null(parsed.column(LOCAL_ID))
+            unparsed["subject_id"] = mask.to_numpy(zero_copy_only=False)
+            if pc.any(mask).as_py():
+                record(
+                    mask,
+                    self.columns[self.tm.subject.source],
+                    "subject_id",
+                    None,
+                    "required-missing",
+                    "a patient id is required",
+                )
+                bad = pc.or_(bad, mask)
+
+        # Every rule runs on every row (a coordinator fixes all of a row at once), but a value
+        # already reported as unreadable is not reported again as missing.
+        typed = self._shared_table(parsed)
+        bad = pc.or_(bad, self._validate(typed, parsed, unparsed, record, "error"))
+        keep = pc.invert(bad)
+        accepted, accepted_parsed = typed.filter(keep), parsed.filter(keep)
+        self._validate(accepted, accepted_parsed, {}, record, "warning")
+        return accepted.cast(self._arrow_schema)
+
+    def _shared_table(self, parsed: pa.Table) -> pa.Table:
+        n = parsed.num_rows
+        arrays: list[pa.Array] = []
+        for col in self.table.columns:
+            if col.name == "site":
+                arr = pa.array([self.adapter.name] * n, pa.string())
+            elif col.name == "subject_id":
+                arr = self.pseudonymise(parsed.column(LOCAL_ID).combine_chunks())
+            elif col.name == "submission_id":
+                arr = pa.array([self.submission_id] * n, pa.string())
+            elif col.name == "source_file":
+                arr = pa.array([self.relpath] * n, pa.string())
+            elif col.name == "source_row":
+                arr = parsed.column(ROW_COLUMN).combine_chunks()
+            elif col.name in self.tm.fields:
+                arr = parsed.column(col.name).combine_chunks()
+            else:
+                arr = pa.nulls(n, col.dtype.arrow)
+            arrays.append(pc.cast(arr, col.dtype.arrow))
+        # Nullability is enforced by pandera (so it becomes a quarantine row, not a crash).
+        relaxed = pa.schema([f.with_nullable(True) for f in self._arrow_schema])
+        return pa.Table.from_arrays(arrays, schema=relaxed)
+
+    def _validate(
+        self,
+        typed: pa.Table,
+        parsed: pa.Table,
+        unparsed: dict[str, np.ndarray],
+        record: RecordFn,
+        severity: str,
+    ) -> pa.Array:
+        """Run the hard (error) or soft (warning) pandera schema lazily; record every failure
+        and return the mask of rows that failed."""
+        n = typed.num_rows
+        failed = np.zeros(n, dtype=bool)
+        if n == 0:
+            return pa.array(failed)
+        schema = self._soft if severity == "warning" else self._hard
+        try:
+            frame = pl.from_arrow(typed)
+            assert isinstance(frame, pl.DataFrame)
+            schema.validate(frame, lazy=True)
+            return pa.array(failed)
+        except pandera.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+        if cases.get_column("index").null_count():
+            bugs = cases.filter(pl.col("index").is_null()).to_dicts()
+            raise RuntimeError(f"schema-level validation failure (a bug in the engine): {bugs}")
+        for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
+            name = str(column)
+            mask = np.zeros(n, dtype=bool)
+            mask[group.get_column("index").to_numpy()] = True
+            if name in unparsed:
+                mask &= ~unparsed[name]
+            if not mask.any():
+                continue
+            reason, rule = rule_reason(str(check), name)
+            parser = self.tm.fields.get(name)
+            site_column = self.columns[parser.source] if parser and parser.source else name
+            raw_name = "__raw_" + name
+            values = (
+                parsed.column(raw_name)
+                if raw_name in parsed.column_names
+                else pc.cast(typed.column(name), pa.string())
+            ).combine_chunks()
+            record(pa.array(mask), site_column, name, values, reason, rule, severity)
+            failed |= mask
+        return pa.array(failed)

@@ -1,0 +1,83 @@
+"""Quarantine and warning records: one row per (source row, column, rule) that failed.
+
+Values are the site's own, as exported, so a coordinator can find and fix them; values of
+restricted columns (which would reveal allocation) are masked, and a malformed record's raw text
+is never kept (it may hold identifiers the adapter would have dropped).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+MASK = "(restricted)"
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("site", pa.string(), nullable=False),
+        pa.field("submission_id", pa.string(), nullable=False),
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("column", pa.string()),  # the site's own column name
+        pa.field("shared_column", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),  # stable, kebab-case
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("severity", pa.string(), nullable=False),  # error (quarantined) or warning
+    ]
+)
+
+
+class Collector:
+    """Gathers failure records as columns (never row by row) and builds one Arrow table."""
+
+    def __init__(self) -> None:
+        self._parts: list[pa.Table] = []
+
+    def add(
+        self,
+        *,
+        site: str,
+        submission_id: str,
+        table: str,
+        source_file: str,
+        rows: pa.Array | list[int],
+        column: str | None,
+        shared_column: str | None,
+        values: pa.Array | list[str | None] | None,
+        reason: str,
+        rule: str,
+        severity: str = "error",
+        restricted: bool = False,
+    ) -> None:
+        n = len(rows)
+        if n == 0:
+            return
+        if values is None or restricted:
+            value_array = pa.array([MASK if restricted else None] * n, pa.string())
+        else:
+            value_array = pa.array(values, pa.string()) if isinstance(values, list) else values
+        consts = {
+            "site": site,
+            "submission_id": submission_id,
+            "table": table,
+            "source_file": source_file,
+        }
+        arrays = [pa.array([consts[f]] * n, pa.string()) for f in consts]
+        arrays += [
+            pa.array(rows, pa.int64()) if isinstance(rows, list) else rows.cast(pa.int64()),
+            pa.array([column] * n, pa.string()),
+            pa.array([shared_column] * n, pa.string()),
+            value_array.cast(pa.string()),
+            pa.array([reason] * n, pa.string()),
+            pa.array([rule] * n, pa.string()),
+            pa.array([severity] * n, pa.string()),
+        ]
+        self._parts.append(pa.Table.from_arrays(arrays, schema=QUARANTINE_SCHEMA))
+
+    def table(self) -> pa.Table:
+        if not self._parts:
+            return QUARANTINE_SCHEMA.empty_table()
+        return pa.concat_tables(self._parts).sort_by(
+            [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
+        )

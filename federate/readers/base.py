@@ -1,0 +1,55 @@
+"""The reader interface every export format implements (CSV, REDCap, Excel, SDTM, SPSS, ODM).
+
+Frozen contract:
+
+* ``columns(source)`` returns the file's column names as the site wrote them (header order),
+  or raises ``InputError`` naming the file when it cannot be read at all.
+* ``batches(source, rejects)`` yields ``pyarrow.RecordBatch`` es in file order. Each carries the
+  export's columns (strings for text formats; typed where the format is typed) and
+  ``ROW_COLUMN``, the int64 record number a coordinator would look for (for CSV the header is
+  record 1, so data starts at 2). Records the reader cannot split into columns are not yielded:
+  each is appended to ``rejects`` with its record number, so accounting still adds up.
+* A reader never writes anywhere, and never loads the whole file into memory.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+ROW_COLUMN = "__source_row"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of an export. ``relpath`` (posix, relative to the export folder) is what travels."""
+
+    path: Path
+    relpath: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the reader could not split into the file's columns."""
+
+    row: int
+    reason: str
+    detail: str
+
+
+class Reader(ABC):
+    format: str = "?"
+
+    @abstractmethod
+    def columns(self, source: Source) -> list[str]: ...
+
+    @abstractmethod
+    def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]: ...
+
+    def describe(self) -> str:
+        """One line for coordinators: what files this reader expects."""
+        return self.format
