@@ -57,6 +57,7 @@ class SourceAccount:
     rows_quarantined: int = 0
     rows_skipped: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_mapped + self.rows_quarantined + self.rows_skipped
@@ -178,6 +179,7 @@ def ingest(
             account = SourceAccount(
                 source.relpath, tm.table, sha256_file(source.path), source.path.stat().st_size
             )
+            account.facts = reader.source_facts(source)
             rejects: list[Reject] = []
             path = table_path(stage, tm.table)
             with parquet_writer(path, schema.arrow_schema(table)) as writer:

@@ -50,6 +50,10 @@ class Reader(ABC):
     @abstractmethod
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]: ...
 
+    def source_facts(self, source: Source) -> dict[str, str]:
+        """What the reader found out about a file (e.g. its encoding), for the manifest."""
+        return {}
+
     def describe(self) -> str:
         """One line for coordinators: what files this reader expects."""
         return self.format

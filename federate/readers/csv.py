@@ -32,9 +32,12 @@ class FileFacts:
     size: int
     encoding: str
     ends_with_newline: bool
+    odd_quotes: bool  # an odd count of quote characters: maybe cut inside a quoted value
 
 
-def inspect_file(path: Path, encodings: tuple[str, ...], relpath: str) -> FileFacts:
+def inspect_file(
+    path: Path, encodings: tuple[str, ...], relpath: str, quote: bytes = b'"'
+) -> FileFacts:
     """Hash the file and find the first declared encoding that decodes all of it."""
     decoders = {enc: codecs.getincrementaldecoder(enc)() for enc in encodings}
     failed: dict[str, int] = {}
@@ -42,9 +45,11 @@ def inspect_file(path: Path, encodings: tuple[str, ...], relpath: str) -> FileFa
     size = 0
     last = b""
     nul_at = -1
+    quotes = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+            quotes += chunk.count(quote)
             if nul_at < 0 and (pos := chunk.find(b"\x00")) >= 0:
                 nul_at = size + pos
             for enc, dec in list(decoders.items()):
@@ -78,7 +83,7 @@ def inspect_file(path: Path, encodings: tuple[str, ...], relpath: str) -> FileFa
             where=Location(file=relpath),
         )
     encoding = next(enc for enc in encodings if enc in decoders)
-    return FileFacts(digest.hexdigest(), size, encoding, last in (b"\n", b"\r"))
+    return FileFacts(digest.hexdigest(), size, encoding, last in (b"\n", b"\r"), quotes % 2 == 1)
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,13 @@ class CsvReader(Reader):
         stat = source.path.stat()
         key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}"
         if key not in self._facts:
-            self._facts[key] = inspect_file(source.path, self.encodings, source.relpath)
+            self._facts[key] = inspect_file(
+                source.path, self.encodings, source.relpath, self.quote.encode("ascii")
+            )
         return self._facts[key]
+
+    def source_facts(self, source: Source) -> dict[str, str]:
+        return {"encoding": self.facts(source).encoding}
 
     def _pyarrow_encoding(self, source: Source) -> str:
         enc = self.facts(source).encoding
@@ -175,6 +185,7 @@ class CsvReader(Reader):
             ),
         )
         next_row = 2
+        tail: list[object] = []
         try:
             for batch in reader:
                 n = batch.num_rows
@@ -185,7 +196,8 @@ class CsvReader(Reader):
                 candidates = np.arange(next_row, next_row + n + len(skipped), dtype=np.int64)
                 rows = candidates[~np.isin(candidates, skipped)][:n]
                 next_row = int(rows[-1]) + 1
-                pending[:] = [r for r in pending if r > next_row]
+                pending[:] = [r for r in pending if r >= next_row]
+                tail = [col[n - 1].as_py() for col in batch.columns]
                 yield pa.RecordBatch.from_arrays(
                     [*batch.columns, pa.array(rows)], names=[*header, ROW_COLUMN]
                 )
@@ -200,6 +212,13 @@ class CsvReader(Reader):
                 code="truncated-file" if not facts.ends_with_newline else "unparseable-csv",
                 where=Location(file=source.relpath),
             ) from None
+        if facts.odd_quotes and any(isinstance(v, str) and v.endswith(("\n", "\r")) for v in tail):
+            raise InputError(
+                "the file ends inside a quoted value (an odd number of quote characters): "
+                "it looks truncated",
+                code="truncated-file",
+                where=Location(file=source.relpath, row=next_row - 1),
+            )
         last = max([next_row - 1, *(r.row for r in rejects)])
         if rejects and not facts.ends_with_newline and rejects[-1].row == last:
             raise InputError(

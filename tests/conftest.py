@@ -1,0 +1,29 @@
+"""Shared fixtures. The real-world corpus is read where it lies (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from federate.pseudonym import SiteKey
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus_root() -> Path:
+    return Path(os.environ.get("FEDERATE_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    root = corpus_root()
+    if not root.is_dir():
+        pytest.fail(f"the shared corpus is missing at {root} (set FEDERATE_CORPUS)")
+    return root
+
+
+@pytest.fixture
+def site_key(tmp_path: Path) -> SiteKey:
+    return SiteKey(bytes(range(32)), tmp_path / "site.key")
