@@ -152,6 +152,14 @@ _FORMAT_SHAPES = {
 }
 
 
+def human_format(fmt: str) -> str:
+    """``%d/%m/%Y`` -> ``dd/mm/yyyy``: how coordinators read a date format."""
+    for token, text in (("%d", "dd"), ("%m", "mm"), ("%Y", "yyyy"), ("%y", "yy"), ("%H", "HH"),
+                        ("%M", "MM"), ("%S", "SS")):
+        fmt = fmt.replace(token, text)
+    return fmt
+
+
 def _format_shape(fmt: str) -> str:
     """A full-match regex for a strptime format (DuckDB's %Y would read "83" as year 83)."""
     pattern = re.escape(fmt)
@@ -205,7 +213,7 @@ class Date(Parser):
         return f"CAST(coalesce({', '.join(tries)}) AS DATE)"
 
     def rule(self, locale: Locale) -> str:
-        return "a real date as " + " or ".join(self._formats(locale))
+        return "a real date as " + " or ".join(human_format(f) for f in self._formats(locale))
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.strftime(pc.cast(values, pa.timestamp("s")), format=self._formats(locale)[0])
