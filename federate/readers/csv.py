@@ -122,14 +122,17 @@ class CsvReader(Reader):
         with source.path.open("rb") as fh:
             head = fh.read(1 << 16)
         text = head.decode(facts.encoding, errors="replace").lstrip("\ufeff")
-        try:
-            header = next(
-                csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=self.quote)
-            )
-        except StopIteration:
-            header = []
-        header = [h.strip() for h in header]
         where = Location(file=source.relpath, row=1)
+        try:
+            rows = csv.reader(
+                io.StringIO(text, newline=""), delimiter=self.delimiter, quotechar=self.quote
+            )
+            header = next(rows, [])
+        except csv.Error as exc:
+            raise InputError(
+                f"the header row cannot be read: {exc}", code="no-header", where=where
+            ) from None
+        header = [h.strip() for h in header]
         if not any(header):
             raise InputError("the file has no header row", code="no-header", where=where)
         dupes = sorted({h for h in header if header.count(h) > 1})
