@@ -1,9 +1,72 @@
-"""``federate synth``."""
+"""``federate synth``: simulate the trial (truth, keys and each registered site's export)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table as RichTable
+
+from federate.output import err
+from federate.synth import DEFAULT_SEED, SynthResult, run
+from federate.synth.sites import DEFAULT_PATIENTS
+
+
+def _summary(result: SynthResult) -> None:
+    view = RichTable(
+        title=f"Simulated MESEMS (seed {result.seed})", title_justify="left", header_style="bold"
+    )
+    view.add_column("site")
+    view.add_column("patients", justify="right")
+    view.add_column("export")
+    for site, n in result.patients.items():
+        files = result.exports.get(site)
+        where = (
+            f"{result.export_dir(site)} ({', '.join(p.name for p in files)})"
+            if files
+            else "— (no registered adapter)"
+        )
+        view.add_row(site, str(n), where)
+    err.print(view)
+    err.print(
+        f"truth: {result.out / 'truth'} ({len(result.truth)} tables); keys: {result.out / 'keys'}"
+    )
+    if result.injected_file:
+        err.print(f"injected {len(result.injected)} error(s), listed in {result.injected_file}")
+    for note in result.notes:
+        err.print(f"note: {note}")
 
 
 def register(app: typer.Typer) -> None:
-    """Adds the command(s) of this module to the app."""
+    @app.command("synth")
+    def synth(
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder to write truth/, keys/ and exports/ into.")
+        ],
+        seed: Annotated[
+            int, typer.Option("--seed", min=0, help="Random seed: the same seed, the same trial.")
+        ] = DEFAULT_SEED,
+        patients: Annotated[
+            int,
+            typer.Option(
+                "--patients",
+                min=1,
+                help="Patients in all (MESEMS: 144), split over the six sites in MESEMS "
+                "proportions; each site gets at least one.",
+            ),
+        ] = DEFAULT_PATIENTS,
+        inject_errors: Annotated[
+            bool,
+            typer.Option(
+                "--inject-errors",
+                help="Write deliberate errors into the exports and list them in "
+                "OUT/injected.json with the reason code ingest must give.",
+            ),
+        ] = False,
+    ) -> int:
+        """Simulate a MESEMS-like trial: the truth in the shared schema and each registered
+        site's local export, as the site would send it."""
+        result = run(out, seed=seed, patients=patients, inject_errors=inject_errors)
+        _summary(result)
+        return 0

@@ -1,0 +1,148 @@
+"""``federate synth``: simulate the trial, write the truth, the keys and each registered site's
+export.
+
+    OUT/truth/<table>.parquet    every shared table, exactly the shared Arrow schema, all sites
+    OUT/keys/<site>.key          each site's pseudonymisation key (derived from the seed)
+    OUT/exports/<site>/...       the local export of each registered site with a writer
+    OUT/injected.json            with --inject-errors: the errors written, and their reasons
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from federate import registry
+from federate.adapter import SiteAdapter
+from federate.errors import UsageError
+from federate.readers.csv import CsvReader
+from federate.synth.export_csv import encoding_for, write_csv
+from federate.synth.inject import InjectedError, inject
+from federate.synth.render import ReadBack, render_table
+from federate.synth.sites import DEFAULT_PATIENTS, Stream, site_counts, spec, stream
+from federate.synth.trial import SiteTrial, simulate
+from federate.synth.truth import SiteTruth, key_secret, site_truth, write_key
+
+DEFAULT_SEED = 2012
+INJECTED = "injected.json"
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out: Path
+    seed: int
+    patients: dict[str, int]  # site -> patients simulated
+    truth: dict[str, Path]  # shared table -> parquet file
+    keys: dict[str, Path]  # site -> key file
+    exports: dict[str, list[Path]]  # registered site -> export files written
+    injected: list[InjectedError] = field(default_factory=list)
+    injected_file: Path | None = None
+    notes: list[str] = field(default_factory=list)  # sites skipped, habits not written
+
+    def export_dir(self, site: str) -> Path:
+        return self.out / "exports" / site
+
+
+def _write_export(
+    adapter: SiteAdapter,
+    trial: SiteTrial,
+    truth: SiteTruth,
+    folder: Path,
+    seed: int,
+    inject_errors: bool,
+    readback: ReadBack,
+) -> tuple[list[Path], list[InjectedError], list[str]]:
+    reader = adapter.reader
+    assert isinstance(reader, CsvReader)
+    files, injected, notes = [], [], []
+    for tm in adapter.tables:
+        rng = stream(seed, adapter.name, Stream.EXPORT, tm.file)
+        people = trial.people.take(truth.patients[tm.table])
+        rendered = render_table(adapter, tm, truth.tables[tm.table], people, rng, readback)
+        notes += rendered.notes
+        if inject_errors:
+            errors_rng = stream(seed, adapter.name, Stream.ERRORS, tm.file)
+            injected += inject(adapter, tm, rendered.columns, errors_rng)
+        path = folder / tm.file
+        write_csv(path, rendered.columns, reader, encoding_for(reader, tm))
+        files.append(path)
+    return files, injected, notes
+
+
+def run(
+    out: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    patients: int = DEFAULT_PATIENTS,
+    inject_errors: bool = False,
+    counts: Mapping[str, int] | None = None,
+) -> SynthResult:
+    """Simulate MESEMS and write it under ``out``. ``counts`` (site -> patients) overrides the
+    scaled shares of ``patients``."""
+    if seed < 0:
+        raise UsageError(f"--seed must be 0 or more, not {seed}", code="bad-seed")
+    counts = dict(counts) if counts is not None else site_counts(patients)
+    if any(n < 1 for n in counts.values()):
+        raise UsageError("every site needs at least one patient", code="bad-patients")
+    schema = registry.schema()
+    adapters = {a.name: a for a in registry.adapters()}
+    trials = simulate(seed, counts)
+    readback = ReadBack()
+
+    parts: dict[str, list[pa.Table]] = {t.name: [] for t in schema}
+    keys: dict[str, Path] = {}
+    exports: dict[str, list[Path]] = {}
+    injected: list[InjectedError] = []
+    notes: list[str] = []
+    for name, trial in trials.items():
+        adapter = adapters.get(name)
+        country = adapter.country if adapter else spec(name).country
+        keys[name] = out / "keys" / f"{name}.key"
+        key = write_key(keys[name], key_secret(seed, name))
+        truth = site_truth(schema, trial, adapter, key, country)
+        for table_name, rows in truth.tables.items():
+            parts[table_name].append(rows)
+        if adapter is None:
+            continue
+        if adapter.format != "csv" or not isinstance(adapter.reader, CsvReader):
+            notes.append(f"{name}: no writer for the {adapter.format!r} format yet; no export")
+            continue
+        files, errors, habit_notes = _write_export(
+            adapter, trial, truth, out / "exports" / name, seed, inject_errors, readback
+        )
+        exports[name] = files
+        notes += habit_notes
+        injected += errors
+
+    truth_paths: dict[str, Path] = {}
+    for table in schema:
+        path = truth_paths[table.name] = out / "truth" / f"{table.name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = schema.arrow_schema(table)
+        combined = pa.concat_tables(parts[table.name]) if parts[table.name] else arrow.empty_table()
+        pq.write_table(combined.cast(arrow), path, compression="zstd")
+
+    injected_file = out / INJECTED
+    if inject_errors:
+        injected_file.write_text(
+            json.dumps([e.as_dict() for e in injected], indent=2, ensure_ascii=False) + "\n",
+            "utf-8",
+        )
+    else:  # never leave a stale list beside a clean export
+        injected_file.unlink(missing_ok=True)
+    return SynthResult(
+        out=out,
+        seed=seed,
+        patients={name: len(t.people) for name, t in trials.items()},
+        truth=truth_paths,
+        keys=keys,
+        exports=exports,
+        injected=injected,
+        injected_file=injected_file if inject_errors else None,
+        notes=notes,
+    )
