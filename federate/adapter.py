@@ -154,8 +154,15 @@ _FORMAT_SHAPES = {
 
 def human_format(fmt: str) -> str:
     """``%d/%m/%Y`` -> ``dd/mm/yyyy``: how coordinators read a date format."""
-    for token, text in (("%d", "dd"), ("%m", "mm"), ("%Y", "yyyy"), ("%y", "yy"), ("%H", "HH"),
-                        ("%M", "MM"), ("%S", "SS")):
+    for token, text in (
+        ("%d", "dd"),
+        ("%m", "mm"),
+        ("%Y", "yyyy"),
+        ("%y", "yy"),
+        ("%H", "HH"),
+        ("%M", "MM"),
+        ("%S", "SS"),
+    ):
         fmt = fmt.replace(token, text)
     return fmt
 

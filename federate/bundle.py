@@ -120,6 +120,12 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
         info = manifest["tables"].get(table.name)
         if info is None:
             continue
+        if info.get("file") != f"{TABLES_DIR}/{table.name}.parquet":
+            raise IntegrityError(
+                f"table {table.name} is not at {TABLES_DIR}/{table.name}.parquet",
+                code="bad-manifest",
+                where=Location(file=MANIFEST),
+            )
         path = bundle / info["file"]
         meta = pq.read_metadata(path)
         file_schema = pq.read_schema(path)

@@ -15,8 +15,9 @@ import pyarrow.csv as pa_csv
 from rich.console import Console
 from rich.table import Table as RichTable
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped tables keep every column whole instead of squeezing to 80 characters.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 class Format(StrEnum):

@@ -33,8 +33,10 @@ def commands() -> list[list[str]]:
         found.append([name])
         sub = runner.invoke(app, [name, "--help"])
         if "Commands" in sub.output:
-            found += [[name, s] for s in re.findall(r"│ (\w[\w-]*) +\S", sub.output.split(
-                "Commands", 1)[1])]
+            found += [
+                [name, s]
+                for s in re.findall(r"│ (\w[\w-]*) +\S", sub.output.split("Commands", 1)[1])
+            ]
     return found
 
 

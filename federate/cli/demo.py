@@ -2,8 +2,47 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from federate.demo import run_demo
+from federate.ingest import IngestResult
+from federate.output import Format, emit_table, err
 
 
 def register(app: typer.Typer) -> None:
-    """Adds the command(s) of this module to the app."""
+    @app.command("demo")
+    def demo(
+        workdir: Annotated[
+            Path,
+            typer.Option(
+                help="Folder for the simulated trial, bundles and warehouse (replaced on each run)."
+            ),
+        ] = Path("demo-run"),
+        seed: Annotated[int, typer.Option(help="Random seed of the simulated trial.")] = 2012,
+        patients: Annotated[int, typer.Option(help="Patients in the simulated trial.")] = 144,
+        fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
+    ) -> None:
+        """Simulate the MESEMS trial, run every registered site's adapter on its export, pool
+        the bundles and print the primary endpoint (unblinded: simulated data)."""
+        err.print(f"Simulating {patients} patients (seed {seed}) in {workdir} …")
+
+        def say(site: str, result: IngestResult) -> None:
+            rows = sum(s["rows_mapped"] for s in result.manifest["sources"])
+            quarantined = result.report["quarantine"]["rows"]
+            err.print(f"  {site}: ingested {rows:,} rows ({quarantined} quarantined), pooled")
+
+        result = run_demo(workdir, seed=seed, patients=patients, say=say)
+        err.print(
+            f"Warehouse: {workdir / 'warehouse'} — try "
+            f'federate query "SELECT site, count(*) FROM mri GROUP BY site" '
+            f"--warehouse {workdir / 'warehouse'}"
+        )
+        emit_table(
+            result.endpoint,
+            fmt,
+            title="Primary endpoint: total GEL over weeks 4, 12 and 24 (period 1), by arm",
+        )
+        raise typer.Exit(max((int(r.exit_code) for r in result.ingests.values()), default=0))

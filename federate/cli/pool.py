@@ -1,9 +1,158 @@
-"""``federate pool``."""
+"""``federate pool``: publish verified bundles into the warehouse, see and undo publishes."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
 import typer
+from rich.table import Table as RichTable
+
+from federate import registry, warehouse
+from federate.output import Format, emit_table, err, print_json
+
+WarehouseOpt = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        envvar="FEDERATE_WAREHOUSE",
+        help="Warehouse folder (created by the first add). Default: $FEDERATE_WAREHOUSE.",
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
+OperatorOpt = Annotated[
+    str | None, typer.Option(help="Who publishes, for the history (default: the login name).")
+]
 
 
 def register(app: typer.Typer) -> None:
-    """Adds the command(s) of this module to the app."""
+    pool = typer.Typer(
+        help="Publish site bundles into the central warehouse, atomically, with history.",
+        no_args_is_help=True,
+    )
+    app.add_typer(pool, name="pool")
+
+    @pool.command("add")
+    def add(
+        bundle: Annotated[Path, typer.Argument(help="A bundle written by `federate ingest`.")],
+        wh: WarehouseOpt,
+        operator: OperatorOpt = None,
+        fmt: Annotated[
+            Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
+        ] = Format.TABLE,
+    ) -> None:
+        """Verify a bundle and publish it as its site's current data (earlier ones are kept).
+
+        Exit 3, changing nothing, when a check fails: checksums, row counts, schema version,
+        rows of another site or submission, or a submission already published.
+        """
+        event = warehouse.add(bundle, wh, operator=operator)
+        if fmt is Format.JSON:
+            print_json({"warehouse": str(wh), **asdict(event)})
+        else:
+            _event_summary(event, "Published")
+        raise typer.Exit(0)
+
+    @pool.command("rollback")
+    def rollback(
+        site: Annotated[str, typer.Argument(help="Registered site name.")],
+        to: Annotated[str, typer.Option("--to", help="The kept submission_id to make current.")],
+        wh: WarehouseOpt,
+        operator: OperatorOpt = None,
+        fmt: Annotated[
+            Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
+        ] = Format.TABLE,
+    ) -> None:
+        """Make an earlier kept submission the site's current data again (recorded in history)."""
+        event = warehouse.rollback(site, to, wh, operator=operator)
+        if fmt is Format.JSON:
+            print_json({"warehouse": str(wh), **asdict(event)})
+        else:
+            _event_summary(event, "Rolled back")
+        raise typer.Exit(0)
+
+    @pool.command("history")
+    def history(
+        site: Annotated[str, typer.Argument(help="Registered site name.")],
+        wh: WarehouseOpt,
+        fmt: FormatOpt = Format.TABLE,
+    ) -> None:
+        """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
+        catalog = warehouse.read_catalog(wh)
+        warehouse.check_site(site, catalog)
+        current = catalog.current.get(site)
+        rows = [
+            {
+                "seq": e.seq,
+                "time_utc": e.time_utc,
+                "action": e.action,
+                "submission_id": e.submission_id,
+                "current": e.submission_id == current,
+                "operator": e.operator,
+                **_table_rows(e.rows),
+                "manifest_sha256": e.manifest_sha256,
+            }
+            for e in catalog.site_history(site)
+        ]
+        emit_table(_table(rows, _history_schema()), fmt, title=f"History of {site}")
+        raise typer.Exit(0)
+
+    @pool.command("status")
+    def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
+        """The current submission and its rows per table, for every site."""
+        catalog = warehouse.read_catalog(wh)
+        last = {e.site: e for e in catalog.history}
+        rows = []
+        for site in sorted(set(registry.site_names()) | set(catalog.current)):
+            sub = catalog.submissions.get(catalog.current.get(site, ""))
+            rows.append(
+                {
+                    "site": site,
+                    "submission_id": sub.submission_id if sub else None,
+                    "published_utc": last[site].time_utc if site in last else None,
+                    "operator": last[site].operator if site in last else None,
+                    **_table_rows(sub.rows if sub else {}),
+                }
+            )
+        schema = pa.schema(
+            [("site", pa.string()), ("submission_id", pa.string())]
+            + [("published_utc", pa.string()), ("operator", pa.string())]
+            + [(t, pa.int64()) for t in _table_names()]
+        )
+        emit_table(_table(rows, schema), fmt, title=f"Warehouse {wh}")
+        raise typer.Exit(0)
+
+
+def _table_names() -> list[str]:
+    return [t.name for t in registry.schema()]
+
+
+def _table_rows(rows: dict[str, int]) -> dict[str, int | None]:
+    return {t: rows.get(t) for t in _table_names()}
+
+
+def _history_schema() -> pa.Schema:
+    return pa.schema(
+        [("seq", pa.int64()), ("time_utc", pa.string()), ("action", pa.string())]
+        + [("submission_id", pa.string()), ("current", pa.bool_()), ("operator", pa.string())]
+        + [(t, pa.int64()) for t in _table_names()]
+        + [("manifest_sha256", pa.string())]
+    )
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _event_summary(event: warehouse.Event, verb: str) -> None:
+    err.print(f"[bold]{verb}[/] {event.site}: {event.submission_id}")
+    view = RichTable(header_style="bold")
+    view.add_column("table")
+    view.add_column("rows", justify="right")
+    for table, count in event.rows.items():
+        view.add_row(table, f"{count:,}")
+    err.print(view)
+    previous = event.previous or "none"
+    err.print(f"  replaces {previous}; manifest sha256 {event.manifest_sha256[:16]}…")
