@@ -108,7 +108,7 @@ class TableMapper:
         finally:
             self.con.unregister("raw")
         rows = parsed.column(ROW_COLUMN)
-        bad = pa.array([False] * parsed.num_rows, pa.bool_())
+        bad = pa.repeat(pa.scalar(False), parsed.num_rows)
 
         def record(
             mask: pa.Array,
@@ -182,13 +182,13 @@ class TableMapper:
         arrays: list[pa.Array] = []
         for col in self.table.columns:
             if col.name == "site":
-                arr = pa.array([self.adapter.name] * n, pa.string())
+                arr = pa.repeat(pa.scalar(self.adapter.name, pa.string()), n)
             elif col.name == "subject_id":
                 arr = self.pseudonymise(parsed.column(LOCAL_ID).combine_chunks())
             elif col.name == "submission_id":
-                arr = pa.array([self.submission_id] * n, pa.string())
+                arr = pa.repeat(pa.scalar(self.submission_id, pa.string()), n)
             elif col.name == "source_file":
-                arr = pa.array([self.relpath] * n, pa.string())
+                arr = pa.repeat(pa.scalar(self.relpath, pa.string()), n)
             elif col.name == "source_row":
                 arr = parsed.column(ROW_COLUMN).combine_chunks()
             elif col.name in self.tm.fields:

@@ -54,7 +54,7 @@ class Collector:
         if n == 0:
             return
         if values is None or restricted:
-            value_array = pa.array([MASK if restricted else None] * n, pa.string())
+            value_array = pa.repeat(pa.scalar(MASK if restricted else None, pa.string()), n)
         else:
             value_array = pa.array(values, pa.string()) if isinstance(values, list) else values
         consts = {
@@ -63,15 +63,15 @@ class Collector:
             "table": table,
             "source_file": source_file,
         }
-        arrays = [pa.array([consts[f]] * n, pa.string()) for f in consts]
+        arrays = [pa.repeat(pa.scalar(consts[f], pa.string()), n) for f in consts]
         arrays += [
             pa.array(rows, pa.int64()) if isinstance(rows, list) else rows.cast(pa.int64()),
-            pa.array([column] * n, pa.string()),
-            pa.array([shared_column] * n, pa.string()),
+            pa.repeat(pa.scalar(column, pa.string()), n),
+            pa.repeat(pa.scalar(shared_column, pa.string()), n),
             value_array.cast(pa.string()),
-            pa.array([reason] * n, pa.string()),
-            pa.array([rule] * n, pa.string()),
-            pa.array([severity] * n, pa.string()),
+            pa.repeat(pa.scalar(reason, pa.string()), n),
+            pa.repeat(pa.scalar(rule, pa.string()), n),
+            pa.repeat(pa.scalar(severity, pa.string()), n),
         ]
         self._parts.append(pa.Table.from_arrays(arrays, schema=QUARANTINE_SCHEMA))
 

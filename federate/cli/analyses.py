@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
 import typer
 
 from federate import analyses as registry
+from federate.cli.options import FormatOpt, WarehouseOpt
 from federate.output import Format, emit_table
 
 
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("list")
     def list_(
-        fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
+        fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """List the named analyses, the tables they read and whether they reveal the arm."""
         rows = [
@@ -41,15 +41,8 @@ def register(app: typer.Typer) -> None:
     @group.command("run")
     def run(
         name: Annotated[str, typer.Argument(help="Analysis name (see `federate analyses list`).")],
-        wh: Annotated[
-            Path,
-            typer.Option(
-                "--warehouse",
-                envvar="FEDERATE_WAREHOUSE",
-                help="Warehouse folder. Default: $FEDERATE_WAREHOUSE.",
-            ),
-        ],
-        fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
+        wh: WarehouseOpt,
+        fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """Run a named analysis over every site's current submission."""
         analysis = registry.get(name)

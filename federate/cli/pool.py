@@ -11,20 +11,8 @@ import typer
 from rich.table import Table as RichTable
 
 from federate import registry, warehouse
+from federate.cli.options import FormatOpt, OperatorOpt, SummaryFormatOpt, WarehouseOpt
 from federate.output import Format, emit_table, err, print_json
-
-WarehouseOpt = Annotated[
-    Path,
-    typer.Option(
-        "--warehouse",
-        envvar="FEDERATE_WAREHOUSE",
-        help="Warehouse folder (created by the first add). Default: $FEDERATE_WAREHOUSE.",
-    ),
-]
-FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
-OperatorOpt = Annotated[
-    str | None, typer.Option(help="Who publishes, for the history (default: the login name).")
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,9 +27,7 @@ def register(app: typer.Typer) -> None:
         bundle: Annotated[Path, typer.Argument(help="A bundle written by `federate ingest`.")],
         wh: WarehouseOpt,
         operator: OperatorOpt = None,
-        fmt: Annotated[
-            Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
-        ] = Format.TABLE,
+        fmt: SummaryFormatOpt = Format.TABLE,
     ) -> None:
         """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
@@ -61,9 +47,7 @@ def register(app: typer.Typer) -> None:
         to: Annotated[str, typer.Option("--to", help="The kept submission_id to make current.")],
         wh: WarehouseOpt,
         operator: OperatorOpt = None,
-        fmt: Annotated[
-            Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
-        ] = Format.TABLE,
+        fmt: SummaryFormatOpt = Format.TABLE,
     ) -> None:
         """Make an earlier kept submission the site's current data again (recorded in history)."""
         event = warehouse.rollback(site, to, wh, operator=operator)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
 import typer
 
+from federate.cli.options import FormatOpt, WarehouseOpt
 from federate.errors import UsageError
 from federate.output import Format, emit_table
 from federate.query import run_query
@@ -22,15 +22,8 @@ def register(app: typer.Typer) -> None:
                 help="One SELECT over subjects, randomisation, infusions, visits and mri."
             ),
         ],
-        wh: Annotated[
-            Path,
-            typer.Option(
-                "--warehouse",
-                envvar="FEDERATE_WAREHOUSE",
-                help="Warehouse folder. Default: $FEDERATE_WAREHOUSE.",
-            ),
-        ],
-        fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
+        wh: WarehouseOpt,
+        fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """Run one read-only SELECT over every site's current submission.
 

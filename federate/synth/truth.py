@@ -89,10 +89,10 @@ def site_truth(
         patient = own.column(PATIENT).to_numpy()
         n = own.num_rows
         arrays: dict[str, pa.Array] = {
-            "site": pa.array([trial.site.name] * n, pa.string()),
+            "site": pa.repeat(pa.scalar(trial.site.name, pa.string()), n),
             "subject_id": pseudonymise(pa.array(trial.people.local_id[patient], pa.string())),
-            "submission_id": pa.array([SUBMISSION_ID] * n, pa.string()),
-            "source_file": pa.array([source_file(adapter, table.name)] * n, pa.string()),
+            "submission_id": pa.repeat(pa.scalar(SUBMISSION_ID, pa.string()), n),
+            "source_file": pa.repeat(pa.scalar(source_file(adapter, table.name), pa.string()), n),
             "source_row": pa.array(np.arange(2, n + 2), pa.int64()),
         }
         for col in table.own_columns:
