@@ -59,6 +59,9 @@ class Locale:
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
     # Two-digit years fall in [century_start, century_start + 99].
     century_start: int = 1950
+    # Dates known only to the month or the year ("03/2014", "2014").
+    month_formats: tuple[str, ...] = ("%m/%Y",)
+    year_formats: tuple[str, ...] = ("%Y",)
 
 
 class Parser:
@@ -73,9 +76,19 @@ class Parser:
     def rule(self, locale: Locale) -> str:
         raise NotImplementedError
 
+    def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
+        """Shared column(s) this parser fills; the first is the one whose failure is reported."""
+        return {name: self.sql(ref, locale)}
+
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         """The inverse: shared values -> strings as the site writes them (for the simulator)."""
         raise NotImplementedError
+
+    def render_columns(
+        self, columns: Mapping[str, pa.Array], name: str, locale: Locale, rng: np.random.Generator
+    ) -> pa.Array:
+        """The inverse for parsers that fill several shared columns (default: one)."""
+        return self.render(columns[name], locale, rng)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,23 @@ class Text(Parser):
 
     def rule(self, locale: Locale) -> str:
         return "text"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+@dataclass(frozen=True)
+class Verbatim(Parser):
+    """The value exactly as exported (only an empty cell becomes missing)."""
+
+    source: str | None
+    reason = "bad-text"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return f"nullif(CAST({ref} AS VARCHAR), '')"
+
+    def rule(self, locale: Locale) -> str:
+        return "text, kept as exported"
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.cast(values, pa.string())
@@ -205,25 +235,81 @@ class Date(Parser):
         return self.formats or locale.date_formats
 
     def sql(self, ref: str, locale: Locale) -> str:
-        v = _blank_to_null(ref)
         start = self.century_start if self.century_start is not None else locale.century_start
-        tries = []
-        for fmt in self._formats(locale):
-            if "%y" in fmt:
-                tries.append(_two_digit_year_sql(v, fmt, start))
-            else:
-                shape = sql_str(_format_shape(fmt))
-                tries.append(
-                    f"CASE WHEN regexp_full_match({v}, {shape}) "
-                    f"THEN try_strptime({v}, {sql_str(fmt)}) END"
-                )
-        return f"CAST(coalesce({', '.join(tries)}) AS DATE)"
+        return _try_formats(_blank_to_null(ref), self._formats(locale), start)
 
     def rule(self, locale: Locale) -> str:
         return "a real date as " + " or ".join(human_format(f) for f in self._formats(locale))
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.strftime(pc.cast(values, pa.timestamp("s")), format=self._formats(locale)[0])
+
+
+def _try_formats(v: str, formats: tuple[str, ...], century_start: int) -> str:
+    tries = []
+    for fmt in formats:
+        if "%y" in fmt:
+            tries.append(_two_digit_year_sql(v, fmt, century_start))
+        else:
+            shape = sql_str(_format_shape(fmt))
+            tries.append(
+                f"CASE WHEN regexp_full_match({v}, {shape}) "
+                f"THEN try_strptime({v}, {sql_str(fmt)}) END"
+            )
+    return f"CAST(coalesce({', '.join(tries)}) AS DATE)"
+
+
+@dataclass(frozen=True)
+class PartialDate(Parser):
+    """A date that may be known only to the month or the year. Fills three shared columns:
+    NAME (the lower bound), NAME_precision (day, month, year) and NAME_raw (as exported)."""
+
+    source: str | None
+    century_start: int | None = None
+    reason = "invalid-date"
+
+    def _levels(self, v: str, locale: Locale) -> list[tuple[str, str]]:
+        start = self.century_start if self.century_start is not None else locale.century_start
+        return [
+            ("day", _try_formats(v, locale.date_formats, start)),
+            ("month", _try_formats(v, locale.month_formats, start)),
+            ("year", _try_formats(v, locale.year_formats, start)),
+        ]
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return self.outputs("d", ref, locale)["d"]
+
+    def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
+        v = _blank_to_null(ref)
+        levels = self._levels(v, locale)
+        precision = " ".join(f"WHEN {expr} IS NOT NULL THEN '{level}'" for level, expr in levels)
+        return {
+            name: f"coalesce({', '.join(expr for _, expr in levels)})",
+            f"{name}_precision": f"CASE {precision} END",
+            f"{name}_raw": f"nullif(CAST({ref} AS VARCHAR), '')",
+        }
+
+    def rule(self, locale: Locale) -> str:
+        formats = [*locale.date_formats, *locale.month_formats, *locale.year_formats]
+        return "a real date, month or year as " + " or ".join(human_format(f) for f in formats)
+
+    def render_columns(
+        self, columns: Mapping[str, pa.Array], name: str, locale: Locale, rng: np.random.Generator
+    ) -> pa.Array:
+        stamps = pc.cast(columns[name], pa.timestamp("s"))
+        precision = columns[f"{name}_precision"]
+        by_level = {
+            "day": pc.strftime(stamps, format=locale.date_formats[0]),
+            "month": pc.strftime(stamps, format=locale.month_formats[0]),
+            "year": pc.strftime(stamps, format=locale.year_formats[0]),
+        }
+        return pc.case_when(
+            pc.make_struct(*(pc.equal(precision, level) for level in by_level)),
+            *by_level.values(),
+        )
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.strftime(pc.cast(values, pa.timestamp("s")), format=locale.date_formats[0])
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from federate.bundle import (
     write_json,
 )
 from federate.errors import ExitCode, InputError, Location, UsageError
+from federate.integrity import PARENT, ROW_COUNTS_AS, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
@@ -56,6 +57,7 @@ class SourceAccount:
     rows_mapped: int = 0
     rows_quarantined: int = 0
     rows_skipped: int = 0
+    rows_parent_quarantined: int = 0  # part of rows_quarantined: held for their patient's row
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -137,6 +139,7 @@ def ingest(
     table_rows: dict[str, int] = {}
     report_columns: list[dict[str, Any]] = []
     pseudonymise = Pseudonymiser(key, adapter.country)
+    mappers: list[TableMapper] = []
     con = duckdb.connect()
     with staged_dir(out) as stage:
         for tm, source, header, columns in plans:
@@ -176,6 +179,7 @@ def ingest(
                 pseudonymise,
                 con,
             )
+            mappers.append(mapper)
             account = SourceAccount(
                 source.relpath, tm.table, sha256_file(source.path), source.path.stat().st_size
             )
@@ -209,7 +213,10 @@ def ingest(
             if not account.balanced():
                 raise RuntimeError(f"row accounting does not add up for {account}")
             accounts.append(account)
-            table_rows[tm.table] = table_rows.get(tm.table, 0) + account.rows_mapped
+
+        _settle(con, stage, adapter, submission_id, mappers, accounts, failures, warnings)
+        for account in accounts:
+            table_rows[account.table] = table_rows.get(account.table, 0) + account.rows_mapped
 
         quarantine = failures.table()
         warning_table = warnings.table()
@@ -240,6 +247,41 @@ def ingest(
         manifest["files"] = seal(stage)
         write_json(stage / MANIFEST, manifest)
     return IngestResult(out, manifest, report, quarantine, warning_table)
+
+
+def _settle(
+    con: duckdb.DuckDBPyConnection,
+    stage: Path,
+    adapter: SiteAdapter,
+    submission_id: str,
+    mappers: list[TableMapper],
+    accounts: list[SourceAccount],
+    failures: Collector,
+    warnings: Collector,
+) -> None:
+    """Whole-submission rules (visits by window, keys, orphans), then the accounting."""
+    schema = registry.schema()
+    held = {s for m in mappers if m.table.name == PARENT for s in m.quarantined_subjects}
+    id_columns = {m.table.name: m.columns[m.tm.subject.source] for m in mappers if m.tm.subject}
+    settler = Settler(con, stage, schema, adapter, submission_id, failures, warnings, id_columns)
+    settlement = settler.run(
+        [m.table.name for m in mappers],
+        {m.table.name for m in mappers if m.visit_by_window},
+        held,
+        dict(schema.visit_windows),
+    )
+    for (table, source, verdict), n in settlement.removed.items():
+        account = next(a for a in accounts if a.table == table and a.path == source)
+        account.rows_mapped -= n
+        if ROW_COUNTS_AS[verdict] == "skipped":
+            account.rows_skipped += n
+            account.skipped_reasons[verdict] = account.skipped_reasons.get(verdict, 0) + n
+        else:
+            account.rows_quarantined += n
+            if verdict == "parent-quarantined":
+                account.rows_parent_quarantined += n
+        if not account.balanced():
+            raise RuntimeError(f"row accounting does not add up for {account}")
 
 
 def _group_rejects(rejects: list[Reject]) -> dict[str, list[Reject]]:

@@ -74,6 +74,10 @@ class TableMapper:
     con: duckdb.DuckDBPyConnection
 
     def __post_init__(self) -> None:
+        # A visit the export does not name is assigned later from the date, by window; until
+        # then it holds UNS so the row validates.
+        self.visit_by_window = bool(self.table.visit_date) and "visit_code" not in self.tm.fields
+        self.quarantined_subjects: set[str] = set()
         self._sql = self._build_sql()
         self._arrow_schema = self.schema.arrow_schema(self.table)
         self._hard = self.schema.pandera_schema(self.table)
@@ -94,11 +98,18 @@ class TableMapper:
             )
         for name, parser in self.tm.fields.items():
             ref = self._ref(parser.source) if parser.source else "NULL"
-            selects.append(f"{parser.sql(ref, self.locale)} AS {sql_ident(name)}")
+            for out, expr in parser.outputs(name, ref, self.locale).items():
+                selects.append(f"{expr} AS {sql_ident(out)}")
             if parser.source:
                 raw = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
                 selects.append(f"{raw} AS {sql_ident('__raw_' + name)}")
-        return "SELECT " + ",\n  ".join(selects) + " FROM raw"
+        if self.visit_by_window:
+            selects.append("'UNS' AS visit_code")
+        sql = "SELECT " + ",\n  ".join(selects) + " FROM raw"
+        if self.table.derived:
+            derived = [f"{d.sql} AS {sql_ident(name)}" for name, d in self.table.derived.items()]
+            sql = f"SELECT *, {', '.join(derived)} FROM ({sql})"
+        return sql
 
     def map(self, batch: pa.RecordBatch, failures: Collector, warnings: Collector) -> pa.Table:
         """Return the accepted rows (shared schema); record every failure."""
@@ -168,11 +179,35 @@ class TableMapper:
                 )
                 bad = pc.or_(bad, mask)
 
+        # Derived columns: every input present but no result (e.g. a unit the analyte does not
+        # take) quarantines the row.
+        for name, derived in self.table.derived.items():
+            if not derived.inputs:
+                continue
+            present = pc.and_(
+                pc.is_null(parsed.column(name)),
+                _all_valid([parsed.column(c) for c in derived.inputs]),
+            )
+            if pc.any(present).as_py():
+                first = derived.inputs[-1]
+                given = self.tm.fields.get(first)
+                site_col = self.columns[given.source] if given and given.source else first
+                raw_name = "__raw_" + first
+                values = parsed.column(raw_name) if raw_name in parsed.column_names else None
+                record(present, site_col, name, values, derived.reason, derived.rule)
+                bad = pc.or_(bad, present)
+                unparsed[name] = present.to_numpy(zero_copy_only=False)
+
         # Every rule runs on every row (a coordinator fixes all of a row at once), but a value
         # already reported as unreadable is not reported again as missing.
         typed = self._shared_table(parsed)
         bad = pc.or_(bad, self._validate(typed, parsed, unparsed, record, "error"))
         keep = pc.invert(bad)
+        held = (
+            typed.filter(bad).column("subject_id") if "subject_id" in typed.column_names else None
+        )
+        if held is not None and len(held):
+            self.quarantined_subjects.update(pc.unique(held.drop_null()).to_pylist())
         accepted, accepted_parsed = typed.filter(keep), parsed.filter(keep)
         self._validate(accepted, accepted_parsed, {}, record, "warning")
         return accepted.cast(self._arrow_schema)
@@ -191,7 +226,7 @@ class TableMapper:
                 arr = pa.repeat(pa.scalar(self.relpath, pa.string()), n)
             elif col.name == "source_row":
                 arr = parsed.column(ROW_COLUMN).combine_chunks()
-            elif col.name in self.tm.fields:
+            elif col.name in parsed.column_names:
                 arr = parsed.column(col.name).combine_chunks()
             else:
                 arr = pa.nulls(n, col.dtype.arrow)
@@ -245,3 +280,10 @@ class TableMapper:
             record(pa.array(mask), site_column, name, values, reason, rule, severity)
             failed |= mask
         return pa.array(failed)
+
+
+def _all_valid(columns: list[pa.ChunkedArray]) -> pa.ChunkedArray:
+    mask = pc.is_valid(columns[0])
+    for col in columns[1:]:
+        mask = pc.and_(mask, pc.is_valid(col))
+    return mask

@@ -7,7 +7,7 @@ schemas that validate it (hard rules quarantine, soft rules warn) and the data d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -114,6 +114,33 @@ class Column:
         return "; ".join(parts)
 
 
+PRECISIONS = ("day", "month", "year")
+
+
+def partial_date(
+    name: str, description: str, *, required: bool = True, min: dt.date | None = None
+) -> tuple[Column, Column, Column]:
+    """A date that may be known only to the month or year ("March 2014", "2014"): stored one way
+    everywhere, as its lower bound, its precision and the value exactly as exported."""
+    return (
+        Column(
+            name,
+            DType.DATE,
+            f"{description} The first day it can be when only the month or year is known.",
+            required=required,
+            min=min,
+        ),
+        Column(
+            f"{name}_precision",
+            DType.STRING,
+            f"How much of {name} is known: day, month or year.",
+            required=required,
+            codes=PRECISIONS,
+        ),
+        Column(f"{name}_raw", DType.STRING, f"{name} exactly as exported.", required=required),
+    )
+
+
 def _provenance() -> tuple[Column, ...]:
     return (
         Column("submission_id", DType.STRING, "Submission that delivered the row."),
@@ -140,6 +167,19 @@ PROVENANCE = ("site", "submission_id", "source_file", "source_row")
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A column computed from other shared columns of the same row (a DuckDB expression).
+
+    Declared in the schema, not in adapters, so every site derives it the same way; when every
+    input is present but the expression gives NULL, the row is quarantined with ``reason``."""
+
+    sql: str
+    inputs: tuple[str, ...]
+    reason: str
+    rule: str
+
+
+@dataclass(frozen=True)
 class Table:
     """A shared table: its own columns (declared) framed by site and provenance columns."""
 
@@ -148,6 +188,10 @@ class Table:
     own_columns: tuple[Column, ...]
     key: tuple[str, ...]
     per_subject: bool = True
+    derived: Mapping[str, Derived] = field(default_factory=dict)
+    # An assessment table names its date column: the visit is assigned from it by window
+    # when the site's export does not say which visit it was.
+    visit_date: str | None = None
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -174,6 +218,8 @@ class Schema:
     name: str
     version: str
     tables: tuple[Table, ...]
+    # Days from W0 per visit, for assessments whose export does not name the visit.
+    visit_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def table(self, name: str) -> Table:
         for table in self.tables:

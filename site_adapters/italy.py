@@ -10,9 +10,11 @@ from federate.adapter import (
     Integer,
     Locale,
     LocalId,
+    PartialDate,
     SiteAdapter,
     TableMap,
     Text,
+    Verbatim,
     YearOf,
 )
 from federate.readers.csv import CsvReader
@@ -31,6 +33,38 @@ VISITS = {
     "NON PROGRAMMATA": "UNS",
 }
 YES_NO = {"sì": True, "si": True, "no": False}
+RELATEDNESS = {
+    "non correlato": "NOT",
+    "improbabile": "UNLIKELY",
+    "possibile": "POSSIBLE",
+    "probabile": "PROBABLE",
+    "certa": "DEFINITE",
+}
+LAB_TESTS = {
+    "creatinina": "CREAT",
+    "emoglobina": "HGB",
+    "glicemia": "GLUC",
+    "ALT": "ALT",
+    "GPT": "ALT",
+    "AST": "AST",
+    "GOT": "AST",
+    "linfociti": "LYMPH",
+    "bilirubina totale": "BILI",
+}
+LAB_UNITS = {
+    "mg/dl": "mg/dL",
+    "g/dl": "g/dL",
+    "U/L": "U/L",
+    "UI/L": "U/L",
+    "/mm3": "/mm3",
+    "/mm³": "/mm3",
+    "10^3/µl": "10^3/uL",
+    "x10^3/µl": "10^3/uL",
+    "10^9/l": "10^9/L",
+    "µmol/l": "umol/L",
+    "umol/l": "umol/L",
+    "mmol/l": "mmol/L",
+}
 
 ITALY = SiteAdapter(
     name="italy",
@@ -122,6 +156,121 @@ ITALY = SiteAdapter(
                 "brain_volume_ml": Decimal("volume_cerebrale_ml", places=1),
                 "central_read": Code("lettura_centrale", YES_NO),
             },
+        ),
+        TableMap(
+            "edss",
+            "edss.csv",
+            subject=PATIENT_ID,
+            fields={
+                "assessment_date": Date("data_valutazione"),
+                "edss": Decimal("edss", places=1),
+                "fs_pyramidal": Integer("fs_piramidale"),
+                "fs_cerebellar": Integer("fs_cerebellare"),
+                "fs_brainstem": Integer("fs_tronco"),
+                "fs_sensory": Integer("fs_sensitivo"),
+                "fs_bowel_bladder": Integer("fs_sfinterico"),
+                "fs_visual": Integer("fs_visivo"),
+                "fs_cerebral": Integer("fs_cerebrale"),
+                "ambulation_score": Integer("punteggio_deambulazione"),
+                "rater_blinded": Code("valutatore_cieco", YES_NO),
+            },
+            note="The visit is assigned from the assessment date by the protocol windows.",
+        ),
+        TableMap(
+            "msfc",
+            "msfc.csv",
+            subject=PATIENT_ID,
+            fields={
+                "assessment_date": Date("data_valutazione"),
+                "t25fw_trial1_s": Decimal("t25fw_1", places=1),
+                "t25fw_trial2_s": Decimal("t25fw_2", places=1),
+                "nhpt_dominant_trial1_s": Decimal("nhpt_dom_1", places=1),
+                "nhpt_dominant_trial2_s": Decimal("nhpt_dom_2", places=1),
+                "nhpt_nondominant_trial1_s": Decimal("nhpt_nondom_1", places=1),
+                "nhpt_nondominant_trial2_s": Decimal("nhpt_nondom_2", places=1),
+                "pasat3": Integer("pasat3"),
+            },
+            note="The visit is assigned from the assessment date by the protocol windows.",
+        ),
+        TableMap(
+            "relapses",
+            "ricadute.csv",
+            subject=PATIENT_ID,
+            fields={
+                "onset_date": PartialDate("data_inizio"),
+                "end_date": PartialDate("data_fine"),
+                "severity": Code(
+                    "gravita", {"lieve": "MILD", "moderata": "MODERATE", "grave": "SEVERE"}
+                ),
+                "recovery": Code(
+                    "recupero", {"completo": "COMPLETE", "parziale": "PARTIAL", "nessuno": "NONE"}
+                ),
+                "steroids": Code("steroidi", YES_NO),
+            },
+        ),
+        TableMap(
+            "adverse_events",
+            "eventi_avversi.csv",
+            subject=PATIENT_ID,
+            fields={
+                "ae_number": Integer("n_evento"),
+                "verbatim_term": Verbatim("termine_riportato"),
+                "meddra_pt_code": Text("meddra_pt"),
+                "meddra_soc_code": Text("meddra_soc"),
+                "meddra_version": Text("versione_meddra"),
+                "onset_date": PartialDate("data_inizio"),
+                "end_date": PartialDate("data_fine"),
+                "serious": Code("grave", YES_NO),
+                "sae_death": Code("grave_decesso", YES_NO),
+                "sae_life_threatening": Code("grave_pericolo_vita", YES_NO),
+                "sae_hospitalisation": Code("grave_ospedalizzazione", YES_NO),
+                "sae_disability": Code("grave_disabilita", YES_NO),
+                "sae_congenital_anomaly": Code("grave_anomalia_congenita", YES_NO),
+                "sae_other_important": Code("grave_altro", YES_NO),
+                "ctcae_grade": Integer("grado_ctcae"),
+                "relatedness_product": Code("correlazione_prodotto", RELATEDNESS),
+                "relatedness_harvest": Code("correlazione_prelievo", RELATEDNESS),
+                "outcome": Code(
+                    "esito",
+                    {
+                        "risolto": "RECOVERED",
+                        "in risoluzione": "RECOVERING",
+                        "non risolto": "NOT_RECOVERED",
+                        "risolto con postumi": "RECOVERED_WITH_SEQUELAE",
+                        "fatale": "FATAL",
+                        "sconosciuto": "UNKNOWN",
+                    },
+                ),
+            },
+        ),
+        TableMap(
+            "conmeds",
+            "farmaci.csv",
+            subject=PATIENT_ID,
+            fields={
+                "medication_verbatim": Verbatim("farmaco"),
+                "atc_code": Text("codice_atc", upper=True),
+                "atc_version": Text("versione_atc"),
+                "start_date": PartialDate("data_inizio", century_start=1950),
+                "end_date": PartialDate("data_fine"),
+            },
+            note="ATC codes as the Italian CRF recorded them (often pre-2024): the schema "
+            "crosswalks them to atc_code_current.",
+        ),
+        TableMap(
+            "labs",
+            "esami.csv",
+            subject=PATIENT_ID,
+            fields={
+                "assessment_date": Date("data_prelievo"),
+                "analyte": Code("esame", LAB_TESTS),
+                "value_raw": Verbatim("valore"),
+                "unit_raw": Verbatim("unita"),
+                "value_reported": Decimal("valore"),
+                "unit_reported": Code("unita", LAB_UNITS),
+            },
+            note="Long format, one row per test. Creatinine, glucose and bilirubin in mg/dL, "
+            "haemoglobin in g/dL, lymphocytes per mm³ or 10^3/µL; the schema harmonises them.",
         ),
     ),
 )

@@ -47,6 +47,50 @@ FILES: dict[str, str] = {
         "000124;BASALE;06/03/2013;3;0;;;8,25;1611,0;sì\n"
         "000124;SETT4;03/04/2013;3;4;2;5;8,40;1610,5;sì\n"
     ),
+    "edss.csv": (
+        "id_paziente;data_valutazione;edss;fs_piramidale;fs_cerebellare;fs_tronco;fs_sensitivo;"
+        "fs_sfinterico;fs_visivo;fs_cerebrale;punteggio_deambulazione;valutatore_cieco\n"
+        "000123;22/01/2013;3,5;2;1;1;2;1;0;1;1;sì\n"
+        "000123;05/03/2013;3,5;2;1;1;2;1;0;1;1;sì\n"
+        "000124;07/03/2013;4,0;3;2;1;2;1;1;1;2;no\n"
+    ),
+    "msfc.csv": (
+        "id_paziente;data_valutazione;t25fw_1;t25fw_2;nhpt_dom_1;nhpt_dom_2;nhpt_nondom_1;"
+        "nhpt_nondom_2;pasat3\n"
+        "000123;05/03/2013;6,1;5,9;21,0;22,0;23,5;24,1;48\n"
+        "000124;06/03/2013;8,0;;25,0;26,0;27,0;28,0;40\n"
+    ),
+    "ricadute.csv": (
+        "id_paziente;data_inizio;data_fine;gravita;recupero;steroidi\n"
+        "000123;14/05/2013;30/05/2013;moderata;completo;sì\n"
+        "000124;06/2013;;lieve;;no\n"
+    ),
+    "eventi_avversi.csv": (
+        "id_paziente;n_evento;termine_riportato;meddra_pt;meddra_soc;versione_meddra;data_inizio;"
+        "data_fine;grave;grave_decesso;grave_pericolo_vita;grave_ospedalizzazione;"
+        "grave_disabilita;grave_anomalia_congenita;grave_altro;grado_ctcae;"
+        "correlazione_prodotto;correlazione_prelievo;esito\n"
+        "000123;1;cefalea;10019211;10029205;16.1;06/03/2013;07/03/2013;no;;;;;;;1;possibile;"
+        "non correlato;risolto\n"
+        '000123;2;"dolore; sito del prelievo";10033371;10018065;16.1;03/2013;;no;;;;;;;1;'
+        "non correlato;probabile;risolto\n"
+        "000124;1;infezione delle vie urinarie;10046571;10021881;16.1;2013;;sì;no;no;sì;no;no;"
+        "no;3;improbabile;;risolto con postumi\n"
+    ),
+    "farmaci.csv": (
+        "id_paziente;farmaco;codice_atc;versione_atc;data_inizio;data_fine\n"
+        "000123;Tysabri (natalizumab);L04AA23;2019;2011;12/2012\n"
+        "000124;natalizumab;L04AG03;2024;03/2012;\n"
+        "000124;paracetamolo;N02BE01;2019;06/03/2013;08/03/2013\n"
+    ),
+    "esami.csv": (
+        "id_paziente;data_prelievo;esame;valore;unita\n"
+        "000123;22/01/2013;creatinina;0,9;mg/dl\n"
+        "000123;22/01/2013;emoglobina;13,5;g/dl\n"
+        "000123;22/01/2013;linfociti;1.850;/mm3\n"
+        "000124;06/03/2013;glicemia;90;mg/dL\n"
+        "000124;20/07/2013;ALT;22;UI/L\n"
+    ),
 }
 
 

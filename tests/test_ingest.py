@@ -43,7 +43,19 @@ def test_clean_export_is_accepted(tmp_path: Path, site_key: SiteKey) -> None:
     assert result.exit_code == 0, result.quarantine.to_pylist()
     manifest = verify(tmp_path / "bundle", registry.schema())
     rows = {name: info["rows"] for name, info in manifest["tables"].items()}
-    assert rows == {"subjects": 3, "randomisation": 3, "infusions": 4, "visits": 5, "mri": 5}
+    assert rows == {
+        "subjects": 3,
+        "randomisation": 3,
+        "infusions": 4,
+        "visits": 5,
+        "mri": 5,
+        "edss": 3,
+        "msfc": 2,
+        "relapses": 2,
+        "adverse_events": 3,
+        "conmeds": 3,
+        "labs": 5,
+    }
     for source in manifest["sources"]:
         assert (
             source["rows_read"]

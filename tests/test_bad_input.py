@@ -1,0 +1,196 @@
+"""The bad-input matrix of the CSV path: each case with the README's exit code and a message
+that names the file, the row, the column and the value."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.italy_export import FILES, write_italy_export
+
+Edit = Callable[[Path], None]
+
+
+def text(name: str, old: str, new: str) -> Edit:
+    def edit(export: Path) -> None:
+        path = export / name
+        content = FILES[name]
+        assert old in content, old
+        path.write_bytes(content.replace(old, new, 1).encode("utf-8"))
+
+    return edit
+
+
+def raw(name: str, data: bytes) -> Edit:
+    return lambda export: (export / name).write_bytes(data)
+
+
+RM_ROW = "000123;SETT4;02/04/2013;3;0;0;0;12,00;1499,5;SI\n"
+CASES: list[tuple[str, Edit, int, list[str]]] = [
+    (
+        "missing column",
+        text("rm.csv", "lesioni_gd;", "gd;"),
+        2,
+        ["rm.csv", "missing column(s) 'lesioni_gd'"],
+    ),
+    (
+        "extra unknown column",
+        raw(
+            "ricadute.csv",
+            FILES["ricadute.csv"]
+            .replace("steroidi\n", "steroidi;note\n")
+            .replace("sì\n", "sì;x\n")
+            .replace("no\n", "no;\n")
+            .encode(),
+        ),
+        0,
+        [],
+    ),
+    ("empty file", raw("visite.csv", b""), 2, ["visite.csv", "empty"]),
+    (
+        "header only",
+        raw("ricadute.csv", FILES["ricadute.csv"].split("\n")[0].encode() + b"\n"),
+        0,
+        [],
+    ),
+    (
+        "truncated last line",
+        raw("rm.csv", FILES["rm.csv"].encode()[:-30]),
+        2,
+        ["rm.csv", "truncated"],
+    ),
+    ("wrong encoding", raw("rm.csv", FILES["rm.csv"].encode("utf-16")), 2, ["rm.csv", "UTF-16"]),
+    (
+        "delimiter inside a quoted verbatim term",
+        text("eventi_avversi.csv", "cefalea", '"cefalea; forte"'),
+        0,
+        [],
+    ),
+    (
+        "unknown code",
+        text("rm.csv", "000124;SETT4", "000124;SETT99"),
+        1,
+        ["rm.csv row 6", "'visita'", "'SETT99'", "unknown-code"],
+    ),
+    (
+        "impossible date",
+        text("rm.csv", "02/04/2013", "31/02/2020"),
+        1,
+        ["rm.csv row 3", "'data_rm'", "'31/02/2020'", "invalid-date"],
+    ),
+    (
+        "value out of range",
+        text("rm.csv", "000124;SETT4;03/04/2013;3;4", "000124;SETT4;03/04/2013;3;-4"),
+        1,
+        ["rm.csv row 6", "'lesioni_gd'", "'-4'", "out-of-range", "gel_count >= 0"],
+    ),
+    ("exact duplicate", text("rm.csv", RM_ROW, RM_ROW + RM_ROW), 0, []),
+    (
+        "conflicting duplicate",
+        text("rm.csv", RM_ROW, RM_ROW + RM_ROW.replace(";3;0;0;0;", ";3;5;0;0;")),
+        1,
+        ["rm.csv row 3", "rm.csv row 4", "conflicting-key"],
+    ),
+    (
+        "orphan",
+        text("rm.csv", RM_ROW, RM_ROW + RM_ROW.replace("000123", "000999")),
+        1,
+        ["rm.csv row 4", "'id_paziente'", "unknown-subject"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "code", "words"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_matrix(
+    tmp_path: Path, case: str, edit: Edit, code: int, words: list[str]
+) -> None:
+    export = write_italy_export(tmp_path / "export")
+    edit(export)
+    key = tmp_path / "k"
+    key.write_text("ab" * 32)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "federate",
+            "ingest",
+            "italy",
+            str(export),
+            "--out",
+            str(tmp_path / "b"),
+            "--key-file",
+            str(key),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code, (case, done.stderr)
+    assert "Traceback" not in done.stderr
+    if code == 2:
+        message = done.stderr
+        assert not (tmp_path / "b").exists()
+    else:
+        report = json.loads(done.stdout)  # --format json: only JSON on stdout
+        message = json.dumps(report["quarantine"]["examples"])
+        for source in report["sources"]:
+            assert source["rows_read"] == (
+                source["rows_mapped"] + source["rows_quarantined"] + source["rows_skipped"]
+            )
+        message = "\n".join(
+            f"{e['source_file']} row {e['source_row']}, column {e['column']!r}, value "
+            f"{e['value']!r}: {e['reason']} ({e['rule']})"
+            for e in report["quarantine"]["examples"]
+        )
+    for word in words:
+        assert word in message, (case, word, message)
+
+
+def test_exact_duplicate_is_kept_once_and_counted_as_skipped(tmp_path: Path) -> None:
+    from federate import registry
+    from federate.ingest import ingest
+    from federate.pseudonym import SiteKey
+
+    export = write_italy_export(tmp_path / "export")
+    text("rm.csv", RM_ROW, RM_ROW + RM_ROW)(export)
+    result = ingest(
+        registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k")
+    )
+    rm = next(s for s in result.manifest["sources"] if s["path"] == "rm.csv")
+    assert (rm["rows_read"], rm["rows_mapped"], rm["rows_skipped"]) == (6, 5, 1)
+    assert rm["skipped_reasons"] == {"exact-duplicate": 1}
+    assert [
+        (w["source_row"], w["reason"]) for w in result.warnings.to_pylist() if w["table"] == "mri"
+    ] == [(4, "exact-duplicate")]
+
+
+def test_rows_of_a_quarantined_patient_are_held(tmp_path: Path) -> None:
+    from federate import registry
+    from federate.ingest import ingest
+    from federate.pseudonym import SiteKey
+
+    export = write_italy_export(tmp_path / "export")
+    text("pazienti.csv", "01/03/85;femmina", "01/03/85;donna")(export)  # patient 000124
+    result = ingest(
+        registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k")
+    )
+    held = {
+        (q["table"], q["source_row"])
+        for q in result.quarantine.to_pylist()
+        if q["reason"] == "parent-quarantined"
+    }
+    assert ("mri", 5) in held and ("mri", 6) in held and ("randomisation", 3) in held
+    sources = {s["path"]: s for s in result.manifest["sources"]}
+    assert sources["rm.csv"]["rows_parent_quarantined"] == 2
+    assert sources["pazienti.csv"]["rows_quarantined"] == 1
+    assert sources["pazienti.csv"]["rows_parent_quarantined"] == 0
+    assert result.report["quarantine"]["rows"] == sum(
+        s["rows_quarantined"] for s in result.manifest["sources"]
+    )
