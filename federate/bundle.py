@@ -5,7 +5,8 @@
                                and the SHA-256 of every other file
       report.json              validation report (warnings, quarantine summary, unknown columns)
       tables/<table>.parquet   one file per shared table, schema version in its metadata
-      quarantine.parquet       failed rows, one record per failure (also quarantine.csv)
+      quarantine.parquet       failed rows, one record per failure (also quarantine.csv, and
+                               quarantine.xlsx with one sheet per table for the coordinator)
 
 A bundle is written into a staging folder beside its destination and moved into place only
 when complete, so a failed run leaves the previous bundle untouched.
@@ -33,6 +34,7 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 QUARANTINE = "quarantine.parquet"
 QUARANTINE_CSV = "quarantine.csv"
+QUARANTINE_XLSX = "quarantine.xlsx"
 TABLES_DIR = "tables"
 MANIFEST_VERSION = 1
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
+from markdown_it import MarkdownIt
+
 from federate.adapter import (
     Code,
     Const,
@@ -122,3 +126,21 @@ def schema_markdown(schema: Schema) -> str:
                 )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
+    "color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
+    "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    "th{background:#f3f3f3}code{background:#f6f6f6;padding:0 .2rem}"
+)
+
+
+def markdown_to_html(markdown: str, title: str) -> str:
+    """A standalone HTML page (tables enabled, raw HTML in the source escaped)."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body>\n{body}</body></html>\n"
+    )

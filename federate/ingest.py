@@ -27,6 +27,7 @@ from federate.bundle import (
     MANIFEST_VERSION,
     QUARANTINE,
     QUARANTINE_CSV,
+    QUARANTINE_XLSX,
     REPORT,
     parquet_writer,
     seal,
@@ -40,6 +41,7 @@ from federate.integrity import PARENT, ROW_COUNTS_AS, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
+from federate.quarantine_xlsx import write_quarantine_xlsx
 from federate.readers.base import Reject, Source
 
 ProgressFn = Callable[[str, int], None]
@@ -222,6 +224,7 @@ def ingest(
         warning_table = warnings.table()
         pq.write_table(quarantine, stage / QUARANTINE, compression="zstd")
         pa_csv.write_csv(quarantine, stage / QUARANTINE_CSV)
+        write_quarantine_xlsx(stage / QUARANTINE_XLSX, quarantine, warning_table)
         report = _report(
             adapter, submission_id, accounts, quarantine, warning_table, report_columns
         )

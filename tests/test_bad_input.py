@@ -194,3 +194,23 @@ def test_rows_of_a_quarantined_patient_are_held(tmp_path: Path) -> None:
     assert result.report["quarantine"]["rows"] == sum(
         s["rows_quarantined"] for s in result.manifest["sources"]
     )
+
+
+def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
+    import openpyxl
+
+    from federate import registry
+    from federate.ingest import ingest
+    from federate.pseudonym import SiteKey
+
+    export = write_italy_export(tmp_path / "export")
+    text("rm.csv", "02/04/2013", "31/02/2020")(export)
+    text("esami.csv", ";90;mg/dL", ";90;g/furlong")(export)
+    ingest(registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k"))
+    book = openpyxl.load_workbook(tmp_path / "b" / "quarantine.xlsx")
+    assert book.sheetnames == ["labs", "mri", "warnings"]
+    mri = [tuple(r) for r in book["mri"].iter_rows(values_only=True)]
+    assert mri[0] == ("source_file", "source_row", "column", "value", "reason", "rule")
+    assert mri[1][:5] == ("rm.csv", 3, "data_rm", "31/02/2020", "invalid-date")
+    labs = [tuple(r) for r in book["labs"].iter_rows(values_only=True)]
+    assert labs[1][2:5] == ("unita", "g/furlong", "unknown-code")

@@ -50,3 +50,22 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         assert "Usage" in result.output
         if words:
             assert f"federate {' '.join(words)}" in readme, f"README lacks `federate {words}`"
+
+
+def test_schema_docs_html_has_every_table() -> None:
+    result = runner.invoke(app, ["schema", "docs", "--format", "html"])
+    assert result.exit_code == 0
+    assert result.output.count("<table>") == len(registry.schema().tables)
+    for table in registry.schema():
+        assert f"<code>{table.name}</code>" in result.output
+    assert "<script" not in result.output
+
+
+def test_site_docs_name_every_file_and_dropped_identifier() -> None:
+    for site in registry.site_names():
+        adapter = registry.adapter(site)
+        text = site_markdown(adapter, registry.schema())
+        for tm in adapter.tables:
+            assert f"`{tm.file}`" in text
+            for column in (*tm.source_columns(), *tm.dropped):
+                assert f"`{column}`" in text

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import pyarrow as pa
 import typer
 
 from federate import registry
-from federate.docs import schema_markdown, site_markdown
+from federate.docs import markdown_to_html, schema_markdown, site_markdown
 from federate.output import Format, emit_table
+
+
+class DocFormat(StrEnum):
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 def register(app: typer.Typer) -> None:
@@ -45,15 +51,31 @@ def register(app: typer.Typer) -> None:
     @sites_app.command("show")
     def show(
         site: Annotated[str, typer.Argument(help="Registered site name.")],
+        fmt: Annotated[DocFormat, typer.Option("--format", help="markdown or html.")] = (
+            DocFormat.MARKDOWN
+        ),
     ) -> None:
-        """Print the export a site's coordinator must produce (Markdown): files, columns,
-        codes, formats and units, generated from the adapter's declaration."""
-        sys.stdout.write(site_markdown(registry.adapter(site), registry.schema()))
+        """Print the export a site's coordinator must produce: files, columns, codes,
+        formats and units, generated from the adapter's declaration."""
+        adapter = registry.adapter(site)
+        text = site_markdown(adapter, registry.schema())
+        if fmt is DocFormat.HTML:
+            text = markdown_to_html(text, adapter.title)
+        sys.stdout.write(text)
 
     schema_app = typer.Typer(help="The shared schema.", no_args_is_help=True)
     app.add_typer(schema_app, name="schema")
 
     @schema_app.command("docs")
-    def docs() -> None:
-        """Print the data dictionary (Markdown) rendered from the schema declaration."""
-        sys.stdout.write(schema_markdown(registry.schema()))
+    def docs(
+        fmt: Annotated[DocFormat, typer.Option("--format", help="markdown or html.")] = (
+            DocFormat.MARKDOWN
+        ),
+    ) -> None:
+        """Print the data dictionary rendered from the schema declaration: every table,
+        column, type, unit, range, code list, and which columns are restricted."""
+        schema = registry.schema()
+        text = schema_markdown(schema)
+        if fmt is DocFormat.HTML:
+            text = markdown_to_html(text, f"Shared schema {schema.name} {schema.version}")
+        sys.stdout.write(text)

@@ -1,0 +1,39 @@
+"""The quarantine as a workbook a coordinator can open: one sheet per table, then warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import xlsxwriter
+
+COLUMNS = ("source_file", "source_row", "column", "value", "reason", "rule")
+MAX_ROWS = 1_048_575  # Excel's limit, less the header
+
+
+def write_quarantine_xlsx(path: Path, quarantine: pa.Table, warnings: pa.Table) -> None:
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    bold = book.add_format({"bold": True})
+    sheets = [
+        (table, quarantine.filter(pc.equal(quarantine.column("table"), table)))
+        for table in sorted(set(quarantine.column("table").to_pylist()))
+    ]
+    if warnings.num_rows:
+        sheets.append(("warnings", warnings))
+    if not sheets:
+        sheet = book.add_worksheet("quarantine")
+        sheet.write(0, 0, "No row was quarantined.")
+    for name, rows in sheets:
+        sheet = book.add_worksheet(name[:31])
+        columns = ("table", *COLUMNS) if name == "warnings" else COLUMNS
+        sheet.write_row(0, 0, columns, bold)
+        sheet.freeze_panes(1, 0)
+        data = rows.select(list(columns)).slice(0, MAX_ROWS)
+        for i, row in enumerate(zip(*(data.column(c).to_pylist() for c in columns), strict=True)):
+            sheet.write_row(i + 1, 0, row)
+        if rows.num_rows > MAX_ROWS:
+            sheet.write(MAX_ROWS + 1, 0, f"… {rows.num_rows - MAX_ROWS} more in quarantine.csv")
+        sheet.autofilter(0, 0, min(rows.num_rows, MAX_ROWS), len(columns) - 1)
+        sheet.set_column(0, len(columns) - 1, 18)
+    book.close()
