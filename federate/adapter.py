@@ -46,6 +46,28 @@ def sql_literal(value: Scalar | None) -> str:
     return sql_str(value)
 
 
+def typed_as_text(ref: str, arrow_type: pa.DataType, locale: Locale) -> str:
+    """A typed cell (SAS, SPSS, Excel) as the site would write it as text, so the same parsers
+    read typed and text exports: whole numbers without decimals, the locale's decimal mark,
+    dates in the locale's first date format."""
+    if pa.types.is_integer(arrow_type):
+        return f"CAST({ref} AS VARCHAR)"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        text = f"CAST(CAST({ref} AS DOUBLE) AS VARCHAR)"
+        if locale.decimal != ".":
+            text = f"replace({text}, '.', {sql_str(locale.decimal)})"
+        whole = f"CAST(CAST({ref} AS BIGINT) AS VARCHAR)"
+        return (
+            f"CASE WHEN isfinite({ref}) AND {ref} = trunc({ref}) AND abs({ref}) < 1e15 "
+            f"THEN {whole} ELSE {text} END"
+        )
+    if pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type):
+        return f"strftime({ref}, {sql_str(locale.date_formats[0])})"
+    if pa.types.is_boolean(arrow_type):
+        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
+    return ref
+
+
 def _blank_to_null(ref: str) -> str:
     return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
 
@@ -141,6 +163,9 @@ class Integer(Parser):
         return pc.cast(values, pa.string())
 
 
+_NUMBER = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
+
+
 @dataclass(frozen=True)
 class Decimal(Parser):
     source: str | None
@@ -154,8 +179,7 @@ class Decimal(Parser):
         if locale.decimal != ".":
             v = f"replace({v}, {sql_str(locale.decimal)}, '.')"
         return (
-            f"CASE WHEN regexp_full_match({v}, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)') "
-            f"THEN TRY_CAST({v} AS DOUBLE) END"
+            f"CASE WHEN regexp_full_match({v}, {sql_str(_NUMBER)}) THEN TRY_CAST({v} AS DOUBLE) END"
         )
 
     def rule(self, locale: Locale) -> str:
@@ -402,6 +426,34 @@ class LocalId:
 
 
 @dataclass(frozen=True)
+class Keep:
+    """Only rows whose ``column`` holds one of ``values`` belong to this table; the others are
+    counted as skipped with ``reason`` (e.g. another REDCap form, a lab test the schema lacks).
+    An empty string in ``values`` stands for a blank cell."""
+
+    column: str
+    values: tuple[str, ...]
+    reason: str
+
+    def sql(self, ref: str) -> str:
+        listed = ", ".join(sql_str(v) for v in self.values)
+        return f"coalesce(trim(CAST({ref} AS VARCHAR)), '') IN ({listed})"
+
+
+@dataclass(frozen=True)
+class Pivot:
+    """Long findings (one row per test, as in SDTM) to one row per ``by`` group: the value of
+    each test in ``tests`` becomes a column named after the test code. The group's first record
+    stands for it; the others are counted as skipped (``merged-into-record``)."""
+
+    by: tuple[str, ...]
+    name: str  # the column holding the test code, e.g. QSTESTCD
+    value: str  # the column holding the result, e.g. QSSTRESC
+    tests: tuple[str, ...]
+    carry: tuple[str, ...] = ()  # other columns, constant within a group
+
+
+@dataclass(frozen=True)
 class TableMap:
     """Where one shared table comes from in the site's export."""
 
@@ -411,11 +463,36 @@ class TableMap:
     subject: LocalId | None = None
     dropped: tuple[str, ...] = ()  # identifying columns the export carries: read, never written
     note: str = ""
+    part: str | None = None  # a part of the file for its reader: a sheet, a form, a group
+    keep: Keep | None = None
+    pivot: Pivot | None = None
+    optional: bool = False  # the export may lack the file (e.g. EDSS in QS or in RS)
+
+    def input_columns(self) -> list[str]:
+        """Columns the file must have (before any pivot)."""
+        if self.pivot is None:
+            cols = self.source_columns()
+        else:
+            p = self.pivot
+            cols = [*p.by, p.name, p.value, *p.carry]
+        if self.keep:
+            cols.append(self.keep.column)
+        return list(dict.fromkeys(cols))
 
     def source_columns(self) -> list[str]:
+        """Columns the parsers read (after any pivot)."""
         cols = [self.subject.source] if self.subject else []
         cols += [p.source for p in self.fields.values() if p.source]
         return list(dict.fromkeys(cols))
+
+
+@dataclass(frozen=True)
+class SkipFiles:
+    """Files the export carries that the shared schema has no place for: read and counted, every
+    row skipped with ``reason``, so the accounting still covers them."""
+
+    pattern: str  # a glob, matched case-insensitively against file names
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -431,8 +508,10 @@ class SiteAdapter:
     tables: tuple[TableMap, ...]
     format: str = "csv"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    skip: tuple[SkipFiles, ...] = ()
 
     def table_map(self, table: str) -> TableMap:
+        """The (first) map of a shared table."""
         for tm in self.tables:
             if tm.table == table:
                 return tm

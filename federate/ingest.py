@@ -8,20 +8,22 @@ row accounting proves it: rows_read = rows_mapped + rows_quarantined + rows_skip
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import getpass
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from federate import __version__, registry
-from federate.adapter import SiteAdapter, TableMap
+from federate.adapter import SiteAdapter, SkipFiles, TableMap
 from federate.bundle import (
     MANIFEST,
     MANIFEST_VERSION,
@@ -42,7 +44,9 @@ from federate.mapping import TableMapper, resolve_columns, unknown_columns
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
 from federate.quarantine_xlsx import write_quarantine_xlsx
-from federate.readers.base import Reject, Source
+from federate.readers.base import Reader, Reject, Source
+from federate.reshape import MERGED, Counter, counted, reshaped, stream
+from federate.schema import Table
 
 ProgressFn = Callable[[str, int], None]
 
@@ -60,6 +64,7 @@ class SourceAccount:
     rows_quarantined: int = 0
     rows_skipped: int = 0
     rows_parent_quarantined: int = 0  # part of rows_quarantined: held for their patient's row
+    part: str | None = None
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -84,14 +89,14 @@ def new_submission_id(site: str, now: dt.datetime) -> str:
     return f"{site}-{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 
 
-def find_source(export_dir: Path, name: str) -> Source:
+def find_source(export_dir: Path, name: str, part: str | None = None) -> Source:
     """The declared file, matched case-insensitively (Windows exports vary the case)."""
     exact = export_dir / name
     if exact.is_file():
-        return Source(exact, name)
+        return Source(exact, name, part)
     for path in export_dir.iterdir():
         if path.is_file() and path.name.lower() == name.lower():
-            return Source(path, path.name)
+            return Source(path, path.name, part)
     present = ", ".join(sorted(p.name for p in export_dir.iterdir() if p.is_file())) or "none"
     raise InputError(
         f"the export has no {name} (files present: {present})",
@@ -130,11 +135,23 @@ def ingest(
 
     # Resolve every file and header before doing any work: a missing file or column stops the
     # run with exit 2 and nothing written.
-    plans: list[tuple[TableMap, Source, list[str], dict[str, str]]] = []
+    plans: list[Plan] = []
     for tm in adapter.tables:
-        source = find_source(export_dir, tm.file)
+        try:
+            source = find_source(export_dir, tm.file, tm.part)
+        except InputError:
+            if tm.optional:
+                continue
+            raise
         header = reader.columns(source)
-        plans.append((tm, source, header, resolve_columns(tm, header, source.relpath)))
+        plans.append(Plan(tm, source, header, resolve_columns(tm, header, source.relpath)))
+    used = {p.source.relpath.lower() for p in plans}
+    skipped_files = [
+        (rule, source)
+        for rule in adapter.skip
+        for source in matching_files(export_dir, rule.pattern)
+        if source.relpath.lower() not in used
+    ]
 
     failures, warnings = Collector(), Collector()
     accounts: list[SourceAccount] = []
@@ -144,77 +161,27 @@ def ingest(
     mappers: list[TableMapper] = []
     con = duckdb.connect()
     with staged_dir(out) as stage:
-        for tm, source, header, columns in plans:
-            extra = unknown_columns(tm, header)
-            dropped = [h for h in header if h.strip().lower() in {d.lower() for d in tm.dropped}]
-            report_columns.append(
-                {
-                    "file": source.relpath,
-                    "table": tm.table,
-                    "ignored_unknown": extra,
-                    "dropped_identifiers": dropped,
-                }
-            )
-            if extra:
-                warnings.add(
-                    site=adapter.name,
-                    submission_id=submission_id,
-                    table=tm.table,
-                    source_file=source.relpath,
-                    rows=[1] * len(extra),
-                    column=None,
-                    shared_column=None,
-                    values=list(extra),
-                    reason="unknown-column",
-                    rule="column not declared by the adapter: ignored, never written",
-                    severity="warning",
-                )
-            table = schema.table(tm.table)
-            mapper = TableMapper(
-                adapter,
-                schema,
-                table,
-                tm,
-                columns,
-                source.relpath,
-                submission_id,
-                pseudonymise,
-                con,
-            )
-            mappers.append(mapper)
-            account = SourceAccount(
-                source.relpath, tm.table, sha256_file(source.path), source.path.stat().st_size
-            )
-            account.facts = reader.source_facts(source)
-            rejects: list[Reject] = []
-            path = table_path(stage, tm.table)
-            with parquet_writer(path, schema.arrow_schema(table)) as writer:
-                for batch in reader.batches(source, rejects):
-                    accepted = mapper.map(batch, failures, warnings)
-                    writer.write_table(accepted)
-                    account.rows_read += batch.num_rows
-                    account.rows_mapped += accepted.num_rows
-                    account.rows_quarantined += batch.num_rows - accepted.num_rows
-                    if progress:
-                        progress(source.relpath, batch.num_rows)
-            for reason, group in _group_rejects(rejects).items():
-                failures.add(
-                    site=adapter.name,
-                    submission_id=submission_id,
-                    table=tm.table,
-                    source_file=source.relpath,
-                    rows=[r.row for r in group],
-                    column=None,
-                    shared_column=None,
-                    values=None,
-                    reason=reason,
-                    rule="; ".join(sorted({r.detail for r in group})),
-                )
-            account.rows_read += len(rejects)
-            account.rows_quarantined += len(rejects)
-            if not account.balanced():
-                raise RuntimeError(f"row accounting does not add up for {account}")
-            accounts.append(account)
+        for table_name in dict.fromkeys(p.tm.table for p in plans):
+            table = schema.table(table_name)
+            with parquet_writer(table_path(stage, table_name), schema.arrow_schema(table)) as w:
+                for plan in (p for p in plans if p.tm.table == table_name):
+                    report_columns.append(_note_columns(plan, adapter, submission_id, warnings))
+                    mapper, account = _map_source(
+                        plan,
+                        adapter,
+                        table,
+                        submission_id,
+                        pseudonymise,
+                        con,
+                        w,
+                        failures,
+                        warnings,
+                        progress,
+                    )
+                    mappers.append(mapper)
+                    accounts.append(account)
+        for rule, source in skipped_files:
+            accounts.append(_skip_file(reader, source, rule))
 
         _settle(con, stage, adapter, submission_id, mappers, accounts, failures, warnings)
         for account in accounts:
@@ -250,6 +217,158 @@ def ingest(
         manifest["files"] = seal(stage)
         write_json(stage / MANIFEST, manifest)
     return IngestResult(out, manifest, report, quarantine, warning_table)
+
+
+@dataclass(frozen=True)
+class Plan:
+    tm: TableMap
+    source: Source
+    header: list[str]
+    columns: dict[str, str]  # declared input column -> the header's spelling
+
+
+def _note_columns(
+    plan: Plan, adapter: SiteAdapter, submission_id: str, warnings: Collector
+) -> dict[str, Any]:
+    """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
+    tm, source = plan.tm, plan.source
+    extra = unknown_columns(tm, plan.header)
+    dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
+    if extra:
+        warnings.add(
+            site=adapter.name,
+            submission_id=submission_id,
+            table=tm.table,
+            source_file=source.relpath,
+            rows=[1] * len(extra),
+            column=None,
+            shared_column=None,
+            values=list(extra),
+            reason="unknown-column",
+            rule="column not declared by the adapter: ignored, never written",
+            severity="warning",
+        )
+    return {
+        "file": source.relpath,
+        "part": source.part,
+        "table": tm.table,
+        "ignored_unknown": extra,
+        "dropped_identifiers": dropped,
+    }
+
+
+def _map_source(
+    plan: Plan,
+    adapter: SiteAdapter,
+    table: Table,
+    submission_id: str,
+    pseudonymise: Pseudonymiser,
+    con: duckdb.DuckDBPyConnection,
+    writer: pq.ParquetWriter,
+    failures: Collector,
+    warnings: Collector,
+    progress: ProgressFn | None,
+) -> tuple[TableMapper, SourceAccount]:
+    """Stream one source through its table map into the table's writer, with its accounting."""
+    tm, source, reader = plan.tm, plan.source, adapter.reader
+    reshaping = tm.keep is not None or tm.pivot is not None
+    # After a pivot the columns carry their declared names.
+    columns = {c: c for c in tm.source_columns()} if tm.pivot else plan.columns
+    mapper = TableMapper(
+        adapter,
+        registry.schema(),
+        table,
+        tm,
+        columns,
+        source.relpath,
+        submission_id,
+        pseudonymise,
+        con,
+    )
+    account = SourceAccount(
+        source.relpath,
+        tm.table,
+        sha256_file(source.path),
+        source.path.stat().st_size,
+        part=source.part,
+    )
+    account.facts = reader.source_facts(source)
+    rejects: list[Reject] = []
+    counter = Counter()
+    batches: Iterator[pa.RecordBatch] = stream(
+        counted(reader.batches(source, rejects), counter), plan.header
+    )
+    if reshaping:
+        batches = reshaped(con.cursor(), tm, plan.columns, batches)
+    merged = 0
+    for batch in batches:
+        if MERGED in batch.schema.names:
+            merged += int(pc.sum(batch.column(MERGED)).as_py() or 0)
+        accepted = mapper.map(batch, failures, warnings)
+        writer.write_table(accepted)
+        account.rows_mapped += accepted.num_rows
+        account.rows_quarantined += batch.num_rows - accepted.num_rows
+        if progress:
+            progress(source.relpath, batch.num_rows)
+    _reject(rejects, adapter, submission_id, tm.table, source.relpath, failures)
+    account.rows_read = counter.rows + len(rejects)
+    account.rows_quarantined += len(rejects)
+    if merged:
+        _add_skipped(account, "merged-into-record", merged)
+    unkept = account.rows_read - account.rows_mapped - account.rows_quarantined - merged
+    if unkept and tm.keep is not None:
+        _add_skipped(account, tm.keep.reason, unkept)
+    if not account.balanced():
+        raise RuntimeError(f"row accounting does not add up for {account}")
+    return mapper, account
+
+
+def _add_skipped(account: SourceAccount, reason: str, n: int) -> None:
+    account.rows_skipped += n
+    account.skipped_reasons[reason] = account.skipped_reasons.get(reason, 0) + n
+
+
+def _reject(
+    rejects: list[Reject],
+    adapter: SiteAdapter,
+    submission_id: str,
+    table: str,
+    relpath: str,
+    failures: Collector,
+) -> None:
+    for reason, group in _group_rejects(rejects).items():
+        failures.add(
+            site=adapter.name,
+            submission_id=submission_id,
+            table=table,
+            source_file=relpath,
+            rows=[r.row for r in group],
+            column=None,
+            shared_column=None,
+            values=None,
+            reason=reason,
+            rule="; ".join(sorted({r.detail for r in group})),
+        )
+
+
+def _skip_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccount:
+    """Count a file the schema has no place for: every row read and skipped, with the reason."""
+    account = SourceAccount(
+        source.relpath, "", sha256_file(source.path), source.path.stat().st_size
+    )
+    rejects: list[Reject] = []
+    rows = sum(b.num_rows for b in reader.batches(source, rejects)) + len(rejects)
+    account.rows_read = rows
+    _add_skipped(account, rule.reason, rows)
+    return account
+
+
+def matching_files(export_dir: Path, pattern: str) -> list[Source]:
+    return [
+        Source(p, p.name)
+        for p in sorted(export_dir.iterdir())
+        if p.is_file() and fnmatch.fnmatch(p.name.lower(), pattern.lower())
+    ]
 
 
 def _settle(

@@ -7,8 +7,8 @@ read (raw batch) -> map (SQL built from the adapter's parsers) -> pseudonymise -
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Locale, SiteAdapter, TableMap, sql_ident
+from federate.adapter import Locale, SiteAdapter, TableMap, sql_ident, typed_as_text
 from federate.errors import InputError, Location
 from federate.pseudonym import Pseudonymiser
 from federate.quarantine import Collector
@@ -30,11 +30,11 @@ RecordFn = Callable[[pa.Array, str | None, str | None, pa.Array | None, str, str
 
 
 def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, str]:
-    """Declared source column -> the header's spelling (case and outer spaces ignored)."""
+    """Declared input column -> the header's spelling (case and outer spaces ignored)."""
     by_key = {h.strip().lower(): h for h in header}
     resolved: dict[str, str] = {}
     missing = []
-    for name in tm.source_columns():
+    for name in tm.input_columns():
         found = by_key.get(name.strip().lower())
         if found is None:
             missing.append(name)
@@ -47,7 +47,7 @@ def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, 
             hints.append(f"{name!r}" + (f" (did you mean {by_key[close[0]]!r}?)" if close else ""))
         raise InputError(
             f"missing column(s) {', '.join(hints)}; the {tm.table} form needs "
-            f"{', '.join(tm.source_columns())}",
+            f"{', '.join(tm.input_columns())}",
             code="missing-column",
             where=Location(file=relpath, row=1),
         )
@@ -55,7 +55,7 @@ def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, 
 
 
 def unknown_columns(tm: TableMap, header: list[str]) -> list[str]:
-    known = {c.lower() for c in [*tm.source_columns(), *tm.dropped]}
+    known = {c.lower() for c in [*tm.input_columns(), *tm.dropped]}
     return [h for h in header if h.strip().lower() not in known]
 
 
@@ -72,13 +72,14 @@ class TableMapper:
     submission_id: str
     pseudonymise: Pseudonymiser
     con: duckdb.DuckDBPyConnection
+    raw_types: Mapping[str, pa.DataType] = field(default_factory=dict)  # typed formats
 
     def __post_init__(self) -> None:
         # A visit the export does not name is assigned later from the date, by window; until
         # then it holds UNS so the row validates.
         self.visit_by_window = bool(self.table.visit_date) and "visit_code" not in self.tm.fields
         self.quarantined_subjects: set[str] = set()
-        self._sql = self._build_sql()
+        self._sql: str | None = None  # built from the first batch's column types
         self._arrow_schema = self.schema.arrow_schema(self.table)
         self._hard = self.schema.pandera_schema(self.table)
         self._soft = self.schema.pandera_schema(self.table, soft=True)
@@ -88,7 +89,9 @@ class TableMapper:
         return self.adapter.locale
 
     def _ref(self, source: str) -> str:
-        return sql_ident(self.columns[source])
+        name = self.columns[source]
+        kind = self.raw_types.get(name, pa.string())
+        return typed_as_text(sql_ident(name), kind, self.locale)
 
     def _build_sql(self) -> str:
         selects = [f"{sql_ident(ROW_COLUMN)} AS {sql_ident(ROW_COLUMN)}"]
@@ -113,6 +116,9 @@ class TableMapper:
 
     def map(self, batch: pa.RecordBatch, failures: Collector, warnings: Collector) -> pa.Table:
         """Return the accepted rows (shared schema); record every failure."""
+        if self._sql is None:
+            self.raw_types = {f.name: f.type for f in batch.schema}
+            self._sql = self._build_sql()
         self.con.register("raw", pa.Table.from_batches([batch]))
         try:
             parsed = self.con.sql(self._sql).to_arrow_table()

@@ -26,10 +26,12 @@ ROW_COLUMN = "__source_row"
 
 @dataclass(frozen=True)
 class Source:
-    """One file of an export. ``relpath`` (posix, relative to the export folder) is what travels."""
+    """One file of an export. ``relpath`` (posix, relative to the export folder) is what travels.
+    ``part`` names a part of the file for readers of multi-part files (a sheet, a form)."""
 
     path: Path
     relpath: str
+    part: str | None = None
 
 
 @dataclass(frozen=True)
