@@ -24,7 +24,6 @@ from federate.adapter import (
     SiteAdapter,
     SkipFiles,
     TableMap,
-    Text,
     YearOf,
 )
 from federate.ingest import ingest
@@ -87,7 +86,9 @@ ADAPTER = SiteAdapter(
 )
 
 FILES = {
-    "dm.csv": "USUBJID,SEX,BRTHDTC,DIAGDTC\nA1,F,1980-02-03,2010-01-01\nA2,M,1975-05-06,2009-03-04\n",
+    "dm.csv": (
+        "USUBJID,SEX,BRTHDTC,DIAGDTC\nA1,F,1980-02-03,2010-01-01\nA2,M,1975-05-06,2009-03-04\n"
+    ),
     "sv.csv": "USUBJID,SVSTDTC\nA1,2014-01-10\nA2,2014-02-01\n",
     "qs.csv": (
         "USUBJID,QSCAT,QSTESTCD,QSSTRESC,QSDTC,QSEVAL\n"
