@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from federate.synth.trial import People
+from federate.synth.base import People
 
 IdGenerator = Callable[[People], pa.Array]
 

@@ -1,7 +1,10 @@
 """Render one shared table as a site's export columns, driven only by the adapter declaration.
 
 Column order: the local id, then each field's source column, then the dropped identifier
-columns. Values come from each parser's ``render()``; on top, the habits of real exports
+columns. Values come from each parser's ``render()`` (``render_columns()`` for a parser that
+fills several shared columns, such as a partial date); a column that feeds several fields (a lab
+value kept both verbatim and as a number) is written once, by the first, and must read back to
+the truth through every other, or writing stops. On top, the habits of real exports
 (two-digit years, ids whose leading zeros a spreadsheet stripped, capitalised codes) are
 applied to a random share of rows, but only where the adapter's own SQL reads the varied value
 back to the same result: the clean export stays clean, and a habit an adapter cannot read yet
@@ -10,7 +13,7 @@ is reported as a note instead of written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -19,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.adapter import Code, Date, Locale, Parser, SiteAdapter, TableMap, YearOf
+from federate.synth.base import People
 from federate.synth.identifiers import GENERATORS
-from federate.synth.trial import People
 
 # Share of rows that get each habit.
 TWO_DIGIT_YEAR = 0.12
@@ -51,6 +54,21 @@ class ReadBack:
         finally:
             self._con.unregister("rendered")
         return np.asarray(same, dtype=bool)
+
+    def unreadable(self, exprs: Mapping[str, str], written: pa.Array, truth: pa.Table) -> list[str]:
+        """Shared columns (``exprs``: column -> the adapter's SQL over ``v``) that ``written``
+        does not read back to in ``truth`` on every row."""
+        expected = {f"e{i}": truth.column(c) for i, c in enumerate(exprs)}
+        self._con.register("rendered", pa.table({"v": written, **expected}))
+        try:
+            checks = ", ".join(
+                f"bool_and(({sql}) IS NOT DISTINCT FROM e{i})"
+                for i, sql in enumerate(exprs.values())
+            )
+            row = self._con.execute(f"SELECT {checks} FROM rendered").fetchall()[0]
+        finally:
+            self._con.unregister("rendered")
+        return [c for c, ok in zip(exprs, row, strict=True) if ok is False]
 
 
 @dataclass
@@ -128,10 +146,26 @@ class _Renderer:
             str(parser.source),
         )
 
-    def field(self, parser: Parser, values: pa.Array) -> pa.Array:
+    def reads_back(self, name: str, parser: Parser, written: pa.Array, truth: pa.Table) -> None:
+        """Stop unless ``written`` reads back to the truth through ``parser`` (the clean export
+        must ingest to the truth)."""
+        exprs = parser.outputs(name, "v", self.locale)
+        if lost := self.readback.unreadable(exprs, written, truth):
+            raise ValueError(
+                f"{self.adapter.name} {self.tm.file}: column {parser.source} does not read back "
+                f"to the truth's {', '.join(lost)} through the adapter"
+            )
+
+    def field(self, parser: Parser, name: str, truth: pa.Table) -> pa.Array:
         if isinstance(parser, Date):
-            return self.date(parser, values)
-        rendered = parser.render(values, self.locale, self.rng)
+            return self.date(parser, truth.column(name).combine_chunks())
+        shared = parser.outputs(name, "v", self.locale)
+        if len(shared) > 1:
+            columns = {c: truth.column(c).combine_chunks() for c in shared}
+            written = parser.render_columns(columns, name, self.locale, self.rng)
+            self.reads_back(name, parser, written, truth)
+            return written
+        rendered = parser.render(truth.column(name).combine_chunks(), self.locale, self.rng)
         if isinstance(parser, Code):
             return self.vary(
                 rendered,
@@ -159,13 +193,15 @@ def render_table(
     if tm.subject:
         columns[tm.subject.source] = r.local_ids(pa.array(people.local_id, pa.string()))
     for name, parser in tm.fields.items():
-        if not parser.source or parser.source in columns:
-            continue  # a Const, or a column another field already wrote
-        if isinstance(parser, YearOf) and name in FULL_DATES:
+        if not parser.source:
+            continue  # a Const
+        if parser.source in columns:  # written for an earlier field: must read back here too
+            r.reads_back(name, parser, columns[parser.source], truth)
+        elif isinstance(parser, YearOf) and name in FULL_DATES:
             full = pa.array(getattr(people, FULL_DATES[name]), pa.date32())
             columns[parser.source] = r.date(parser.date, full)
         else:
-            columns[parser.source] = r.field(parser, truth.column(name).combine_chunks())
+            columns[parser.source] = r.field(parser, name, truth)
     for name in tm.dropped:
         generator = GENERATORS.get(name)
         columns[name] = generator(people) if generator else pa.nulls(len(people), pa.string())

@@ -21,11 +21,12 @@ from federate import registry
 from federate.adapter import SiteAdapter
 from federate.errors import UsageError
 from federate.readers.csv import CsvReader
+from federate.synth.base import SiteTrial
 from federate.synth.export_csv import encoding_for, write_csv
 from federate.synth.inject import InjectedError, inject
 from federate.synth.render import ReadBack, render_table
 from federate.synth.sites import DEFAULT_PATIENTS, Stream, site_counts, spec, stream
-from federate.synth.trial import SiteTrial, simulate
+from federate.synth.trial import simulate
 from federate.synth.truth import SiteTruth, key_secret, site_truth, write_key
 
 DEFAULT_SEED = 2012

@@ -9,81 +9,48 @@ Model (DOMAIN.md §1, §6): randomised 2012-2019 in permuted blocks of 4; ~73% w
 disease duration 2-15 y (site maximum); visits in their windows, a few dropouts, single missed
 visits and rare unscheduled (UNS) visits; one MRI per protocol visit. GEL counts are
 zero-inflated negative binomial (patient frailty, structural zeros), ~60% zeros, with a
-negligible treatment effect (rate ratio 0.94 while on MSC), as MESEMS found.
+negligible treatment effect (rate ratio 0.94 while on MSC), as MESEMS found. EDSS, MSFC,
+relapses, adverse events, medication and labs: see their modules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+from federate.synth import adverse, conmeds, disability, labs, relapses
+from federate.synth.base import (
+    DAY,
+    PATIENT,
+    PROTOCOL,
+    UNSCHEDULED,
+    W0,
+    W4,
+    W12,
+    W24,
+    W28,
+    W36,
+    W48,
+    WEEKS,
+    Cohort,
+    People,
+    Schedule,
+    SiteTrial,
+    date32,
+    days,
+    years_of,
+)
+from federate.synth.practice import practice
 from federate.synth.sites import SITES, SiteSpec, Stream, centre_counts, spec, stream
-
-PATIENT = "__patient"
-# Protocol visits and nominal weeks; UNS visits have no week (schemas/mesems_v1.VISIT_WEEKS).
-PROTOCOL = ("SCR", "W0", "W4", "W12", "W24", "W28", "W36", "W48")
-WEEKS = np.array([-6, 0, 4, 12, 24, 28, 36, 48])
-UNSCHEDULED = "UNS"
-_W0, _W24, _W48 = 1, 4, 7
-_MISSABLE = [2, 3, 5, 6]  # W4, W12, W28, W36: never the infusion visits nor the last one
 
 FEMALE_SHARE = 0.73
 COURSES = np.array(["RRMS", "SPMS", "PPMS"])
 COURSE_P = [0.62, 0.27, 0.11]
 COURSE_ACTIVITY = np.array([1.0, 0.55, 0.3])  # progressive MS enhances less
 MSC_RATE_RATIO = 0.94
-_DAY = np.timedelta64(1, "D")
-
-
-@dataclass(frozen=True)
-class People:
-    """Private facts per patient: the site's export carries them, the pooled data never does."""
-
-    local_id: np.ndarray  # normalised local ids (str)
-    sex: np.ndarray  # "F" / "M"
-    birth_date: np.ndarray  # datetime64[D]
-    draws: np.ndarray  # (n, 4) uniforms that pick names, birthplace and id serials
-
-    def __len__(self) -> int:
-        return len(self.local_id)
-
-    def take(self, rows: np.ndarray) -> People:
-        return People(self.local_id[rows], self.sex[rows], self.birth_date[rows], self.draws[rows])
-
-
-@dataclass(frozen=True)
-class SiteTrial:
-    site: SiteSpec
-    people: People
-    tables: dict[str, pa.Table]  # shared table -> own columns + PATIENT, in export order
-
-
-def years_of(dates: np.ndarray) -> np.ndarray:
-    years: np.ndarray = dates.astype("datetime64[Y]").astype(np.int64) + 1970
-    return years
-
-
-def _days(values: np.ndarray) -> np.ndarray:
-    days: np.ndarray = np.rint(values).astype(np.int64) * _DAY
-    return days
-
-
-def _dates(values: np.ndarray) -> pa.Array:
-    return pa.array(values.astype("datetime64[D]"), pa.date32())
-
-
-@dataclass(frozen=True)
-class _Patients:
-    n: int
-    centre: np.ndarray  # index into site.centres
-    sequence: np.ndarray  # 0 MSC_PLACEBO, 1 PLACEBO_MSC
-    randomised: np.ndarray
-    w0: np.ndarray
-    course: np.ndarray  # index into COURSES
-    weight: np.ndarray
+_MISSABLE = [W4, W12, W28, W36]  # never the infusion visits nor the last one
 
 
 def _local_ids(site: SiteSpec, centre: np.ndarray) -> np.ndarray:
@@ -98,11 +65,9 @@ def _local_ids(site: SiteSpec, centre: np.ndarray) -> np.ndarray:
     return np.array(ids, dtype=object)
 
 
-def _patients(
-    site: SiteSpec, n: int, rng: np.random.Generator
-) -> tuple[_Patients, People, pa.Table]:
+def _patients(site: SiteSpec, n: int, rng: np.random.Generator) -> tuple[Cohort, People, pa.Table]:
     start, end = (np.datetime64(d, "D") for d in site.recruitment)
-    randomised = np.sort(start + rng.integers(0, (end - start) // _DAY + 1, n) * _DAY)
+    randomised = np.sort(start + rng.integers(0, (end - start) // DAY + 1, n) * DAY)
     centre = rng.permutation(
         np.repeat(np.arange(len(site.centres)), centre_counts(n, site.centres))
     )
@@ -111,17 +76,17 @@ def _patients(
     # Age 18-50 at randomisation, both exactly and as calendar years (randomisation year minus
     # birth year), and born by 2000 (the schema's plausible range).
     age = 18 + 32 * rng.beta(2.2, 1.6, n)
-    birth = randomised - _days(age * 365.25)
+    birth = randomised - days(age * 365.25)
     oldest = (randomised.astype("datetime64[Y]") - 50).astype("datetime64[D]")
-    youngest = np.minimum(randomised - 6576 * _DAY, np.datetime64("2000-12-31"))
+    youngest = np.minimum(randomised - 6576 * DAY, np.datetime64("2000-12-31"))
     birth = np.clip(birth, oldest, youngest)
 
     course = rng.choice(len(COURSES), n, p=COURSE_P) if site.progressive else np.zeros(n, np.int64)
     # Disease duration 2 to the site maximum (years), diagnosed at 16 or later.
-    age_years = (randomised - birth) / _DAY / 365.25
+    age_years = (randomised - birth) / DAY / 365.25
     duration = 2 + (site.max_duration_years - 2) * rng.beta(1.3, 2.2, n)
     duration = np.clip(np.minimum(duration, age_years - 16), 2.01, site.max_duration_years - 0.01)
-    diagnosis = randomised - _days(duration * 365.25)
+    diagnosis = randomised - days(duration * 365.25)
 
     starts = np.array([np.datetime64(d, "D") for d, _ in site.eligibility])
     versions = np.array([v for _, v in site.eligibility], dtype=object)
@@ -129,7 +94,7 @@ def _patients(
 
     blocks = -(-n // 4)
     sequence = rng.permuted(np.tile([0, 0, 1, 1], (blocks, 1)), axis=1).ravel()[:n]
-    w0 = randomised + rng.integers(0, 11, n) * _DAY
+    w0 = randomised + rng.integers(0, 11, n) * DAY
     weight = np.where(sex == "F", rng.normal(67, 12, n), rng.normal(81, 13, n)).clip(45, 135)
 
     people = People(_local_ids(site, centre), sex, birth, rng.random((n, 4)))
@@ -141,33 +106,33 @@ def _patients(
             "sex": pa.array(sex, pa.string()),
             "birth_year": years_of(birth),
             "ms_course": pa.array(COURSES[course], pa.string()),
-            "diagnosis_date": _dates(diagnosis),
+            "diagnosis_date": date32(diagnosis),
             "eligibility_version": pa.array(eligibility, pa.string()),
         }
     )
-    facts = _Patients(n, centre, sequence, randomised, w0, course, weight)
+    facts = Cohort(n, centre, sequence, randomised, w0, course, weight, sex, diagnosis)
     return facts, people, subjects
 
 
-def _randomisation(p: _Patients) -> pa.Table:
+def _randomisation(p: Cohort) -> pa.Table:
     return pa.table(
         {
             PATIENT: np.arange(p.n),
             "sequence": pa.array(np.array(["MSC_PLACEBO", "PLACEBO_MSC"])[p.sequence]),
-            "randomisation_date": _dates(p.randomised),
+            "randomisation_date": date32(p.randomised),
         }
     )
 
 
-def _schedule(p: _Patients, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _schedule(p: Cohort, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Visit dates (n x 8) in their windows and which visits took place."""
     n = p.n
     offset = 7 * WEEKS + rng.integers(-7, 8, (n, len(WEEKS)))
     offset[:, 0] = -rng.integers(28, 57, n)  # screening 4-8 weeks before W0
-    offset[:, _W0] = 0
-    offset[:, _W48] = 7 * WEEKS[_W48] + rng.integers(-14, 15, n)
-    dates = p.w0[:, None] + offset * _DAY
-    last = np.where(rng.random(n) < 0.07, rng.integers(2, 7, n), _W48)  # dropouts
+    offset[:, W0] = 0
+    offset[:, W48] = 7 * WEEKS[W48] + rng.integers(-14, 15, n)
+    dates = p.w0[:, None] + offset * DAY
+    last = np.where(rng.random(n) < 0.07, rng.integers(2, 7, n), W48)  # dropouts
     held = np.arange(len(WEEKS))[None, :] <= last[:, None]
     missed = rng.random((n, len(WEEKS))) < 0.02
     held[:, _MISSABLE] &= ~missed[:, _MISSABLE]
@@ -175,13 +140,13 @@ def _schedule(p: _Patients, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 
 def _infusions(
-    site: SiteSpec, p: _Patients, dates: np.ndarray, held: np.ndarray, rng: np.random.Generator
+    site: SiteSpec, p: Cohort, dates: np.ndarray, held: np.ndarray, rng: np.random.Generator
 ) -> pa.Table:
-    patient = np.concatenate([np.arange(p.n), np.flatnonzero(held[:, _W24])])
-    period = np.repeat([1, 2], [p.n, int(held[:, _W24].sum())])
+    patient = np.concatenate([np.arange(p.n), np.flatnonzero(held[:, W24])])
+    period = np.repeat([1, 2], [p.n, int(held[:, W24].sum())])
     order = np.lexsort((period, patient))
     patient, period = patient[order], period[order]
-    when = np.where(period == 1, dates[patient, _W0], dates[patient, _W24])
+    when = np.where(period == 1, dates[patient, W0], dates[patient, W24])
     msc = (p.sequence[patient] == 0) == (period == 1)
     m = len(patient)
     dose = np.round(np.clip(rng.normal(1.55, 0.22, m), 1.0, 2.0), 2)
@@ -189,7 +154,7 @@ def _infusions(
     change = np.where(period == 2, rng.normal(0, 1.5, m), 0)
     weight = np.round((p.weight[patient] + change).clip(45, 135), 1)
     # Autologous product: one harvested lot per patient, named by centre, year and number.
-    harvest = years_of(p.w0 - 30 * _DAY) % 100
+    harvest = years_of(p.w0 - 30 * DAY) % 100
     lots = np.array(
         [
             f"{site.centres[c].code[3:]}-{y:02d}-{i + 1:04d}"
@@ -201,7 +166,7 @@ def _infusions(
         {
             PATIENT: patient,
             "period": period.astype(np.int64),
-            "infusion_date": _dates(when),
+            "infusion_date": date32(when),
             "product": pa.array(np.where(msc, "MSC", "PLACEBO").astype(object), pa.string()),
             "dose_million_cells_per_kg": pa.array(dose, pa.float64(), mask=~msc),
             "body_weight_kg": weight,
@@ -212,16 +177,16 @@ def _infusions(
 
 
 def _visits(
-    p: _Patients, dates: np.ndarray, held: np.ndarray, rng: np.random.Generator
+    p: Cohort, dates: np.ndarray, held: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All visits in date order per patient: (patient, visit index or -1 for UNS, date)."""
     patient, visit = np.nonzero(held)
     when = dates[patient, visit]
     # Unscheduled visits (relapses): rare, between W0 and the last visit held.
     extra = rng.poisson(0.2, p.n)
-    last = np.max(np.where(held, dates - p.w0[:, None], 0 * _DAY), axis=1) // _DAY
+    last = np.max(np.where(held, dates - p.w0[:, None], 0 * DAY), axis=1) // DAY
     u_patient = np.repeat(np.arange(p.n), extra)
-    u_when = p.w0[u_patient] + rng.integers(1, np.maximum(last[u_patient], 2)) * _DAY
+    u_when = p.w0[u_patient] + rng.integers(1, np.maximum(last[u_patient], 2)) * DAY
     pairs = np.unique(np.stack([u_patient, u_when.astype(np.int64)]), axis=1)
     patient = np.concatenate([patient, pairs[0]])
     visit = np.concatenate([visit, np.full(pairs.shape[1], -1)])
@@ -237,14 +202,14 @@ def _visit_table(patient: np.ndarray, visit: np.ndarray, when: np.ndarray) -> pa
             PATIENT: patient,
             "visit_code": pa.array(codes[visit], pa.string()),
             "week": pa.array(WEEKS[visit], pa.int64(), mask=visit < 0),
-            "visit_date": _dates(when),
+            "visit_date": date32(when),
         }
     )
 
 
 def _mri(
     site: SiteSpec,
-    p: _Patients,
+    p: Cohort,
     visits: tuple[np.ndarray, np.ndarray, np.ndarray],
     dates: np.ndarray,
     held: np.ndarray,
@@ -256,14 +221,14 @@ def _mri(
     m = len(patient)
     # Most scans on the visit day, some a few days off; at W0 before the infusion; UNS same day.
     shift = np.where(rng.random(m) < 0.7, 0, rng.integers(-3, 4, m))
-    shift = np.where(visit == _W0, -np.abs(shift), np.where(visit < 0, 0, shift))
-    scan = when + shift * _DAY
+    shift = np.where(visit == W0, -np.abs(shift), np.where(visit < 0, 0, shift))
+    scan = when + shift * DAY
 
     # GEL: patient frailty (lognormal mean) x course, structural zeros, gamma-Poisson counts.
     n = p.n
     mean = np.exp(rng.normal(np.log(1.4), 0.9, n)) * COURSE_ACTIVITY[p.course]
     inactive = rng.beta(1.0, 3.5, n)
-    second = np.where(held[:, _W24], dates[:, _W24], np.datetime64("2100-01-01"))
+    second = np.where(held[:, W24], dates[:, W24], np.datetime64("2100-01-01"))
     on_msc = np.where(
         p.sequence[patient] == 0,
         (scan > p.w0[patient]) & (scan < second[patient]),
@@ -278,7 +243,7 @@ def _mri(
     new_t2 = rng.binomial(gel, 0.65) + non_enhancing
     cua = gel + non_enhancing
 
-    years = (scan - p.w0[patient]) / _DAY / 365.25
+    years = (scan - p.w0[patient]) / DAY / 365.25
     t2_base = np.exp(rng.normal(np.log(8), 0.9, n)).clip(0.3, 70)
     growth = rng.normal(0.02, 0.03, n)
     t2 = t2_base[patient] * np.exp(growth[patient] * years + rng.normal(0, 0.03, m))
@@ -293,7 +258,7 @@ def _mri(
         {
             PATIENT: patient,
             "visit_code": pa.array(codes[visit], pa.string()),
-            "scan_date": _dates(scan),
+            "scan_date": date32(scan),
             "field_strength_t": np.where(on_3t, 3.0, 1.5),
             "gel_count": gel.astype(np.int64),
             "new_t2_count": pa.array(new_t2.astype(np.int64), pa.int64(), mask=first),
@@ -317,8 +282,33 @@ def simulate_site(site: SiteSpec, n: int, seed: int) -> SiteTrial:
         "infusions": _infusions(site, p, dates, held, rng),
         "visits": _visit_table(*visits),
         "mri": _mri(site, p, visits, dates, held, rng),
+        **_outcomes(site, p, people, Schedule(dates, held), seed),
     }
     return SiteTrial(site, people, tables)
+
+
+def _outcomes(
+    site: SiteSpec, cohort: Cohort, people: People, schedule: Schedule, seed: int
+) -> dict[str, pa.Table]:
+    """Assessments and safety, each table from its own stream: adding or changing one never
+    moves another's draws, nor those of the tables above."""
+
+    def rng(part: str) -> np.random.Generator:
+        return stream(seed, site.name, Stream.TRUTH, part)
+
+    local = practice(site.name)
+    latent = disability.course(cohort, local, rng("disability"))
+    relapsed = relapses.simulate(cohort, schedule, rng("relapses"))
+    return {
+        "edss": disability.edss(cohort, schedule, local, latent, relapsed, rng("edss")),
+        "msfc": disability.msfc(cohort, schedule, latent, rng("msfc")),
+        "relapses": relapsed.table,
+        "adverse_events": adverse.simulate(cohort, schedule, local, rng("adverse_events")),
+        "conmeds": conmeds.simulate(
+            cohort, schedule, local, relapsed, people.birth_date, rng("conmeds")
+        ),
+        "labs": labs.simulate(cohort, schedule, local, rng("labs")),
+    }
 
 
 def simulate(seed: int, counts: Mapping[str, int]) -> dict[str, SiteTrial]:

@@ -4,7 +4,10 @@ For a site with a registered adapter the truth is what ingesting its clean expor
 ``subject_id`` is the pseudonym of the normalised local id under the site's (deterministic) key,
 ``source_file``/``source_row`` point at the row in the export (header = record 1), values are
 quantised as the export writes them (``Decimal.places``), a ``Const`` field holds the constant,
-and a shared column the adapter does not map is empty. Other sites get ``<table>.csv``.
+a partial date's ``NAME_raw`` is the text its parser's inverse writes, and a shared column the
+adapter does not map is empty, unless the engine fills it: a visit assigned by window, and the
+schema's derived columns (computed here as the engine computes them). Other sites get
+``<table>.csv`` and their partial dates in their own notation (``practice``).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Const, Decimal, SiteAdapter, TableMap, Text
+from federate.adapter import Const, Decimal, Locale, SiteAdapter, TableMap, Text
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.schema import Schema, Table
-from federate.synth.trial import PATIENT, SiteTrial
+from federate.synth import partial
+from federate.synth.base import PATIENT, SiteTrial
+from federate.synth.derived import DERIVED
+from federate.synth.practice import Practice, practice
 
 SUBMISSION_ID = "truth"
 
@@ -70,6 +76,42 @@ def _conform(values: pa.Array, name: str, tm: TableMap | None, dtype: pa.DataTyp
     return values
 
 
+def _kept(table: Table, tm: TableMap | None, locale: Locale | None) -> set[str]:
+    """Columns whose simulated value ingest reproduces though no field of their own names them:
+    the extra outputs of multi-column parsers, and a visit the engine assigns by window."""
+    if tm is None or locale is None:
+        return set()
+    kept = {
+        out
+        for name, parser in tm.fields.items()
+        for out in list(parser.outputs(name, "v", locale))[1:]
+    }
+    if table.visit_date and "visit_code" not in tm.fields:
+        kept.add("visit_code")
+    return kept
+
+
+def _raw_dates(
+    arrays: dict[str, pa.Array],
+    table: Table,
+    tm: TableMap | None,
+    locale: Locale | None,
+    local: Practice,
+) -> None:
+    """Each partial date's NAME_raw: the text the export writes for it."""
+    names = set(table.names)
+    for col in table.own_columns:
+        raw, precision = f"{col.name}_raw", f"{col.name}_precision"
+        if raw not in names or precision not in names:
+            continue
+        if tm is None or locale is None:
+            arrays[raw] = partial.render(arrays[col.name], arrays[precision], local.partial_formats)
+        elif (parser := tm.fields.get(col.name)) is not None:
+            # PartialDate's inverse draws nothing: any generator gives the same text.
+            rng = np.random.default_rng(0)
+            arrays[raw] = parser.render_columns(arrays, col.name, locale, rng)
+
+
 def _empty(table: Table) -> pa.Table:
     fields = [pa.field(c.name, c.dtype.arrow) for c in table.own_columns]
     return pa.table(
@@ -81,6 +123,8 @@ def site_truth(
     schema: Schema, trial: SiteTrial, adapter: SiteAdapter | None, key: SiteKey, country: str
 ) -> SiteTruth:
     pseudonymise = Pseudonymiser(key, country)
+    local = practice(trial.site.name)
+    locale = adapter.locale if adapter else None
     tables: dict[str, pa.Table] = {}
     patients: dict[str, np.ndarray] = {}
     for table in schema:
@@ -95,15 +139,23 @@ def site_truth(
             "source_file": pa.repeat(pa.scalar(source_file(adapter, table.name), pa.string()), n),
             "source_row": pa.array(np.arange(2, n + 2), pa.int64()),
         }
+        kept = _kept(table, tm, locale)
         for col in table.own_columns:
             values = (
                 own.column(col.name).combine_chunks()
                 if col.name in own.column_names
                 else pa.nulls(n, col.dtype.arrow)
             )
-            arrays[col.name] = _conform(
-                pc.cast(values, col.dtype.arrow), col.name, tm, col.dtype.arrow
+            values = pc.cast(values, col.dtype.arrow)
+            arrays[col.name] = (
+                values if col.name in kept else _conform(values, col.name, tm, col.dtype.arrow)
             )
+        _raw_dates(arrays, table, tm, locale, local)
+        for name in table.derived:
+            derive = DERIVED.get((table.name, name))
+            if derive is None:
+                raise NotImplementedError(f"the simulator cannot derive {table.name}.{name} yet")
+            arrays[name] = pc.cast(derive(arrays), table.column(name).dtype.arrow)
         arrow = schema.arrow_schema(table)
         tables[table.name] = pa.Table.from_arrays([arrays[f.name] for f in arrow], schema=arrow)
         patients[table.name] = patient

@@ -22,10 +22,10 @@ from federate.cli import main
 from federate.pseudonym import load_key
 from federate.readers.csv import CsvReader
 from federate.synth import SynthResult, run
+from federate.synth.base import People
 from federate.synth.export_csv import csv_bytes
 from federate.synth.identifiers import check_letters
 from federate.synth.render import ReadBack, render_table
-from federate.synth.trial import People
 
 ITALY = registry.adapter("italy")
 CF = re.compile(r"[A-Z]{6}\d\d[A-Z]\d\d[A-Z]\d{3}[A-Z]")
@@ -75,12 +75,32 @@ def test_encodings_patient_register_cp1252_forms_utf8_bom(clean: SynthResult) ->
     with pytest.raises(UnicodeDecodeError):
         patients.decode("utf-8")  # accented names in cp1252
     assert re.search("[àèéìòù]", patients.decode("cp1252"))
-    for name in ("randomizzazione.csv", "infusioni.csv", "visite.csv", "rm.csv"):
+    forms = ("randomizzazione.csv", "infusioni.csv", "visite.csv", "rm.csv", "edss.csv")
+    for name in (*forms, "msfc.csv", "ricadute.csv", "eventi_avversi.csv", "farmaci.csv"):
         data = (folder / name).read_bytes()
         assert data.startswith(codecs.BOM_UTF8), name
         data.decode("utf-8")
         assert b"\r\n" in data
     assert "sì" in (folder / "rm.csv").read_text("utf-8-sig")
+    events = (folder / "eventi_avversi.csv").read_text("utf-8-sig")
+    assert re.search("[àèéìòù]", events) and "'" in events
+    assert re.search("µ|³", (folder / "esami.csv").read_text("utf-8-sig"))
+
+
+def test_partial_dates_and_lab_values_as_italians_write_them(clean: SynthResult) -> None:
+    folder = clean.export_dir("italy")
+    _, relapses = read_rows(folder / "ricadute.csv")
+    onsets = {r["data_inizio"] for r in relapses}
+    assert all(re.fullmatch(r"(\d\d/)?(\d\d/)?\d{4}", d) for d in onsets)
+    assert any(len(d) == 10 for d in onsets) and any(len(d) < 10 for d in onsets)
+    _, meds = read_rows(folder / "farmaci.csv")
+    assert {"L04AA23", "L04AA27", "N07XX09"} & {r["codice_atc"] for r in meds}
+    assert any(r["data_fine"] == "" for r in meds)  # still taken
+    _, labs = read_rows(folder / "esami.csv")
+    truth = pq.read_table(clean.truth["labs"]).filter(pc.equal(pc.field("site"), "italy"))
+    assert [r["valore"] for r in labs] == truth.column("value_raw").to_pylist()
+    assert [r["unita"] for r in labs] == truth.column("unit_raw").to_pylist()
+    assert not any(r["esame"] == "" for r in labs)
 
 
 def test_italian_habits(clean: SynthResult) -> None:
@@ -181,6 +201,29 @@ def test_a_habit_the_adapter_cannot_read_back_is_not_written() -> None:
     )
     assert set(rendered.columns["when"].to_pylist()) == {"01/06/1985"}
     assert rendered.notes and "two-digit-year" in rendered.notes[0]
+
+
+def test_a_shared_column_that_does_not_read_back_stops_the_writer() -> None:
+    """A lab value written verbatim must parse to the reported number: else nothing is written."""
+    tm = ITALY.table_map("labs")
+    truth = pa.table(
+        {
+            "assessment_date": pa.array(np.array(["2014-05-02"], "datetime64[D]"), pa.date32()),
+            "analyte": ["CREAT"],
+            "value_raw": ["0,85"],
+            "unit_raw": ["mg/dl"],
+            "value_reported": [0.86],  # disagrees with what is written
+            "unit_reported": ["mg/dL"],
+        }
+    )
+    people = People(
+        np.array(["010001"], dtype=object),
+        np.array(["F"], dtype=object),
+        np.zeros(1, "datetime64[D]"),
+        np.zeros((1, 4)),
+    )
+    with pytest.raises(ValueError, match="valore does not read back to the truth's value_reported"):
+        render_table(ITALY, tm, truth, people, np.random.default_rng(0), ReadBack())
 
 
 def test_cli_writes_the_summary_to_stderr_only(
