@@ -41,6 +41,7 @@ from federate.bundle import (
 from federate.errors import ExitCode, InputError, Location, UsageError
 from federate.integrity import PARENT, ROW_COUNTS_AS, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
+from federate.privacy import check_column_names, scan_bundle
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
 from federate.quarantine_xlsx import write_quarantine_xlsx
@@ -126,8 +127,10 @@ def ingest(
     *,
     operator: str | None = None,
     progress: ProgressFn | None = None,
+    allow_identifiers_in: tuple[str, ...] = (),
 ) -> IngestResult:
     _check_paths(export_dir, out)
+    check_column_names(adapter)
     schema = registry.schema()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     submission_id = new_submission_id(adapter.name, now)
@@ -184,6 +187,13 @@ def ingest(
             accounts.append(_skip_file(reader, source, rule))
 
         _settle(con, stage, adapter, submission_id, mappers, accounts, failures, warnings)
+        identifier_scan = scan_bundle(
+            con,
+            stage,
+            schema,
+            list(dict.fromkeys(m.table.name for m in mappers)),
+            set(allow_identifiers_in),
+        )
         for account in accounts:
             table_rows[account.table] = table_rows.get(account.table, 0) + account.rows_mapped
 
@@ -207,6 +217,7 @@ def ingest(
             "created_utc": now.isoformat().replace("+00:00", "Z"),
             "operator": operator or getpass.getuser(),
             "pseudonym_key_id": key.key_id,
+            "identifier_scan": identifier_scan,
             "sources": [vars(a) for a in accounts],
             "tables": {
                 name: {"file": table_path(stage, name).relative_to(stage).as_posix(), "rows": rows}

@@ -68,6 +68,7 @@ class Column:
     warn_max: Scalar | None = None
     pattern: str | None = None  # full-match regex for strings (hard)
     restricted: bool = False  # reveals allocation: never shown to a blinded user
+    free_text: bool = False  # scanned for phone numbers too, not only national ids
     code_labels: dict[str, str] = field(default_factory=dict)
 
     def hard_rules(self) -> list[tuple[str, str, pa_pl.Check]]:

@@ -386,7 +386,12 @@ ADVERSE_EVENTS = Table(
             "The site's sequence number of the event for the patient.",
             min=1,
         ),
-        Column("verbatim_term", DType.STRING, "Term as reported, in the local language."),
+        Column(
+            "verbatim_term",
+            DType.STRING,
+            "Term as reported, in the local language.",
+            free_text=True,
+        ),
         Column(
             "meddra_pt_code",
             DType.STRING,
@@ -445,7 +450,7 @@ CONMEDS = Table(
     "conmeds",
     "Concomitant medication, one row per medication and course.",
     (
-        Column("medication_verbatim", DType.STRING, "Medication as reported."),
+        Column("medication_verbatim", DType.STRING, "Medication as reported.", free_text=True),
         Column(
             "atc_code",
             DType.STRING,

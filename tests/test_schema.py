@@ -23,7 +23,16 @@ def valid_value(table: Table, name: str) -> Any:
     if col.codes:
         return col.codes[0]
     if col.pattern:
-        return {"site": "italy", "subject_id": "it-" + "a" * 26, "centre": "IT-GEN"}[name]
+        return {
+            "site": "italy",
+            "subject_id": "it-" + "a" * 26,
+            "centre": "IT-GEN",
+            "meddra_pt_code": "10019211",
+            "meddra_version": "16.1",
+            "atc_code": "L04AA23",
+            "atc_code_current": "L04AG03",
+            "atc_version": "2019",
+        }[name]
     samples: dict[DType, Any] = {
         DType.STRING: "x",
         DType.INT: 1,

@@ -36,6 +36,10 @@ from tests.italy_export import write_italy_export
 MakeBundle = Callable[..., Path]
 
 
+# Rows of the hand-written export's other tables (tests/italy_export.py).
+OTHER_TABLES = {"edss": 3, "msfc": 2, "relapses": 2, "adverse_events": 3, "conmeds": 3, "labs": 5}
+
+
 def build_bundle(folder: Path, key: SiteKey, **replace: str) -> Path:
     """An Italian bundle in ``folder``/bundle from the hand-written export (``replace``: files)."""
     export = write_italy_export(folder / "export", **replace)
@@ -146,6 +150,7 @@ def test_add_json_prints_only_json(
         "infusions": 4,
         "visits": 5,
         "mri": 5,
+        **OTHER_TABLES,
     }
 
 
@@ -188,6 +193,7 @@ def test_second_submission_replaces_current_and_history_keeps_both(
             "infusions": 4,
             "visits": 5,
             "mri": 2,
+            **OTHER_TABLES,
         }
     ]
 

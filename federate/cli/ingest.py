@@ -37,6 +37,14 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             Format, typer.Option("--format", help="table (summary) or json (the report).")
         ] = Format.TABLE,
+        allow_identifier_in: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--allow-identifier-in",
+                help="TABLE.COLUMN whose identifier-like values are a documented false positive "
+                "(repeatable; recorded in the manifest).",
+            ),
+        ] = None,
     ) -> None:
         """Turn a site's local export into a validated, sealed submission bundle.
 
@@ -61,7 +69,15 @@ def register(app: typer.Typer) -> None:
                     tasks[source] = bar.add_task(source, total=None)
                 bar.advance(tasks[source], rows)
 
-            result = ingest(adapter, export_dir, out, key, operator=operator, progress=on_progress)
+            result = ingest(
+                adapter,
+                export_dir,
+                out,
+                key,
+                operator=operator,
+                progress=on_progress,
+                allow_identifiers_in=tuple(allow_identifier_in or ()),
+            )
         if fmt is Format.JSON:
             print_json(
                 {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
