@@ -20,14 +20,13 @@ import pyarrow.parquet as pq
 from federate import registry
 from federate.adapter import SiteAdapter
 from federate.errors import UsageError
-from federate.readers.csv import CsvReader
 from federate.synth.base import SiteTrial
-from federate.synth.export_csv import encoding_for, write_csv
 from federate.synth.inject import InjectedError, inject
 from federate.synth.render import ReadBack, render_table
 from federate.synth.sites import DEFAULT_PATIENTS, Stream, site_counts, spec, stream
 from federate.synth.trial import simulate
 from federate.synth.truth import SiteTruth, key_secret, site_truth, write_key
+from federate.synth.writers import WRITERS, RenderedMap
 
 DEFAULT_SEED = 2012
 INJECTED = "injected.json"
@@ -58,21 +57,26 @@ def _write_export(
     inject_errors: bool,
     readback: ReadBack,
 ) -> tuple[list[Path], list[InjectedError], list[str]]:
-    reader = adapter.reader
-    assert isinstance(reader, CsvReader)
-    files, injected, notes = [], [], []
+    injected, notes, maps = [], [], []
     for tm in adapter.tables:
-        rng = stream(seed, adapter.name, Stream.EXPORT, tm.file)
+        label = tm.file if tm.part is None else f"{tm.file}#{tm.part}"
+        rng = stream(seed, adapter.name, Stream.EXPORT, label)
         people = trial.people.take(truth.patients[tm.table])
         rendered = render_table(adapter, tm, truth.tables[tm.table], people, rng, readback)
         notes += rendered.notes
         if inject_errors:
-            errors_rng = stream(seed, adapter.name, Stream.ERRORS, tm.file)
+            errors_rng = stream(seed, adapter.name, Stream.ERRORS, label)
             injected += inject(adapter, tm, rendered.columns, errors_rng)
-        path = folder / tm.file
-        write_csv(path, rendered.columns, reader, encoding_for(reader, tm))
-        files.append(path)
-    return files, injected, notes
+        maps.append(RenderedMap(tm, rendered.columns, truth.tables[tm.table]))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = WRITERS[adapter.format](adapter, maps, folder)
+    for table, (files, rows) in written.provenance.items():
+        rows_table = truth.tables[table]
+        for name, values in (("source_file", files), ("source_row", rows)):
+            at = rows_table.schema.get_field_index(name)
+            rows_table = rows_table.set_column(at, rows_table.schema.field(at), values)
+        truth.tables[table] = rows_table
+    return written.files, injected, notes
 
 
 def run(
@@ -106,19 +110,19 @@ def run(
         keys[name] = out / "keys" / f"{name}.key"
         key = write_key(keys[name], key_secret(seed, name))
         truth = site_truth(schema, trial, adapter, key, country)
+        if adapter is not None and adapter.format not in WRITERS:
+            notes.append(f"{name}: no writer for the {adapter.format!r} format yet; no export")
+        elif adapter is not None:
+            # Writing may place rows elsewhere than CSV-style (a sheet row, an XML ordinal):
+            # the writer says where, and the truth's provenance follows before it is kept.
+            files, errors, habit_notes = _write_export(
+                adapter, trial, truth, out / "exports" / name, seed, inject_errors, readback
+            )
+            exports[name] = files
+            notes += habit_notes
+            injected += errors
         for table_name, rows in truth.tables.items():
             parts[table_name].append(rows)
-        if adapter is None:
-            continue
-        if adapter.format != "csv" or not isinstance(adapter.reader, CsvReader):
-            notes.append(f"{name}: no writer for the {adapter.format!r} format yet; no export")
-            continue
-        files, errors, habit_notes = _write_export(
-            adapter, trial, truth, out / "exports" / name, seed, inject_errors, readback
-        )
-        exports[name] = files
-        notes += habit_notes
-        injected += errors
 
     truth_paths: dict[str, Path] = {}
     for table in schema:
