@@ -3,6 +3,7 @@
     BUNDLE/
       manifest.json            site, versions, operator, UTC time, sources with row accounting,
                                and the SHA-256 of every other file
+      manifest.sig             the site's Ed25519 signature of manifest.json
       report.json              validation report (warnings, quarantine summary, unknown columns)
       tables/<table>.parquet   one file per shared table, schema version in its metadata
       quarantine.parquet       failed rows, one record per failure (also quarantine.csv, and
@@ -31,6 +32,7 @@ from federate.errors import IntegrityError, Location, UsageError
 from federate.schema import Schema
 
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"  # Ed25519 signature of manifest.json (federate.signing)
 REPORT = "report.json"
 QUARANTINE = "quarantine.parquet"
 QUARANTINE_CSV = "quarantine.csv"
@@ -78,7 +80,7 @@ def seal(bundle: Path) -> dict[str, str]:
     return {
         path.relative_to(bundle).as_posix(): sha256_file(path)
         for path in sorted(bundle.rglob("*"))
-        if path.is_file() and path.name != MANIFEST
+        if path.is_file() and path.name not in (MANIFEST, SIGNATURE)
     }
 
 

@@ -31,6 +31,7 @@ from federate.bundle import (
     QUARANTINE_CSV,
     QUARANTINE_XLSX,
     REPORT,
+    SIGNATURE,
     parquet_writer,
     seal,
     sha256_file,
@@ -48,6 +49,7 @@ from federate.quarantine_xlsx import write_quarantine_xlsx
 from federate.readers.base import Reader, Reject, Source
 from federate.reshape import MERGED, Counter, counted, reshaped, stream
 from federate.schema import Table
+from federate.signing import SigningKey, load_signing_key
 
 ProgressFn = Callable[[str, int], None]
 
@@ -128,8 +130,10 @@ def ingest(
     operator: str | None = None,
     progress: ProgressFn | None = None,
     allow_identifiers_in: tuple[str, ...] = (),
+    signing: SigningKey | None = None,
 ) -> IngestResult:
     _check_paths(export_dir, out)
+    signing = signing or load_signing_key(adapter.name, None)
     check_column_names(adapter)
     schema = registry.schema()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -227,6 +231,15 @@ def ingest(
         }
         manifest["files"] = seal(stage)
         write_json(stage / MANIFEST, manifest)
+        # One signature over the manifest covers every file: it holds their SHA-256.
+        write_json(
+            stage / SIGNATURE,
+            {
+                "algorithm": "ed25519",
+                "public_key": signing.public,
+                "signature": signing.sign((stage / MANIFEST).read_bytes()),
+            },
+        )
     return IngestResult(out, manifest, report, quarantine, warning_table)
 
 

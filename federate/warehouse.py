@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from federate import registry
-from federate.bundle import MANIFEST, read_manifest, sha256_file, table_path, verify
-from federate.errors import IntegrityError, Location, UsageError
+from federate import audit, registry
+from federate.bundle import MANIFEST, SIGNATURE, read_manifest, sha256_file, table_path, verify
+from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
+from federate.signing import fingerprint
 from federate.warehouse_catalog import (
     CATALOG,
     CATALOG_TMP,
@@ -42,6 +44,7 @@ from federate.warehouse_catalog import (
     write_catalog,
 )
 from federate.warehouse_fs import copy_durably, crash_point, fsync_dir, locked, remove_tree
+from federate.warehouse_trust import check_signed, read_signature, set_trust
 
 __all__ = [
     "CATALOG",
@@ -56,18 +59,42 @@ __all__ = [
     "current_table_files",
     "read_catalog",
     "rollback",
+    "trust",
+    "verify_warehouse",
 ]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
-    """Verify ``bundle`` and publish it as its site's current submission."""
+    """Verify ``bundle`` and publish it as its site's current submission. A refusal is
+    recorded in the audit log of an existing warehouse, which is otherwise left as it was."""
+    who = operator or getpass.getuser()
+    try:
+        return _add(bundle, warehouse, who)
+    except FederateError as exc:
+        if exc.exit_code == ExitCode.REFUSED and (warehouse / CATALOG).exists():
+            with locked(warehouse / LOCK):
+                audit.append(
+                    warehouse,
+                    operator=who,
+                    action="add",
+                    site=_claimed_site(bundle),
+                    submission_id=_claimed_id(bundle),
+                    manifest_sha256=_sha(bundle),
+                    outcome="refused",
+                    reason=f"{exc.code}: {exc}",
+                )
+        raise
+
+
+def _add(bundle: Path, warehouse: Path, who: str) -> Event:
     bundle = bundle.absolute()
     if not bundle.is_dir():
         raise UsageError(f"{bundle} is not a bundle: not a folder", code="not-a-bundle")
     manifest = _verified(bundle)
     site, submission_id = manifest["site"], manifest["submission_id"]
+    read_signature(bundle)  # unsigned: refused before anything is copied
     if warehouse.exists():
         read_catalog(warehouse)  # refuse a path that is not a warehouse before writing anything
     warehouse.mkdir(parents=True, exist_ok=True)
@@ -79,14 +106,16 @@ def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
                 f"again: federate pool rollback {site} --to {submission_id})",
                 code="duplicate-submission",
             )
+        _check_not_older(catalog, site, manifest)
         _clean_leftovers(warehouse, catalog)
         relpath = f"{SUBMISSIONS}/{site}/{submission_id}"
         dest = warehouse / relpath
         stage = warehouse / STAGING / f"{submission_id}.{uuid.uuid4().hex[:8]}"
         try:
-            copy_durably(bundle, stage, [MANIFEST, *manifest["files"]])
+            copy_durably(bundle, stage, [MANIFEST, SIGNATURE, *manifest["files"]])
             crash_point("staged")
             manifest = _verified(stage)  # the copy is what gets published: check the copy
+            pin = check_signed(stage, site, warehouse)
             _check_rows(stage, manifest)
             sub = Submission(
                 submission_id=submission_id,
@@ -102,7 +131,34 @@ def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
             for folder in (dest.parent, dest.parent.parent, warehouse, stage.parent):
                 fsync_dir(folder)  # the rename and any folder made for it
             crash_point("renamed")
-            new, event = catalog.publish(sub, "add", operator or getpass.getuser())
+            if pin:
+                set_trust(warehouse, site, pin, "pinned from the site's first bundle")
+                print(
+                    f"federate: first bundle from {site}: its signing key {fingerprint(pin)} "
+                    "is now trusted for it (pinned; see federate pool trust)",
+                    file=sys.stderr,
+                )
+                audit.append(
+                    warehouse,
+                    operator=who,
+                    action="trust",
+                    site=site,
+                    submission_id=submission_id,
+                    manifest_sha256=sub.manifest_sha256,
+                    outcome="ok",
+                    reason=f"pinned key {fingerprint(pin)} on first use",
+                )
+            head = audit.append(
+                warehouse,
+                operator=who,
+                action="add",
+                site=site,
+                submission_id=submission_id,
+                manifest_sha256=sub.manifest_sha256,
+                outcome="ok",
+                reason="",
+            )
+            new, event = catalog.publish(sub, "add", who, head)
             write_catalog(warehouse, new)
         except BaseException:
             # Not published: undo our own folders (a killed process leaves them to the next add).
@@ -134,9 +190,96 @@ def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None
                 where=Location(file=f"{sub.path}/{MANIFEST}"),
             )
         _check_rows(warehouse / sub.path, manifest)
-        new, event = catalog.publish(sub, "rollback", operator or getpass.getuser())
+        check_signed(warehouse / sub.path, site, warehouse)
+        who = operator or getpass.getuser()
+        head = audit.append(
+            warehouse,
+            operator=who,
+            action="rollback",
+            site=site,
+            submission_id=to,
+            manifest_sha256=sub.manifest_sha256,
+            outcome="ok",
+            reason=f"was {catalog.current.get(site)}",
+        )
+        new, event = catalog.publish(sub, "rollback", who, head)
         write_catalog(warehouse, new)
     return event
+
+
+def _check_not_older(catalog: Catalog, site: str, manifest: dict[str, Any]) -> None:
+    """A replayed older bundle is refused; going back is what rollback is for."""
+    current = catalog.current.get(site)
+    if current is None:
+        return
+    in_place = catalog.submissions[current].created_utc
+    made = str(manifest.get("created_utc", ""))
+    if made < in_place:
+        raise IntegrityError(
+            f"bundle {manifest['submission_id']} was made {made}, before the submission in place "
+            f"({current}, {in_place}); to go back use federate pool rollback",
+            code="older-bundle",
+        )
+
+
+def trust(site: str, public: str, warehouse: Path, *, operator: str | None = None) -> None:
+    """Trust ``public`` for ``site`` from now on (recorded in the audit log)."""
+    registry.adapter(site)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    if not (warehouse / CATALOG).exists():
+        write_catalog(warehouse, read_catalog(warehouse))
+    with locked(warehouse / LOCK):
+        set_trust(warehouse, site, public, "set by an operator")
+        audit.append(
+            warehouse,
+            operator=operator or getpass.getuser(),
+            action="trust",
+            site=site,
+            submission_id="",
+            manifest_sha256="",
+            outcome="ok",
+            reason=f"trusted key {fingerprint(public)}",
+        )
+
+
+def verify_warehouse(warehouse: Path) -> dict[str, Any]:
+    """The audit chain and its heads, then every kept submission's files and signature."""
+    catalog = read_catalog(warehouse)
+    head = audit.verify_chain(warehouse, [e.log_head for e in catalog.history])
+    for sub in catalog.submissions.values():
+        folder = warehouse / sub.path
+        _verified(folder)
+        if sha256_file(folder / MANIFEST) != sub.manifest_sha256:
+            raise IntegrityError(
+                f"submission {sub.submission_id} changed since it was published",
+                code="warehouse-tampered",
+                where=Location(file=sub.path),
+            )
+        check_signed(folder, sub.site, warehouse)
+    return {
+        "head": head,
+        "submissions": len(catalog.submissions),
+        "log_entries": len(audit.read_entries(warehouse)),
+    }
+
+
+def _claimed_site(bundle: Path) -> str:
+    try:
+        return str(read_manifest(bundle).get("site", ""))
+    except Exception:
+        return ""
+
+
+def _claimed_id(bundle: Path) -> str:
+    try:
+        return str(read_manifest(bundle).get("submission_id", ""))
+    except Exception:
+        return ""
+
+
+def _sha(bundle: Path) -> str:
+    path = bundle / MANIFEST
+    return sha256_file(path) if path.is_file() else ""
 
 
 def _is_published(warehouse: Path, submission_id: str) -> bool:

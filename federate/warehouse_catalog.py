@@ -24,7 +24,7 @@ LOCK = ".lock"
 CATALOG_FORMAT = "federate-warehouse"
 CATALOG_VERSION = 1
 # Our own names: a folder holding only these is a warehouse (perhaps left by a crashed add).
-_OWN_NAMES = {CATALOG, SUBMISSIONS, STAGING, LOCK}
+_OWN_NAMES = {CATALOG, SUBMISSIONS, STAGING, LOCK, "audit.jsonl", "audit.head", "trust.json"}
 CATALOG_TMP = f".{CATALOG}.tmp-"  # write_json_atomic's temp file, left by a kill
 
 Action = Literal["add", "rollback"]
@@ -56,6 +56,7 @@ class Event:
     rows: dict[str, int]
     manifest_sha256: str
     previous: str | None  # the site's current submission before this event
+    log_head: str = ""  # the audit log's head hash once this publish was logged
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class Catalog:
     def site_history(self, site: str) -> list[Event]:
         return [e for e in self.history if e.site == site]
 
-    def publish(self, sub: Submission, action: Action, operator: str) -> tuple[Catalog, Event]:
+    def publish(
+        self, sub: Submission, action: Action, operator: str, log_head: str = ""
+    ) -> tuple[Catalog, Event]:
         event = Event(
             seq=len(self.history) + 1,
             action=action,
@@ -82,6 +85,7 @@ class Catalog:
             rows=dict(sub.rows),
             manifest_sha256=sub.manifest_sha256,
             previous=self.current.get(sub.site),
+            log_head=log_head,
         )
         new = replace(
             self,

@@ -16,6 +16,14 @@ def corpus_root() -> Path:
     return Path(os.environ.get("FEDERATE_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keys made on first use, and crash logs, go to a throwaway home, not the tester's."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    os.environ["XDG_STATE_HOME"] = str(home / "state")
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     root = corpus_root()

@@ -24,12 +24,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from federate import registry, warehouse
-from federate.bundle import MANIFEST, seal, write_json
+from federate.bundle import MANIFEST, SIGNATURE, seal, write_json
 from federate.cli import main
 from federate.errors import IntegrityError, UsageError
 from federate.ingest import ingest
 from federate.pseudonym import SiteKey
 from federate.query import run_query
+from federate.signing import load_signing_key
 from federate.warehouse_fs import CRASH_ENV, locked
 from tests.italy_export import write_italy_export
 
@@ -75,7 +76,22 @@ def clone_bundle(bundle: Path, dest: Path, *, site: str, submission_id: str) -> 
     manifest.update(site=site, submission_id=submission_id)
     manifest["files"] = seal(dest)
     write_json(dest / MANIFEST, manifest)
+    resign(dest)
     return dest
+
+
+def resign(bundle: Path) -> None:
+    """Sign the manifest again with its site's key, as a site (or one holding its key) would."""
+    site = json.loads((bundle / MANIFEST).read_text("utf-8"))["site"]
+    key = load_signing_key(site, None)
+    write_json(
+        bundle / SIGNATURE,
+        {
+            "algorithm": "ed25519",
+            "public_key": key.public,
+            "signature": key.sign((bundle / MANIFEST).read_bytes()),
+        },
+    )
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -93,9 +109,12 @@ def squeeze(text: str) -> str:
 
 
 def tree_hash(root: Path) -> str:
-    """SHA-256 over every path and file content under ``root``."""
+    """SHA-256 over every path and file content under ``root``, but the audit log (which
+    records refusals too: see test_audit.py)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
+        if path.name in ("audit.jsonl", "audit.head"):
+            continue
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         if path.is_file():
             digest.update(path.read_bytes())
@@ -240,6 +259,7 @@ def _edit_manifest(bundle: Path, edit: Callable[[dict[str, Any]], None]) -> None
     manifest = manifest_of(bundle)
     edit(manifest)
     write_json(bundle / MANIFEST, manifest)
+    resign(bundle)
 
 
 def _tamper_parquet(bundle: Path) -> None:

@@ -18,6 +18,7 @@ import typer
 from federate.cli import analyses as analyses_cmd
 from federate.cli import demo as demo_cmd
 from federate.cli import ingest as ingest_cmd
+from federate.cli import keys as keys_cmd
 from federate.cli import pool as pool_cmd
 from federate.cli import query as query_cmd
 from federate.cli import sites as sites_cmd
@@ -33,7 +34,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-for module in (demo_cmd, sites_cmd, synth_cmd, ingest_cmd, pool_cmd, query_cmd, analyses_cmd):
+for module in (
+    demo_cmd,
+    sites_cmd,
+    synth_cmd,
+    keys_cmd,
+    ingest_cmd,
+    pool_cmd,
+    query_cmd,
+    analyses_cmd,
+):
     module.register(app)
 
 

@@ -13,6 +13,7 @@ from federate import registry
 from federate.ingest import IngestResult, ingest
 from federate.output import Format, err, print_json
 from federate.pseudonym import load_key
+from federate.signing import load_signing_key
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,14 @@ def register(app: typer.Typer) -> None:
                 "--key-file",
                 help="Site pseudonymisation key (default: $FEDERATE_KEY_FILE, else a per-user "
                 "key created on first use).",
+            ),
+        ] = None,
+        signing_key: Annotated[
+            Path | None,
+            typer.Option(
+                "--signing-key",
+                help="Site Ed25519 signing key (default: $FEDERATE_SIGNING_KEY, else the per-user "
+                "key, created on first use).",
             ),
         ] = None,
         operator: Annotated[
@@ -53,6 +62,7 @@ def register(app: typer.Typer) -> None:
         """
         adapter = registry.adapter(site)
         key = load_key(adapter.name, key_file)
+        signing = load_signing_key(adapter.name, signing_key)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -77,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 operator=operator,
                 progress=on_progress,
                 allow_identifiers_in=tuple(allow_identifier_in or ()),
+                signing=signing,
             )
         if fmt is Format.JSON:
             print_json(

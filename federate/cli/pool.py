@@ -31,14 +31,45 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
-        Exit 3, changing nothing, when a check fails: checksums, row counts, schema version,
-        rows of another site or submission, or a submission already published.
+        Exit 3, changing nothing but the audit log's record of the refusal, when a check
+        fails: signature (unsigned, altered after signing, a key not trusted for the site),
+        checksums, row counts, schema version, rows of another site or submission, a
+        submission already published, or one older than the submission in place. A site's
+        first bundle pins its signing key (said on stderr, recorded in the log).
         """
         event = warehouse.add(bundle, wh, operator=operator)
         if fmt is Format.JSON:
             print_json({"warehouse": str(wh), **asdict(event)})
         else:
             _event_summary(event, "Published")
+        raise typer.Exit(0)
+
+    @pool.command("trust")
+    def trust(
+        site: Annotated[str, typer.Argument(help="Registered site name.")],
+        public_key: Annotated[
+            str, typer.Argument(help="The site's public key, ed25519:BASE64 (federate keys show).")
+        ],
+        wh: WarehouseOpt,
+        operator: OperatorOpt = None,
+    ) -> None:
+        """Trust a site's signing key from now on (recorded in the audit log)."""
+        warehouse.trust(site, public_key, wh, operator=operator)
+        err.print(f"{site}: bundles must now be signed by {public_key}")
+        raise typer.Exit(0)
+
+    @pool.command("verify")
+    def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
+        """Check the audit log's hash chain and head, and every kept submission's files and
+        signature. Exit 3 when anything was altered, removed or truncated."""
+        result = warehouse.verify_warehouse(wh)
+        if fmt is Format.JSON:
+            print_json(result)
+        else:
+            err.print(
+                f"[green]Verified[/]: {result['submissions']} submission(s), "
+                f"{result['log_entries']} audit log entries, head {result['head']}"
+            )
         raise typer.Exit(0)
 
     @pool.command("rollback")
@@ -140,3 +171,5 @@ def _event_summary(event: warehouse.Event, verb: str) -> None:
     err.print(view)
     previous = event.previous or "none"
     err.print(f"  replaces {previous}; manifest sha256 {event.manifest_sha256[:16]}…")
+    if event.log_head:
+        err.print(f"  audit log head {event.log_head} (keep it: `pool verify` checks against it)")
