@@ -1,0 +1,273 @@
+"""CDISC ODM 1.x XML exports (OpenClinica, and any ODM 1.1-1.3.2 ``ClinicalData``).
+
+An ODM file holds many tables: each item group is one, named by ``Source.part`` (its
+ItemGroupOID or its Name, matched case-insensitively). A row is one ``ItemGroupData``
+occurrence; its columns are the ODM keys (StudyOID, SubjectKey, StudyEventOID,
+StudyEventRepeatKey, FormOID, FormRepeatKey, ItemGroupRepeatKey), the vendor attributes the
+reader is told to keep, and one column per ItemOID of the group: its ``ItemRef`` s in the
+metadata, then any item the data holds that the metadata does not declare, so columns are stable
+and nothing is lost. ``__source_row`` is the occurrence's 1-based ordinal among that group's
+occurrences in the file; ``__source_line`` is the line of its start tag.
+
+Values are text exactly as written: not trimmed (OpenClinica writes "35 Years "; the engine's
+parsers trim, ``Verbatim`` keeps), not typed (the metadata's DataType is in ``metadata()``), codes
+kept as codes. Derived columns are added next to an item, never instead of it: ``ITEM@unit``
+(the unit's symbol, from the ItemData's MeasurementUnitRef, else the item's only declared unit)
+for items with units, and with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text;
+null when the code is not in the list, counted in the facts) for coded items.
+
+Two passes: a survey (metadata, item groups, facts, well-formedness; cached per file) and one
+pass per item group read. Not validated against the ODM XSD: vendor exports never pass it, and
+validation needs the whole tree in memory. ODM 2.0 is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from federate.errors import InputError, Location
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.odm_meta import ItemGroupDef, Metadata
+from federate.readers.odm_walk import KEYS, Keep, Occurrence, OdmWalk, WalkInfo
+
+LINE_COLUMN = "__source_line"
+UNIT_SUFFIX = "@unit"
+DECODE_SUFFIX = "@decode"
+
+Getter = Callable[[Occurrence], str | None]
+
+
+@dataclass
+class GroupStats:
+    rows: int = 0
+    items: dict[str, None] = field(default_factory=dict)  # ItemOIDs seen, in order
+    units: set[str] = field(default_factory=set)  # items that carry a MeasurementUnitRef
+    padded: int = 0  # values with leading or trailing spaces (kept as written)
+    undecoded: int = 0
+
+
+@dataclass
+class Survey:
+    info: WalkInfo
+    keeps: list[Keep]
+    groups: dict[str, GroupStats]
+
+
+@dataclass(frozen=True)
+class OdmReader(Reader):
+    keep_attributes: tuple[str, ...] = ()  # e.g. ("OpenClinica:StudySubjectID",)
+    decode: bool = False
+    language: str | None = None  # xml:lang preferred for decodes and unit symbols
+    batch_size: int = 4096
+    format: str = field(default="odm")
+    _surveys: dict[str, Survey] = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self) -> str:
+        kept = f"; keeps {', '.join(self.keep_attributes)}" if self.keep_attributes else ""
+        decoded = ", coded items also decoded" if self.decode else ""
+        return f"CDISC ODM 1.x XML, one table per item group, values as written{decoded}{kept}"
+
+    def survey(self, source: Source) -> Survey:
+        """One full pass (cached per file version): metadata, item groups and facts."""
+        try:
+            stat = source.path.stat()
+        except OSError as exc:
+            raise InputError(
+                f"the file cannot be read: {exc.strerror}",
+                code="unreadable-file",
+                where=Location(file=source.relpath),
+            ) from None
+        key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        if key not in self._surveys:
+            self._surveys[key] = self._survey(source)
+        return self._surveys[key]
+
+    def _survey(self, source: Source) -> Survey:
+        walk = OdmWalk(source, self.keep_attributes, self.language, want=None)
+        groups: dict[str, GroupStats] = {}
+        meta = walk.info.metadata
+        for occ in walk:
+            stats = groups.setdefault(occ.group, GroupStats())
+            stats.rows += 1
+            for oid, value in occ.items.items():
+                stats.items.setdefault(oid)
+                if value is not None and value != value.strip():
+                    stats.padded += 1
+                if self.decode and value is not None and not _decodable(meta, oid, value):
+                    stats.undecoded += 1
+            stats.units.update(occ.units)
+        return Survey(walk.info, walk.keeps, groups)
+
+    def metadata(self, source: Source) -> Metadata:
+        return self.survey(source).info.metadata
+
+    def item_group(self, source: Source) -> ItemGroupDef:
+        """The item group ``source.part`` names, by OID or Name, case-insensitively."""
+        survey = self.survey(source)
+        defs = dict(survey.info.metadata.item_groups)
+        for oid in survey.groups:
+            defs.setdefault(oid, ItemGroupDef(oid, oid))
+        listed = ", ".join(f"{g.oid} ({g.name})" for g in defs.values()) or "none"
+        where = Location(file=source.relpath)
+        if source.part is None:
+            raise InputError(
+                f"an ODM file holds one table per item group: name one as the part ({listed})",
+                code="missing-part",
+                where=where,
+            )
+        want = source.part.strip().lower()
+        hits = [g for g in defs.values() if g.oid.lower() == want]
+        hits = hits or [g for g in defs.values() if g.name.lower() == want]
+        if len(hits) > 1:
+            raise InputError(
+                f"item group name {source.part!r} is ambiguous: use one of the OIDs "
+                f"{', '.join(g.oid for g in hits)}",
+                code="ambiguous-part",
+                where=where,
+            )
+        if not hits:
+            names = [*defs, *(g.name for g in defs.values())]
+            close = difflib.get_close_matches(source.part, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InputError(
+                f"the file has no item group {source.part!r}.{hint} (item groups: {listed})",
+                code="unknown-part",
+                where=where,
+            )
+        return hits[0]
+
+    def _layout(self, source: Source) -> tuple[ItemGroupDef, dict[str, Getter]]:
+        survey, group = self.survey(source), self.item_group(source)
+        meta = survey.info.metadata
+        stats = survey.groups.get(group.oid, GroupStats())
+        cols: dict[str, Getter] = {}
+        for key, _ in KEYS[:2]:
+            cols[key] = _key(key)
+        for keep in survey.keeps:
+            cols[keep.name] = _kept(keep.name)
+        for key, _ in KEYS[2:]:
+            cols[key] = _key(key)
+        for oid in dict.fromkeys([*group.items, *stats.items]):
+            if oid in cols:
+                raise InputError(
+                    f"item {oid!r} of item group {group.oid} has the name of another column",
+                    code="duplicate-column",
+                    where=Location(file=source.relpath),
+                )
+            cols[oid] = _item(oid)
+            item = meta.items.get(oid)
+            if (item and item.units) or oid in stats.units:
+                only = item.units[0] if item and len(item.units) == 1 else None
+                cols[oid + UNIT_SUFFIX] = _unit(oid, only, meta)
+            if self.decode and item and item.codelist in meta.codelists:
+                cols[oid + DECODE_SUFFIX] = _decode(oid, meta.codelists[item.codelist].decodes)
+        return group, cols
+
+    def columns(self, source: Source) -> list[str]:
+        return list(self._layout(source)[1])
+
+    def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
+        group, cols = self._layout(source)
+        names = [*cols, ROW_COLUMN, LINE_COLUMN]
+        known = set(cols)
+        rows: list[Occurrence] = []
+        for occ in OdmWalk(source, self.keep_attributes, self.language, want=group.oid):
+            if occ.problem is None and not known.issuperset(occ.items):
+                occ.problem = ("undeclared-item", "the file changed since it was surveyed")
+            if occ.problem:
+                rejects.append(Reject(occ.ordinal, *occ.problem))
+                continue
+            rows.append(occ)
+            if len(rows) >= self.batch_size:
+                yield _batch(rows, cols, names)
+                rows = []
+        if rows:
+            yield _batch(rows, cols, names)
+
+    def source_facts(self, source: Source) -> dict[str, str]:
+        survey = self.survey(source)
+        info = survey.info
+        system = " ".join(
+            v for k in ("SourceSystem", "SourceSystemVersion") if (v := info.root.get(k, ""))
+        )
+        facts = {
+            "format": f"CDISC ODM {info.odm_version}",
+            "xml_encoding": info.encoding,
+            "file_type": info.root.get("FileType", "?")
+            + (
+                ": rows are transactions (Insert, Update, Remove), not applied by the reader"
+                if info.root.get("FileType") == "Transactional"
+                else ""
+            ),
+            "source_system": system or "not stated",
+            "subjects": str(len(info.subjects)),
+            "item_data": str(info.item_data),
+            "values": "as written: not trimmed, codes not replaced",
+            "vendor_attributes_kept": ", ".join(k.name for k in survey.keeps) or "none",
+            "vendor_attributes_dropped": ", ".join(sorted(info.dropped)) or "none",
+            "elements_not_read": ", ".join(f"{n} ({c})" for n, c in sorted(info.not_read.items()))
+            or "none",
+            "xsd_validation": "not done (vendor exports never pass the strict ODM schema)",
+        }
+        if info.doctype:
+            facts["doctype"] = f"{info.doctype} (DTD not loaded)"
+        undeclared = sorted(set(survey.groups) - set(info.metadata.item_groups))
+        if undeclared:
+            facts["undeclared_item_groups"] = ", ".join(undeclared)
+        if source.part is not None:
+            group = self.item_group(source)
+            stats = survey.groups.get(group.oid, GroupStats())
+            facts["item_group"] = f"{group.oid} ({group.name})"
+            facts["item_group_rows"] = str(stats.rows)
+            facts["values_with_outer_spaces"] = str(stats.padded)
+            extra = [oid for oid in stats.items if oid not in group.items]
+            if extra and group.oid in info.metadata.item_groups:
+                facts["undeclared_items"] = ", ".join(extra)
+            if self.decode:
+                facts["undecoded_values"] = str(stats.undecoded)
+        return facts
+
+
+def _key(key: str) -> Getter:
+    return lambda occ: occ.keys.get(key)
+
+
+def _kept(name: str) -> Getter:
+    return lambda occ: occ.kept.get(name)
+
+
+def _item(oid: str) -> Getter:
+    return lambda occ: occ.items.get(oid)
+
+
+def _unit(oid: str, only: str | None, meta: Metadata) -> Getter:
+    def get(occ: Occurrence) -> str | None:
+        ref = occ.units.get(oid) or (only if occ.items.get(oid) is not None else None)
+        return meta.unit_text(ref) if ref else None
+
+    return get
+
+
+def _decode(oid: str, decodes: dict[str, str | None]) -> Getter:
+    def get(occ: Occurrence) -> str | None:
+        value = occ.items.get(oid)
+        return None if value is None else decodes.get(value)
+
+    return get
+
+
+def _decodable(meta: Metadata, oid: str, value: str) -> bool:
+    item = meta.items.get(oid)
+    codes = meta.codelists.get(item.codelist) if item and item.codelist else None
+    return codes is None or value in codes.decodes
+
+
+def _batch(rows: list[Occurrence], cols: dict[str, Getter], names: list[str]) -> pa.RecordBatch:
+    arrays = [pa.array([get(occ) for occ in rows], pa.string()) for get in cols.values()]
+    arrays.append(pa.array([occ.ordinal for occ in rows], pa.int64()))
+    arrays.append(pa.array([occ.line for occ in rows], pa.int64()))
+    return pa.RecordBatch.from_arrays(arrays, names=names)
