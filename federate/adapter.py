@@ -493,6 +493,7 @@ class SkipFiles:
 
     pattern: str  # a glob, matched case-insensitively against file names
     reason: str
+    reader: Reader | None = None  # how to count its rows (default: the adapter's reader)
 
 
 @dataclass(frozen=True)

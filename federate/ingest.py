@@ -188,7 +188,7 @@ def ingest(
                     mappers.append(mapper)
                     accounts.append(account)
         for rule, source in skipped_files:
-            accounts.append(_skip_file(reader, source, rule))
+            accounts.append(_skip_file(rule.reader or reader, source, rule))
 
         _settle(con, stage, adapter, submission_id, mappers, accounts, failures, warnings)
         identifier_scan = scan_bundle(
@@ -258,6 +258,9 @@ def _note_columns(
     tm, source = plan.tm, plan.source
     extra = unknown_columns(tm, plan.header)
     dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
+    # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
+    flagged = adapter.reader.source_facts(source).get("identifier_fields_dropped", "")
+    dropped += [f for f in flagged.split(",") if f and f not in dropped]
     if extra:
         warnings.add(
             site=adapter.name,
@@ -298,6 +301,7 @@ def _map_source(
     reshaping = tm.keep is not None or tm.pivot is not None
     # After a pivot the columns carry their declared names.
     columns = {c: c for c in tm.source_columns()} if tm.pivot else plan.columns
+    facts = reader.source_facts(source)
     mapper = TableMapper(
         adapter,
         registry.schema(),
@@ -308,6 +312,7 @@ def _map_source(
         submission_id,
         pseudonymise,
         con,
+        facts=facts,
     )
     account = SourceAccount(
         source.relpath,
@@ -316,7 +321,7 @@ def _map_source(
         source.path.stat().st_size,
         part=source.part,
     )
-    account.facts = reader.source_facts(source)
+    account.facts = facts
     rejects: list[Reject] = []
     counter = Counter()
     batches: Iterator[pa.RecordBatch] = stream(

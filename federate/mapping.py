@@ -73,6 +73,7 @@ class TableMapper:
     pseudonymise: Pseudonymiser
     con: duckdb.DuckDBPyConnection
     raw_types: Mapping[str, pa.DataType] = field(default_factory=dict)  # typed formats
+    facts: Mapping[str, str] = field(default_factory=dict)  # the reader's, about this file
 
     def __post_init__(self) -> None:
         # A visit the export does not name is assigned later from the date, by window; until
@@ -162,14 +163,12 @@ class TableMapper:
             mask = pc.and_(pc.is_valid(raw), pc.is_null(parsed.column(name)))
             unparsed[name] = mask.to_numpy(zero_copy_only=False)
             if pc.any(mask).as_py():
-                record(
-                    mask,
-                    self.columns[parser.source],
-                    name,
-                    raw,
-                    parser.reason,
-                    parser.rule(self.locale),
-                )
+                rule = parser.rule(self.locale)
+                # A code outside the file's own value labels: name the label set it broke.
+                labels = self.facts.get(f"value_labels.{self.columns[parser.source]}")
+                if labels and parser.reason == "unknown-code":
+                    rule += f"; the file's value labels {labels}"
+                record(mask, self.columns[parser.source], name, raw, parser.reason, rule)
                 bad = pc.or_(bad, mask)
         if self.tm.subject:
             mask = pc.is_null(parsed.column(LOCAL_ID))

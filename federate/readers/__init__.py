@@ -2,5 +2,19 @@
 
 from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
 from federate.readers.csv import CsvReader
+from federate.readers.excel import ExcelReader
+from federate.readers.odm import OdmReader
+from federate.readers.redcap import RedcapReader
+from federate.readers.spss import SpssReader
 
-__all__ = ["ROW_COLUMN", "CsvReader", "Reader", "Reject", "Source"]
+__all__ = [
+    "ROW_COLUMN",
+    "CsvReader",
+    "ExcelReader",
+    "OdmReader",
+    "Reader",
+    "RedcapReader",
+    "Reject",
+    "Source",
+    "SpssReader",
+]
