@@ -172,8 +172,10 @@ class CsvReader(Reader):
             read_options=pa_csv.ReadOptions(
                 use_threads=False,  # record numbers of malformed rows need serial parsing
                 block_size=self.block_size,
+                # The header is read as record 1 and dropped below: skip_rows counts lines, and a
+                # quoted header cell may span several.
                 column_names=[f"c{i}" for i in range(len(header))],
-                skip_rows=1,
+                skip_rows=0,
                 encoding=self._pyarrow_encoding(source),
             ),
             parse_options=pa_csv.ParseOptions(
@@ -187,7 +189,7 @@ class CsvReader(Reader):
                 strings_can_be_null=False,
             ),
         )
-        next_row = 2
+        next_row = 1
         tail: list[object] = []
         try:
             for batch in reader:
@@ -201,9 +203,13 @@ class CsvReader(Reader):
                 next_row = int(rows[-1]) + 1
                 pending[:] = [r for r in pending if r >= next_row]
                 tail = [col[n - 1].as_py() for col in batch.columns]
-                yield pa.RecordBatch.from_arrays(
+                out = pa.RecordBatch.from_arrays(
                     [*batch.columns, pa.array(rows)], names=[*header, ROW_COLUMN]
                 )
+                if rows[0] == 1:  # the header record
+                    out = out.slice(1)
+                if out.num_rows:
+                    yield out
         except pa.ArrowInvalid as exc:
             raise InputError(
                 f"the file cannot be parsed as CSV: {_arrow_message(exc)}"

@@ -76,3 +76,12 @@ def test_unreadable_files_raise_input_errors(tmp_path: Path, content: bytes, cod
         read(path)
     assert caught.value.code == code
     assert caught.value.where is not None and caught.value.where.file == "x.csv"
+
+
+def test_a_header_cell_with_a_line_break_is_one_record(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text('a;"b\nsecond line"\n1;x\n2;y\n', encoding="utf-8")
+    table, rejects = read(path)
+    assert rejects == []
+    assert table.column_names == ["a", "b\nsecond line", ROW_COLUMN]
+    assert table.column(ROW_COLUMN).to_pylist() == [2, 3]
