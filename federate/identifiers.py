@@ -187,7 +187,9 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     Detector("es-dni-nie", rf"{_B}(?:[0-9]{{8}}|[XYZxyz][0-9]{{7}})-?[A-Za-z]{_E}", dni),
     Detector("email", rf"{_B}[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{{2,}}{_E}", always),
-    Detector("phone", rf"(?:\+|00)[1-9][0-9 ()-]{{7,16}}[0-9]{_E}", always, free_text_only=True),
+    Detector(
+        "phone", rf"{_B}(?:\+|00)[1-9][0-9 ()-]{{7,16}}[0-9]{_E}", always, free_text_only=True
+    ),
 )
 # The vectorised prefilter (RE2, no look-around): the patterns without their bounds, a superset.
 _ANY = "|".join(f"(?:{d.pattern.replace(_B, '').replace(_E, '')})" for d in DETECTORS)
