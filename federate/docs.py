@@ -42,7 +42,7 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "",
         "## The export",
         "",
-        f"- Files: {adapter.reader.describe()}; one file per form, all in one folder.",
+        f"- Files: {adapter.reader.describe()}; all in one folder.",
         f"- Numbers: decimal mark `{loc.decimal}`"
         + (f", digit grouping `{loc.group}` allowed" if loc.group else "")
         + ".",
@@ -56,7 +56,8 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
     ]
     for tm in adapter.tables:
         table = schema.table(tm.table)
-        lines += [f"## `{tm.file}` → table `{tm.table}`", "", table.description, ""]
+        where = f"`{tm.file}`" + (f", part `{tm.part}`" if tm.part else "")
+        lines += [f"## {where} → table `{tm.table}`", "", table.description, ""]
         if tm.note:
             lines += [tm.note, ""]
         lines += [

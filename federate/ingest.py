@@ -267,6 +267,7 @@ def _note_columns(
             submission_id=submission_id,
             table=tm.table,
             source_file=source.relpath,
+            part=source.part,
             rows=[1] * len(extra),
             column=None,
             shared_column=None,
@@ -339,7 +340,7 @@ def _map_source(
         account.rows_quarantined += batch.num_rows - accepted.num_rows
         if progress:
             progress(source.relpath, batch.num_rows)
-    _reject(rejects, adapter, submission_id, tm.table, source.relpath, failures)
+    _reject(rejects, adapter, submission_id, tm.table, source, failures)
     account.rows_read = counter.rows + len(rejects)
     account.rows_quarantined += len(rejects)
     if merged:
@@ -362,7 +363,7 @@ def _reject(
     adapter: SiteAdapter,
     submission_id: str,
     table: str,
-    relpath: str,
+    source: Source,
     failures: Collector,
 ) -> None:
     for reason, group in _group_rejects(rejects).items():
@@ -370,7 +371,8 @@ def _reject(
             site=adapter.name,
             submission_id=submission_id,
             table=table,
-            source_file=relpath,
+            source_file=source.relpath,
+            part=source.part,
             rows=[r.row for r in group],
             column=None,
             shared_column=None,

@@ -223,6 +223,7 @@ class Settler:
             part = rows.filter(pa.compute.equal(rows.column("source_file"), source))
             values = part.column("v").combine_chunks() if "v" in part.column_names else None
             sink.add(
+                part=self._part(table.name, source),
                 site=self.adapter.name,
                 submission_id=self.submission_id,
                 table=table.name,
@@ -235,6 +236,12 @@ class Settler:
                 rule=rule,
                 severity=severity,
             )
+
+    def _part(self, table: str, source: str) -> str | None:
+        for tm in self.adapter.tables:
+            if tm.table == table and tm.file.lower() == source.lower():
+                return tm.part
+        return None
 
     def _rewrite(self, table: Table, sql: str) -> None:
         path = self._path(table.name)

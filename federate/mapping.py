@@ -144,6 +144,7 @@ class TableMapper:
                 submission_id=self.submission_id,
                 table=self.table.name,
                 source_file=self.relpath,
+                part=self.tm.part,
                 rows=pc.filter(rows, mask),
                 column=column,
                 shared_column=shared,

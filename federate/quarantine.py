@@ -17,6 +17,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("submission_id", pa.string(), nullable=False),
         pa.field("table", pa.string(), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
+        pa.field("part", pa.string()),  # the sheet, form or item group within the file
         pa.field("source_row", pa.int64(), nullable=False),
         pa.field("column", pa.string()),  # the site's own column name
         pa.field("shared_column", pa.string()),
@@ -49,6 +50,7 @@ class Collector:
         rule: str,
         severity: str = "error",
         restricted: bool = False,
+        part: str | None = None,
     ) -> None:
         n = len(rows)
         if n == 0:
@@ -62,6 +64,7 @@ class Collector:
             "submission_id": submission_id,
             "table": table,
             "source_file": source_file,
+            "part": part,
         }
         arrays = [pa.repeat(pa.scalar(consts[f], pa.string()), n) for f in consts]
         arrays += [

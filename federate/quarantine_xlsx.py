@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xlsxwriter
 
-COLUMNS = ("source_file", "source_row", "column", "value", "reason", "rule")
+COLUMNS = ("source_file", "part", "source_row", "column", "value", "reason", "rule")
 MAX_ROWS = 1_048_575  # Excel's limit, less the header
 
 

@@ -210,7 +210,7 @@ def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(tmp_path / "b" / "quarantine.xlsx")
     assert book.sheetnames == ["labs", "mri", "warnings"]
     mri = [tuple(r) for r in book["mri"].iter_rows(values_only=True)]
-    assert mri[0] == ("source_file", "source_row", "column", "value", "reason", "rule")
-    assert mri[1][:5] == ("rm.csv", 3, "data_rm", "31/02/2020", "invalid-date")
+    assert mri[0] == ("source_file", "part", "source_row", "column", "value", "reason", "rule")
+    assert mri[1][:6] == ("rm.csv", None, 3, "data_rm", "31/02/2020", "invalid-date")
     labs = [tuple(r) for r in book["labs"].iter_rows(values_only=True)]
-    assert labs[1][2:5] == ("unita", "g/furlong", "unknown-code")
+    assert labs[1][3:6] == ("unita", "g/furlong", "unknown-code")

@@ -104,8 +104,8 @@ def _summary(result: IngestResult) -> None:
         view.add_column(name, justify="left" if name in ("file", "table") else "right")
     for s in result.manifest["sources"]:
         view.add_row(
-            s["path"],
-            s["table"],
+            s["path"] + (f" [{s['part']}]" if s.get("part") else ""),
+            s["table"] or "(skipped)",
             f"{s['rows_read']:,}",
             f"{s['rows_mapped']:,}",
             f"{s['rows_quarantined']:,}",
@@ -125,8 +125,9 @@ def _summary(result: IngestResult) -> None:
             f"fix them in the export, see {result.bundle / 'quarantine.csv'}:"
         )
         for ex in q["examples"][:10]:
+            where = ex["source_file"] + (f" [{ex['part']}]" if ex.get("part") else "")
             err.print(
-                f"  {ex['source_file']} row {ex['source_row']}, column {ex['column']!r}, "
+                f"  {where} row {ex['source_row']}, column {ex['column']!r}, "
                 f"value {ex['value']!r}: {ex['reason']} ({ex['rule']})"
             )
     w = result.report["warnings"]
