@@ -5,6 +5,7 @@ from federate.readers.csv import CsvReader
 from federate.readers.excel import ExcelReader
 from federate.readers.odm import OdmReader
 from federate.readers.redcap import RedcapReader
+from federate.readers.sdtm import SdtmReader
 from federate.readers.spss import SpssReader
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Reader",
     "RedcapReader",
     "Reject",
+    "SdtmReader",
     "Source",
     "SpssReader",
 ]
