@@ -256,7 +256,8 @@ def _note_columns(
 ) -> dict[str, Any]:
     """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
     tm, source = plan.tm, plan.source
-    extra = unknown_columns(tm, plan.header)
+    system = set(adapter.reader.source_facts(source).get("system_columns", "").split(","))
+    extra = [c for c in unknown_columns(tm, plan.header) if c not in system]
     dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
     # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
     flagged = adapter.reader.source_facts(source).get("identifier_fields_dropped", "")

@@ -14,6 +14,10 @@ from federate.schema import Schema
 # site name -> "module:attribute", installed under federate.site_adapters
 SITES: dict[str, str] = {
     "italy": "federate.site_adapters.italy:ITALY",
+    "sweden": "federate.site_adapters.sweden:SWEDEN",
+    "uk": "federate.site_adapters.uk:UK",
+    "spain": "federate.site_adapters.spain:SPAIN",
+    "denmark": "federate.site_adapters.denmark:DENMARK",
 }
 SCHEMA_REF = "federate.schemas:MESEMS_V1"
 

@@ -17,6 +17,7 @@ from federate.adapter import Decimal, SiteAdapter
 from federate.ingest import ingest
 from federate.pseudonym import load_key
 from federate.query import run_query
+from federate.roles import Role
 from federate.synth import SynthResult
 from federate.synth import run as synth_run
 
@@ -88,7 +89,7 @@ def site_truth(trial: SynthResult, site: str, table: str) -> pa.Table:
 @pytest.mark.parametrize("table", [t.name for t in SCHEMA])
 def test_pooled_equals_truth(trial: SynthResult, pooled: Path, site: str, table: str) -> None:
     adapter = registry.adapter(site)
-    got = run_query(f"SELECT * FROM {table} WHERE site = '{site}'", pooled)
+    got = run_query(f"SELECT * FROM {table} WHERE site = '{site}'", pooled, role=Role.UNBLINDED)
     truth = site_truth(trial, site, table)
     assert truth.num_rows > 0
     tol = {c: tolerance(adapter, table, c) for c in truth.column_names}
@@ -108,6 +109,7 @@ def test_counts_and_sums_equal_truth(trial: SynthResult, pooled: Path, site: str
             f"SELECT count(*) AS n{', ' + sums if sums else ''} FROM {table.name} "
             f"WHERE site = '{site}'",
             pooled,
+            role=Role.UNBLINDED,
         ).to_pylist()[0]
         truth = site_truth(trial, site, table.name)
         assert got["n"] == truth.num_rows, table.name
@@ -132,8 +134,98 @@ def bump_first_value_csv(path: Path, adapter: SiteAdapter, column: str) -> None:
     path.write_bytes("\n".join(lines).encode(encoding))
 
 
+def bump_first_value_excel(path: Path, adapter: SiteAdapter, column: str) -> None:
+    """Add one to ``column`` in the first data row of the sheet that has it (openpyxl, full
+    mode, so the workbook's other sheets and cells are saved as they were)."""
+    import openpyxl
+
+    from federate.readers import ExcelReader, Source
+
+    reader = adapter.reader
+    assert isinstance(reader, ExcelReader)
+    tm = next(t for t in adapter.tables if t.file == path.name and column in t.source_columns())
+    source = Source(path, path.name, tm.part)
+    first = int(reader.source_facts(source)["header_row"]) + 1
+    book = openpyxl.load_workbook(path)
+    sheet = book[reader.source_facts(source)["sheet"]]
+    cell = sheet.cell(first, reader.columns(source).index(column) + 1)
+    cell.value = int(cell.value) + 1
+    book.save(path)
+
+
+def bump_record_2_spss(path: Path, adapter: SiteAdapter, column: str) -> None:
+    """Add one to ``column`` in case 2 of an SPSS file: record 2, as the other mutators change
+    (SAV cases count from 1; there is no header record). Written back with the file's own
+    labels, missing codes and formats."""
+    import polars as pl
+    import pyreadstat
+
+    frame, meta = pyreadstat.read_sav(str(path), output_format="polars", user_missing=True)
+    assert isinstance(frame, pl.DataFrame)
+    values = frame.get_column(column).to_list()
+    values[1] += 1
+    frame = frame.with_columns(pl.Series(column, values, dtype=frame.schema[column]))
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        file_label=meta.file_label or "",
+        column_labels=meta.column_names_to_labels,
+        variable_value_labels=meta.variable_value_labels,
+        missing_ranges=meta.missing_ranges,
+        variable_format=meta.original_variable_types,
+        variable_measure=meta.variable_measure,
+    )
+
+
+def bump_record_2_odm(path: Path, adapter: SiteAdapter, column: str) -> None:
+    """Add one to item ``column`` in record 2 of an ODM file: the second occurrence of the item
+    group holding it (ODM records are item-group occurrences, counted from 1). One ItemData
+    attribute changes; the rest of the XML is written back as it was."""
+    from lxml import etree
+
+    tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    find = "//*[local-name()=$tag][@*[local-name()=$key]=$value]"
+    item = tree.xpath(find, tag="ItemData", key="ItemOID", value=column)[0]
+    group = item.getparent().get("ItemGroupOID")
+    second = tree.xpath(find, tag="ItemGroupData", key="ItemGroupOID", value=group)[1]
+    item = second.xpath("*[local-name()='ItemData'][@ItemOID=$oid]", oid=column)[0]
+    item.set("Value", str(int(item.get("Value")) + 1))
+    tree.write(str(path), xml_declaration=True, encoding="UTF-8")
+
+
+def bump_first_value_redcap(path: Path, adapter: SiteAdapter, column: str) -> None:
+    """Add one to field ``column`` in the first data record of a REDCap records export; the
+    header is matched through the data dictionary (a label export's header holds labels)."""
+    import csv
+    import io
+
+    from federate.readers import RedcapReader, Source
+    from federate.readers.csv import inspect_file
+    from federate.readers.redcap_dictionary import text_encoding
+    from federate.readers.redcap_header import match_header
+
+    reader = adapter.reader
+    assert isinstance(reader, RedcapReader)
+    encoding = text_encoding(inspect_file(path, reader.encodings, path.name).encoding)
+    lines = path.read_bytes().decode(encoding).split("\n")
+    header, first = (next(csv.reader([line], delimiter=reader.delimiter)) for line in lines[:2])
+    dictionary = reader.data_dictionary(Source(path, path.name))
+    at = match_header([c.strip() for c in header], dictionary, path.name).names.index(column)
+    first[at] = str(int(first[at]) + 1)
+    out = io.StringIO()
+    csv.writer(out, delimiter=reader.delimiter, lineterminator="\r").writerow(first)
+    lines[1] = out.getvalue() if lines[1].endswith("\r") else out.getvalue()[:-1]
+    path.write_bytes("\n".join(lines).encode(encoding))
+
+
 # One mutator per export format (not per site): a new format adds one here.
-MUTATORS = {"csv": bump_first_value_csv}
+MUTATORS = {
+    "csv": bump_first_value_csv,
+    "excel": bump_first_value_excel,
+    "spss": bump_record_2_spss,
+    "odm": bump_record_2_odm,
+    "redcap": bump_first_value_redcap,
+}
 
 
 @pytest.mark.parametrize("site", SITES)

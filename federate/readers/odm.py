@@ -229,7 +229,24 @@ class OdmReader(Reader):
                 facts["undeclared_items"] = ", ".join(extra)
             if self.decode:
                 facts["undecoded_values"] = str(stats.undecoded)
+            # The ODM keys, and coded items read through their @decode twin, are structure:
+            # not to be reported as unknown columns when an adapter leaves them unused.
+            columns = self.columns(source)
+            decoded = {c.removesuffix(DECODE_SUFFIX) for c in columns if c.endswith(DECODE_SUFFIX)}
+            structure = [c for c in columns if c in _STRUCTURE or c.endswith(UNIT_SUFFIX)]
+            facts["system_columns"] = ",".join([*structure, *sorted(decoded)])
         return facts
+
+
+_STRUCTURE = {
+    "StudyOID",
+    "SubjectKey",
+    "StudyEventOID",
+    "StudyEventRepeatKey",
+    "FormOID",
+    "FormRepeatKey",
+    "ItemGroupRepeatKey",
+}
 
 
 def _key(key: str) -> Getter:

@@ -129,6 +129,12 @@ class RedcapReader(Reader):
             "dictionary": dictionary.relpath,
             "dictionary_sha256": dictionary.sha256,
             "identifier_fields_dropped": ",".join(self._plan(source).dropped),
+            # REDCap's own bookkeeping columns: neither data nor unknown.
+            "system_columns": ",".join(
+                c
+                for c in self.columns(source)
+                if c.startswith("redcap_") or c.endswith("_complete")
+            ),
         }
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:

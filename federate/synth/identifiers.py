@@ -212,8 +212,194 @@ def codici_fiscali(people: People) -> pa.Array:
     return pa.array(prefix_array + check_letters(prefix_array), pa.string())
 
 
+_NHS_WEIGHTS = np.arange(10, 1, -1)
+
+
+def nhs_check_digits(first9: np.ndarray) -> np.ndarray:
+    """The NHS number check digit of each 9-digit integer (DOMAIN.md §4); 10 means none fits."""
+    digits = (first9[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    check: np.ndarray = (11 - (digits * _NHS_WEIGHTS).sum(axis=1) % 11) % 11
+    return check
+
+
+def nhs_numbers(people: People) -> pa.Array:
+    """Valid NHS numbers (England's 400-499 million range), written "NNN NNN NNNN". A base
+    with no valid check digit moves to the next one, as the issuing service skips it."""
+    base = 400_000_000 + (people.draws[:, 3] * 99_999_000).astype(np.int64)
+    while (invalid := nhs_check_digits(base) == 10).any():
+        base = np.where(invalid, base + 1, base)
+    number = base * 10 + nhs_check_digits(base)
+    text = [f"{n // 10**7:03d} {n // 10**4 % 1000:03d} {n % 10**4:04d}" for n in number.tolist()]
+    return pa.array(text, pa.string())
+
+
+SE_FEMALE = (
+    "Anna",
+    "Eva",
+    "Maria",
+    "Karin",
+    "Kristina",
+    "Lena",
+    "Sara",
+    "Emma",
+    "Elin",
+    "Malin",
+    "Linnéa",
+    "Åsa",
+    "Johanna",
+    "Ingrid",
+    "Märta",
+    "Frida",
+)
+SE_MALE = (
+    "Lars",
+    "Anders",
+    "Johan",
+    "Per",
+    "Erik",
+    "Karl",
+    "Mikael",
+    "Fredrik",
+    "Magnus",
+    "Björn",
+    "Håkan",
+    "Göran",
+    "Jonas",
+    "Oskar",
+)
+SE_SURNAMES = (
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Jönsson",
+    "Lindström",
+    "Lindqvist",
+    "Bergström",
+    "Sjöberg",
+    "Engström",
+    "Håkansson",
+    "Åberg",
+    "Öberg",
+    "Ström",
+)
+
+
+def swedish_names(people: People) -> pa.Array:
+    """ "Förnamn Efternamn", as the Swedish patient file writes the name."""
+    u = people.draws[:, _FIRST]
+    first = np.where(people.sex == "F", _pick(SE_FEMALE, u), _pick(SE_MALE, u))
+    surname = _pick(SE_SURNAMES, people.draws[:, _SURNAME])
+    return pa.array((first + " " + surname).tolist(), pa.string())
+
+
+def luhn_check_digits(first9: np.ndarray) -> np.ndarray:
+    """The personnummer check digit of each 9-digit string YYMMDDNNN (Luhn, DOMAIN.md §4)."""
+    digits = np.array([[int(c) for c in s] for s in first9], dtype=np.int64).reshape(-1, 9)
+    doubled = digits * np.array([2, 1, 2, 1, 2, 1, 2, 1, 2])
+    total = (doubled // 10 + doubled % 10).sum(axis=1)
+    check: np.ndarray = (10 - total % 10) % 10
+    return check
+
+
+def personnummer(people: People) -> pa.Array:
+    """12-digit personnummer "yyyymmdd-nnnc" of the birth date: the third serial digit is odd
+    for men and even for women, and the last is the Luhn check over the 10-digit form."""
+    birth = people.birth_date.astype("datetime64[D]").astype(object)
+    serial = 2 * (people.draws[:, 3] * 499).astype(np.int64) + 2  # 002-998, even
+    serial += people.sex == "M"
+    stems = np.array(
+        [f"{d:%y%m%d}{s:03d}" for d, s in zip(birth, serial.tolist(), strict=True)], dtype=object
+    )
+    check = luhn_check_digits(stems)
+    text = [
+        f"{d:%Y%m%d}-{stem[6:]}{c}" for d, stem, c in zip(birth, stems, check.tolist(), strict=True)
+    ]
+    return pa.array(text, pa.string())
+
+
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def dni_letters(numbers: np.ndarray) -> np.ndarray:
+    """The DNI/NIE check letter of each number (DOMAIN.md §4; a NIE's X/Y/Z counts as 0/1/2)."""
+    return np.array([_DNI_LETTERS[n % 23] for n in numbers.tolist()], dtype=object)
+
+
+def dni_nie(people: People) -> pa.Array:
+    """Spanish DNI "12345678Z"; about one patient in ten, a foreign resident, has a NIE
+    "X1234567L" instead. Valid check letters, so the identifier gate must catch them."""
+    serial = 10_000_000 + (people.draws[:, 3] * 79_999_999).astype(np.int64)
+    nie = serial % 10 == 0
+    prefix = serial // 10 % 3  # X, Y or Z
+    body = np.where(nie, prefix * 10_000_000 + serial // 10 % 10_000_000, serial)
+    letters = dni_letters(body)
+    text = [
+        f"{'XYZ'[p]}{b % 10_000_000:07d}{c}" if n else f"{b:08d}{c}"
+        for n, p, b, c in zip(nie.tolist(), prefix.tolist(), body.tolist(), letters, strict=True)
+    ]
+    return pa.array(text, pa.string())
+
+
+def iso_birth_dates(people: People) -> pa.Array:
+    """The full date of birth as yyyy-mm-dd (as OpenClinica's subject record holds it)."""
+    return pa.array(people.birth_date.astype("datetime64[D]"), pa.date32()).cast(pa.string())
+
+
+# DK CPR (DOMAIN.md §4): DDMMYY-SSSS. The first serial digit tells the century of birth (4 and 9
+# also 1937-1999; 5-8 the 1800s and 2000-2057), the last is odd for men and even for women, and
+# numbers issued before 2007 pass the modulus-11 check.
+_CPR_WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
+
+
+def _cpr_century_digits(year: int) -> str:
+    if year < 1900:
+        return "5678"
+    if year < 1937:
+        return "0123"
+    if year < 2000:
+        return "012349"
+    return "456789" if year < 2037 else "5678"
+
+
+def cpr_numbers(people: People) -> pa.Array:
+    """CPR numbers of the birth date and sex, valid under modulus 11; the serial starts from the
+    patient's draw and steps on until the check digit fits (as the CPR office skipped)."""
+    birth = people.birth_date.astype("datetime64[D]").astype(object)
+    numbers = []
+    for day, sex, u in zip(birth, people.sex, people.draws[:, 3].tolist(), strict=True):
+        stem, centuries, start = f"{day:%d%m%y}", _cpr_century_digits(day.year), int(u * 1e6)
+        for step in range(1000):
+            serial = f"{(start + step) % 1000:03d}"
+            digits = [int(c) for c in stem + serial]
+            check = -sum(w * d for w, d in zip(_CPR_WEIGHTS, digits, strict=False)) % 11
+            if serial[0] in centuries and check < 10 and check % 2 == (sex == "M"):
+                numbers.append(f"{stem}-{serial}{check}")
+                break
+    return pa.array(numbers, pa.string())
+
+
+def danish_birth_dates(people: People) -> pa.Array:
+    """The date of birth as dd-mm-yyyy (REDCap's date_dmy)."""
+    birth = people.birth_date.astype("datetime64[D]").astype(object)
+    return pa.array([f"{d:%d-%m-%Y}" for d in birth], pa.string())
+
+
 GENERATORS: dict[str, IdGenerator] = {
+    "personnummer": personnummer,
+    "namn": swedish_names,
     "codice_fiscale": codici_fiscali,
     "nome": lambda people: pa.array(italian_first_names(people), pa.string()),
     "cognome": lambda people: pa.array(italian_surnames(people), pa.string()),
+    "NHS number": nhs_numbers,
+    "OpenClinica:UniqueIdentifier": dni_nie,
+    "OpenClinica:DateOfBirth": iso_birth_dates,
+    "cpr": cpr_numbers,
+    "foedselsdato": danish_birth_dates,
 }

@@ -73,6 +73,9 @@ RECIPES: tuple[Recipe, ...] = (
     ("mri", "gel_count", not_a_number, "invalid-number"),
     ("mri", "gel_count", negative, "out-of-range"),
 )
+# Errors a format cannot hold: a REDCap export has no row for an event the project lacks
+# (its reader refuses such a file whole, as REDCap itself would never write it).
+IMPOSSIBLE: dict[str, set[tuple[str, str]]] = {"redcap": {("mri", "visit_code")}}
 
 
 def inject(
@@ -86,6 +89,7 @@ def inject(
         (column, parser.source, value, reason)
         for table, column, make, reason in RECIPES
         if table == tm.table
+        and (table, column) not in IMPOSSIBLE.get(adapter.format, set())
         and (parser := tm.fields.get(column)) is not None
         and parser.source is not None
         and (value := make(parser, adapter.locale)) is not None

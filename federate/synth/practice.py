@@ -62,8 +62,8 @@ PRACTICE: dict[str, Practice] = {
     "denmark": Practice(
         "da",
         ",",
-        ".",
-        ("%d.%m.%Y", "%m.%Y", "%Y"),
+        "",  # REDCap's number_comma_decimal has no digit grouping
+        ("%d-%m-%Y", "%m-%Y", "%Y"),  # as the REDCap project's free-text partial dates
         "17.0",
         ("2024", "2024"),
         {**_SI, "HGB": ("mmol/L",), "ALT": ("U/L",), "AST": ("U/L",)},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,6 +76,12 @@ def _write_export(
             at = rows_table.schema.get_field_index(name)
             rows_table = rows_table.set_column(at, rows_table.schema.field(at), values)
         truth.tables[table] = rows_table
+    # Injected errors were numbered CSV-style (record i + 2); follow the writer's placement.
+    placed = {t: rows.to_pylist() for t, (_, rows) in written.provenance.items()}
+    injected = [
+        replace(e, source_row=placed[e.table][e.source_row - 2]) if e.table in placed else e
+        for e in injected
+    ]
     return written.files, injected, notes
 
 

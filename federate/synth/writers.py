@@ -17,6 +17,10 @@ import pyarrow as pa
 from federate.adapter import SiteAdapter, TableMap
 from federate.readers.csv import CsvReader
 from federate.synth.export_csv import encoding_for, write_csv
+from federate.synth.export_excel import write_excel_export
+from federate.synth.export_odm import write_odm_export
+from federate.synth.export_redcap import write_redcap_export
+from federate.synth.export_spss import write_spss_export
 
 
 @dataclass(frozen=True)
@@ -51,4 +55,8 @@ def write_csv_export(adapter: SiteAdapter, rendered: list[RenderedMap], folder: 
 # The explicit list: a format without a writer gets no simulated export (and a note).
 WRITERS: dict[str, ExportWriter] = {
     "csv": write_csv_export,
+    "spss": write_spss_export,
+    "excel": write_excel_export,
+    "odm": write_odm_export,
+    "redcap": write_redcap_export,
 }

@@ -107,7 +107,7 @@ def test_truth_passes_the_hard_and_soft_schema(result: SynthResult, table: str) 
     assert frame.height > 0
     assert set(frame["site"]) == {s.name for s in SITES}
     assert (frame["submission_id"] == "truth").all()
-    assert frame["source_row"].min() == 2
+    assert frame["source_row"].min() >= 1  # CSV records start at 2, SPSS cases at 1
 
 
 def test_provenance_points_at_the_export_rows(result: SynthResult) -> None:
@@ -116,8 +116,10 @@ def test_provenance_points_at_the_export_rows(result: SynthResult) -> None:
         rows = truth(result, tm.table).filter(pl.col("site") == "italy")
         assert set(rows["source_file"]) == {tm.file}
         assert rows["source_row"].to_list() == list(range(2, rows.height + 2))
-    other = truth(result, "mri").filter(pl.col("site") == "denmark")
-    assert set(other["source_file"]) == {"mri.csv"}
+    unregistered = [s.name for s in SITES if s.name not in registry.site_names()]
+    for site in unregistered:  # sites with no adapter yet name their table's file
+        other = truth(result, "mri").filter(pl.col("site") == site)
+        assert set(other["source_file"]) == {"mri.csv"}
 
 
 def test_subjects_are_realistic(result: SynthResult) -> None:

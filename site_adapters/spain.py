@@ -1,0 +1,323 @@
+"""Spain: the Andalusian, Catalan and Madrid centres run OpenClinica 3.x, which exports one CDISC
+ODM 1.3 XML full extract. Each shared table is one item group (``part``); the centre is the
+site-level study (``StudyOID``) and the visit is the study event the form was entered in
+(``StudyEventOID``). Coded items are read through their Spanish code-list labels (``@decode``).
+Dates typed into text items as d/m/yy (day and month often without a leading zero), OpenClinica
+date items as yyyy-mm-dd; decimal comma. The subject record carries the DNI/NIE
+(``OpenClinica:UniqueIdentifier``) and the full date of birth: the reader drops both unread."""
+
+from federate.adapter import (
+    Code,
+    Date,
+    Decimal,
+    Integer,
+    Locale,
+    LocalId,
+    PartialDate,
+    SiteAdapter,
+    TableMap,
+    Text,
+    Verbatim,
+)
+from federate.readers.odm import OdmReader
+
+EXTRACT = "MESEMS_ES_odm1.3_fullExtract.xml"
+# OpenClinica's human-readable study subject id; SubjectKey (SS_...) is its internal twin.
+PATIENT_ID = LocalId("OpenClinica:StudySubjectID")
+ISO = ("%Y-%m-%d",)  # how OpenClinica writes its own date items
+
+CENTRES = {  # site-level studies of the national study S_MESEMSES
+    "S_HUVR": "ES-SEV",  # Hospital Universitario Virgen del Rocío, Sevilla
+    "S_HUVH": "ES-BCN",  # Hospital Universitari Vall d'Hebron, Barcelona
+    "S_HCSC": "ES-MAD",  # Hospital Clínico San Carlos, Madrid
+}
+EVENTS = {
+    "SE_SELECCION": "SCR",
+    "SE_BASAL": "W0",
+    "SE_SEMANA4": "W4",
+    "SE_SEMANA12": "W12",
+    "SE_SEMANA24": "W24",
+    "SE_SEMANA28": "W28",
+    "SE_SEMANA36": "W36",
+    "SE_SEMANA48": "W48",
+    "SE_NOPROGRAMADA": "UNS",  # repeating: one event per unscheduled visit
+}
+VISIT = Code("StudyEventOID", EVENTS)
+VISIT_NOTE = "The visit is the study event the form was entered in."
+YES_NO = {"Sí": True, "Si": True, "No": False}
+RELATEDNESS = {
+    "No relacionado": "NOT",
+    "Improbable": "UNLIKELY",
+    "Posible": "POSSIBLE",
+    "Probable": "PROBABLE",
+    "Definitiva": "DEFINITE",
+}
+LAB_TESTS = {
+    "Creatinina": "CREAT",
+    "Hemoglobina": "HGB",
+    "Glucosa": "GLUC",
+    "ALT (GPT)": "ALT",
+    "AST (GOT)": "AST",
+    "Linfocitos": "LYMPH",
+    "Bilirrubina total": "BILI",
+}
+LAB_UNITS = {  # a free-text item: each centre's laboratory spells units its own way
+    "mg/dL": "mg/dL",
+    "g/dL": "g/dL",
+    "U/L": "U/L",
+    "UI/L": "U/L",
+    "10^3/µL": "10^3/uL",
+    "x10^3/µL": "10^3/uL",
+}
+
+
+SPAIN = SiteAdapter(
+    name="spain",
+    country="es",
+    version="1.0.0",
+    title="Spain (ES national trial): OpenClinica 3.x CDISC ODM 1.3 XML extract",
+    reader=OdmReader(keep_attributes=(PATIENT_ID.source,), decode=True),
+    format="odm",
+    locale=Locale(
+        decimal=",",
+        group=".",
+        date_formats=("%d/%m/%y", "%d/%m/%Y"),
+        century_start=2000,  # visit dates: "13" is 2013
+    ),
+    tables=(
+        TableMap(
+            "subjects",
+            EXTRACT,
+            part="IG_DATOS_DEMOGRAFIA",
+            subject=PATIENT_ID,
+            fields={
+                "centre": Code("StudyOID", CENTRES),
+                "sex": Code("I_DATOS_SEXO@decode", {"Mujer": "F", "Hombre": "M"}),
+                # The CRF asks the year only; the full date is the subject record's (dropped).
+                "birth_year": Integer("I_DATOS_ANIO_NACIMIENTO"),
+                "ms_course": Code(
+                    "I_DATOS_FORMA_EM@decode",
+                    {
+                        "Remitente-recurrente (EMRR)": "RRMS",
+                        "Secundaria progresiva (EMSP)": "SPMS",
+                        "Primaria progresiva (EMPP)": "PPMS",
+                    },
+                ),
+                "diagnosis_date": Date("I_DATOS_FECHA_DIAGNOSTICO", century_start=1950),
+                # The 2016 amendment changed the criteria: the CRF records which applied.
+                "eligibility_version": Code(
+                    "I_DATOS_CRITERIOS@decode",
+                    {"Protocolo original (2013)": "ES-2013", "Enmienda 2016": "ES-2016"},
+                ),
+            },
+            dropped=("OpenClinica:UniqueIdentifier", "OpenClinica:DateOfBirth"),
+            note=(
+                "The centre is the site-level study the patient is enrolled in. The subject "
+                "record's DNI/NIE and date of birth are vendor attributes the reader drops unread."
+            ),
+        ),
+        TableMap(
+            "randomisation",
+            EXTRACT,
+            part="IG_ALEAT_ALEATORIZACION",
+            subject=PATIENT_ID,
+            fields={
+                "sequence": Code(
+                    "I_ALEAT_SECUENCIA@decode",
+                    {
+                        "Células madre - placebo": "MSC_PLACEBO",
+                        "Placebo - células madre": "PLACEBO_MSC",
+                    },
+                ),
+                "randomisation_date": Date("I_ALEAT_FECHA_ALEATORIZACION", formats=ISO),
+            },
+        ),
+        TableMap(
+            "infusions",
+            EXTRACT,
+            part="IG_INFUS_INFUSION",
+            subject=PATIENT_ID,
+            fields={
+                "period": Integer("I_INFUS_PERIODO"),
+                "infusion_date": Date("I_INFUS_FECHA_INFUSION", formats=ISO),
+                "product": Code(
+                    "I_INFUS_PRODUCTO@decode",
+                    {"Células madre mesenquimales": "MSC", "Placebo": "PLACEBO"},
+                ),
+                "dose_million_cells_per_kg": Decimal("I_INFUS_DOSIS"),
+                "body_weight_kg": Decimal("I_INFUS_PESO", places=1),
+                "viability_pct": Decimal("I_INFUS_VIABILIDAD", places=1),
+                "lot_id": Text("I_INFUS_LOTE", upper=True),
+            },
+        ),
+        TableMap(
+            "visits",
+            EXTRACT,
+            part="IG_VISIT_VISITA",
+            subject=PATIENT_ID,
+            fields={
+                "visit_code": VISIT,
+                "week": Integer("I_VISIT_SEMANA"),
+                "visit_date": Date("I_VISIT_FECHA_VISITA"),
+            },
+            note=VISIT_NOTE,
+        ),
+        TableMap(
+            "mri",
+            EXTRACT,
+            part="IG_RESON_RM",
+            subject=PATIENT_ID,
+            fields={
+                "visit_code": VISIT,
+                "scan_date": Date("I_RESON_FECHA_RM"),
+                "field_strength_t": Decimal("I_RESON_CAMPO_TESLA", places=1),
+                "gel_count": Integer("I_RESON_LESIONES_GD"),
+                "new_t2_count": Integer("I_RESON_LESIONES_T2_NUEVAS"),
+                "cua_count": Integer("I_RESON_LESIONES_CUA"),
+                "t2_volume_ml": Decimal("I_RESON_VOLUMEN_T2"),
+                "brain_volume_ml": Decimal("I_RESON_VOLUMEN_CEREBRAL", places=1),
+                "central_read": Code("I_RESON_LECTURA_CENTRAL@decode", YES_NO),
+            },
+            note=VISIT_NOTE,
+        ),
+        TableMap(
+            "edss",
+            EXTRACT,
+            part="IG_EDSS_EDSS",
+            subject=PATIENT_ID,
+            fields={
+                "visit_code": VISIT,
+                "assessment_date": Date("I_EDSS_FECHA_EVALUACION"),
+                "edss": Decimal("I_EDSS_EDSS", places=1),
+                "fs_pyramidal": Integer("I_EDSS_FS_PIRAMIDAL"),
+                "fs_cerebellar": Integer("I_EDSS_FS_CEREBELOSO"),
+                "fs_brainstem": Integer("I_EDSS_FS_TRONCO"),
+                "fs_sensory": Integer("I_EDSS_FS_SENSITIVO"),
+                "fs_bowel_bladder": Integer("I_EDSS_FS_ESFINTERES"),
+                "fs_visual": Integer("I_EDSS_FS_VISUAL"),
+                "fs_cerebral": Integer("I_EDSS_FS_CEREBRAL"),
+                "ambulation_score": Integer("I_EDSS_DEAMBULACION"),
+                "rater_blinded": Code("I_EDSS_EVALUADOR_CIEGO@decode", YES_NO),
+            },
+            note=VISIT_NOTE,
+        ),
+        TableMap(
+            "msfc",
+            EXTRACT,
+            part="IG_MSFC_MSFC",
+            subject=PATIENT_ID,
+            fields={
+                "visit_code": VISIT,
+                "assessment_date": Date("I_MSFC_FECHA_EVALUACION"),
+                "t25fw_trial1_s": Decimal("I_MSFC_T25FW_1", places=1),
+                "t25fw_trial2_s": Decimal("I_MSFC_T25FW_2", places=1),
+                "nhpt_dominant_trial1_s": Decimal("I_MSFC_9HPT_DOM_1", places=1),
+                "nhpt_dominant_trial2_s": Decimal("I_MSFC_9HPT_DOM_2", places=1),
+                "nhpt_nondominant_trial1_s": Decimal("I_MSFC_9HPT_NODOM_1", places=1),
+                "nhpt_nondominant_trial2_s": Decimal("I_MSFC_9HPT_NODOM_2", places=1),
+                "pasat3": Integer("I_MSFC_PASAT3"),
+            },
+            note=VISIT_NOTE,
+        ),
+        TableMap(
+            "relapses",
+            EXTRACT,
+            part="IG_BROTE_BROTES",
+            subject=PATIENT_ID,
+            fields={
+                "onset_date": PartialDate("I_BROTE_FECHA_INICIO"),
+                "end_date": PartialDate("I_BROTE_FECHA_FIN"),
+                "severity": Code(
+                    "I_BROTE_GRAVEDAD@decode",
+                    {"Leve": "MILD", "Moderado": "MODERATE", "Grave": "SEVERE"},
+                ),
+                "recovery": Code(
+                    "I_BROTE_RECUPERACION@decode",
+                    {"Completa": "COMPLETE", "Parcial": "PARTIAL", "Ninguna": "NONE"},
+                ),
+                "steroids": Code("I_BROTE_CORTICOIDES@decode", YES_NO),
+            },
+            note="A repeating group of the log event.",
+        ),
+        TableMap(
+            "adverse_events",
+            EXTRACT,
+            part="IG_ACONT_AA",
+            subject=PATIENT_ID,
+            fields={
+                "ae_number": Integer("I_ACONT_NUMERO"),
+                "verbatim_term": Verbatim("I_ACONT_TERMINO"),
+                "meddra_pt_code": Text("I_ACONT_MEDDRA_PT"),
+                "meddra_soc_code": Text("I_ACONT_MEDDRA_SOC"),
+                "meddra_version": Text("I_ACONT_VERSION_MEDDRA"),
+                "onset_date": PartialDate("I_ACONT_FECHA_INICIO"),
+                "end_date": PartialDate("I_ACONT_FECHA_FIN"),
+                "serious": Code("I_ACONT_GRAVE@decode", YES_NO),
+                "sae_death": Code("I_ACONT_GRAVE_MUERTE@decode", YES_NO),
+                "sae_life_threatening": Code("I_ACONT_GRAVE_RIESGO_VITAL@decode", YES_NO),
+                "sae_hospitalisation": Code("I_ACONT_GRAVE_HOSPITALIZACION@decode", YES_NO),
+                "sae_disability": Code("I_ACONT_GRAVE_DISCAPACIDAD@decode", YES_NO),
+                "sae_congenital_anomaly": Code("I_ACONT_GRAVE_ANOMALIA_CONG@decode", YES_NO),
+                "sae_other_important": Code("I_ACONT_GRAVE_OTRA@decode", YES_NO),
+                "ctcae_grade": Integer("I_ACONT_GRADO_CTCAE"),
+                "relatedness_product": Code("I_ACONT_RELACION_PRODUCTO@decode", RELATEDNESS),
+                "relatedness_harvest": Code("I_ACONT_RELACION_EXTRACCION@decode", RELATEDNESS),
+                "outcome": Code(
+                    "I_ACONT_DESENLACE@decode",
+                    {
+                        "Recuperado/resuelto": "RECOVERED",
+                        "En recuperación": "RECOVERING",
+                        "No recuperado": "NOT_RECOVERED",
+                        "Recuperado con secuelas": "RECOVERED_WITH_SEQUELAE",
+                        "Mortal": "FATAL",
+                        "Desconocido": "UNKNOWN",
+                    },
+                ),
+            },
+            note="A repeating group of the log event; terms in Spanish.",
+        ),
+        TableMap(
+            "conmeds",
+            EXTRACT,
+            part="IG_MEDIC_MEDCONCOMITANTE",
+            subject=PATIENT_ID,
+            fields={
+                "medication_verbatim": Verbatim("I_MEDIC_MEDICAMENTO"),
+                "atc_code": Text("I_MEDIC_CODIGO_ATC", upper=True),
+                "atc_version": Text("I_MEDIC_VERSION_ATC"),
+                # Treatments before the trial: "98" is 1998.
+                "start_date": PartialDate("I_MEDIC_FECHA_INICIO", century_start=1950),
+                "end_date": PartialDate("I_MEDIC_FECHA_FIN", century_start=1950),
+            },
+            note=(
+                "A repeating group of the log event. ATC codes as each centre coded them "
+                "(2017, 2019 or 2022 index): the schema crosswalks them to atc_code_current."
+            ),
+        ),
+        TableMap(
+            "labs",
+            EXTRACT,
+            part="IG_ANALI_ANALITICA",
+            subject=PATIENT_ID,
+            fields={
+                "visit_code": VISIT,
+                "assessment_date": Date("I_ANALI_FECHA_EXTRACCION"),
+                "analyte": Code("I_ANALI_PRUEBA@decode", LAB_TESTS),
+                "value_raw": Verbatim("I_ANALI_RESULTADO"),
+                "unit_raw": Verbatim("I_ANALI_UNIDAD"),
+                "value_reported": Decimal("I_ANALI_RESULTADO"),
+                "unit_reported": Code("I_ANALI_UNIDAD", LAB_UNITS),
+            },
+            note=(
+                "A repeating group, one row per test. Creatinine, glucose and bilirubin in "
+                "mg/dL, haemoglobin in g/dL, lymphocytes in 10^3/µL; the schema harmonises them."
+            ),
+        ),
+    ),
+    notes=(
+        f"One file: rename the OpenClinica full extract (ODM 1.3 with OpenClinica extensions) to "
+        f"`{EXTRACT}`. Only `OpenClinica:StudySubjectID` is read from the vendor attributes "
+        "(it is pseudonymised); the others (DNI/NIE, date of birth, sex, status...) and the "
+        "audit logs are skipped unread and listed by name in the manifest.",
+    ),
+)
