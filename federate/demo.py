@@ -1,7 +1,8 @@
 """``federate demo``: the whole flow on simulated data, as a new user first sees it.
 
 simulate the trial -> every registered site's adapter ingests its export -> pool the bundles ->
-the primary endpoint. On simulated data the demo acts as the unblinded statistician.
+the primary endpoint. On simulated data the demo acts as the unblinded statistician (recorded
+in the warehouse's audit log like any unblinded run).
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
 from federate import registry, warehouse
-from federate.analyses import run_analysis
+from federate.analyses import Result, run_analysis
 from federate.ingest import IngestResult, ingest
 from federate.pseudonym import load_key
+from federate.roles import Role
 from federate.synth import run as synth_run
 
 
@@ -23,7 +23,7 @@ from federate.synth import run as synth_run
 class DemoResult:
     workdir: Path
     ingests: dict[str, IngestResult]
-    endpoint: pa.Table
+    endpoint: Result  # the primary endpoint, unblinded
 
 
 def run_demo(workdir: Path, *, seed: int, patients: int, say: object = print) -> DemoResult:
@@ -41,4 +41,5 @@ def run_demo(workdir: Path, *, seed: int, patients: int, say: object = print) ->
         ingests[adapter.name] = result
         warehouse.add(result.bundle, wh, operator="demo")
         say(adapter.name, result)  # type: ignore[operator]
-    return DemoResult(workdir, ingests, run_analysis("primary-endpoint", wh))
+    endpoint = run_analysis("primary-endpoint", wh, role=Role.UNBLINDED, operator="demo")
+    return DemoResult(workdir, ingests, endpoint)

@@ -26,7 +26,9 @@ from federate.schema import Schema, Table, rule_reason
 
 LOCAL_ID = "__local_id"
 
-RecordFn = Callable[[pa.Array, str | None, str | None, pa.Array | None, str, str, str], None]
+RecordFn = Callable[
+    [pa.Array, str | None, str | None, pa.Array | None, str, str, str, pa.ChunkedArray], None
+]
 
 
 def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, str]:
@@ -136,16 +138,25 @@ class TableMapper:
             reason: str,
             rule: str,
             severity: str = "error",
+            source_rows: pa.ChunkedArray | None = None,
         ) -> None:
             restricted = bool(shared) and self.table.column(shared or "").restricted
             failures_or_warnings = failures if severity == "error" else warnings
+            listed = pc.filter(rows if source_rows is None else source_rows, mask)
+            if restricted and severity == "warning":
+                # Which rows carry a dose or a lot would reveal allocation: count them only.
+                n = len(listed)
+                listed = pa.array([0], pa.int64())
+                mask = pa.array([True])
+                values = None
+                rule = f"{rule}: {n} row(s), not listed (the column is restricted)"
             failures_or_warnings.add(
                 site=self.adapter.name,
                 submission_id=self.submission_id,
                 table=self.table.name,
                 source_file=self.relpath,
                 part=self.tm.part,
-                rows=pc.filter(rows, mask),
+                rows=listed,
                 column=column,
                 shared_column=shared,
                 values=None if values is None else pc.filter(values, mask),
@@ -283,7 +294,16 @@ class TableMapper:
                 if raw_name in parsed.column_names
                 else pc.cast(typed.column(name), pa.string())
             ).combine_chunks()
-            record(pa.array(mask), site_column, name, values, reason, rule, severity)
+            record(
+                pa.array(mask),
+                site_column,
+                name,
+                values,
+                reason,
+                rule,
+                severity,
+                parsed.column(ROW_COLUMN),
+            )
             failed |= mask
         return pa.array(failed)
 

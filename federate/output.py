@@ -1,4 +1,6 @@
-"""Results for people (rich tables on stdout, messages on stderr) and for machines (CSV, JSON)."""
+"""Results for people (rich tables on stdout, messages on stderr) and for machines (CSV, JSON,
+and Parquet written to a file). Suppressed cells (federate.disclosure) read ``[c]`` in tables
+and CSV, and are null with ``"suppressed": true`` in JSON and Parquet."""
 
 from __future__ import annotations
 
@@ -8,22 +10,37 @@ import json
 import math
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
+
+from federate.disclosure import MARK, SUPPRESSED, marked
+from federate.errors import UsageError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped tables keep every column whole instead of squeezing to 80 characters.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+out_console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+
+
+class DataFormat(StrEnum):
+    """Formats of released results (query, analyses): Parquet needs --out FILE."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    PARQUET = "parquet"
 
 
 def plain(value: Any) -> Any:
@@ -59,22 +76,63 @@ def _cell(value: Any) -> str:
     return str(plain(value))
 
 
+def _is_measure(field: pa.Field) -> bool:
+    return bool(field.metadata) and field.metadata.get(b"federate.disclosure") == b"measure"
+
+
 def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
-    view = RichTable(title=title, title_justify="left", header_style="bold")
-    for field in table.schema:
+    """Suppressed measures read [c]; the ``suppressed`` column itself is then left out."""
+    hidden = table.column(SUPPRESSED).to_pylist() if SUPPRESSED in table.column_names else None
+    fields = [f for f in table.schema if f.name != SUPPRESSED]
+    caption = Text(f"{MARK}: suppressed (disclosure control)") if hidden and any(hidden) else None
+    view = RichTable(title=title, title_justify="left", header_style="bold", caption=caption)
+    for field in fields:
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
         view.add_column(field.name, justify="right" if numeric else "left")
-    for row in table.to_pylist():
-        view.add_row(*(_cell(v) for v in row.values()))
+    measures = [_is_measure(f) for f in fields]
+    for i, row in enumerate(table.select([f.name for f in fields]).to_pylist()):
+        cells = [  # Text: a value is never read as rich markup ("[c]" would vanish)
+            Text(MARK if hidden and hidden[i] and measure else _cell(value))
+            for value, measure in zip(row.values(), measures, strict=True)
+        ]
+        view.add_row(*cells)
     return view
 
 
-def emit_table(table: pa.Table, fmt: Format, title: str | None = None) -> None:
-    if fmt is Format.JSON:
-        print_json(rows_as_json(table))
-    elif fmt is Format.CSV:
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(table, sink)
-        sys.stdout.write(sink.getvalue().to_pybytes().decode("utf-8"))
+def csv_text(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(marked(table), sink)
+    return str(sink.getvalue().to_pybytes().decode("utf-8"))
+
+
+def emit_table(
+    table: pa.Table,
+    fmt: Format | DataFormat,
+    title: str | None = None,
+    out: Path | None = None,
+) -> None:
+    """Print ``table`` to stdout, or write it to ``out`` (Parquet only to a file)."""
+    fmt = DataFormat(fmt.value)
+    if fmt is DataFormat.PARQUET:
+        pq.write_table(table, require_out(out, fmt), compression="zstd")
+    elif fmt is DataFormat.JSON:
+        write_text(json.dumps(rows_as_json(table), ensure_ascii=False, indent=2) + "\n", out)
+    elif fmt is DataFormat.CSV:
+        write_text(csv_text(table), out)
     else:
-        out.print(rich_table(table, title))
+        if out is not None:
+            raise UsageError("--out needs --format csv, json or parquet", code="bad-format")
+        out_console.print(rich_table(table, title))
+
+
+def require_out(out: Path | None, fmt: DataFormat) -> Path:
+    if out is None:
+        raise UsageError(f"--format {fmt.value} needs --out FILE", code="bad-format")
+    return out
+
+
+def write_text(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, "utf-8")

@@ -18,6 +18,7 @@ SITES: dict[str, str] = {
     "uk": "federate.site_adapters.uk:UK",
     "spain": "federate.site_adapters.spain:SPAIN",
     "denmark": "federate.site_adapters.denmark:DENMARK",
+    "france": "federate.site_adapters.france:FRANCE",
 }
 SCHEMA_REF = "federate.schemas:MESEMS_V1"
 

@@ -4,13 +4,15 @@
       catalog.json                        the only thing readers follow: the current submission
                                           per site, every kept submission, the publish history
       submissions/<site>/<submission_id>/ a verified copy of each bundle, never changed again
+      blinded/<site>/<submission_id>/     its tables without restricted columns: all that the
+                                          blinded role reads (federate.warehouse_blind)
       .staging/                           copies being made (ignored, cleaned by the next add)
       .lock                               flock held by add and rollback
 
-A submission is copied into ``.staging``, fsync'd, verified again, then renamed into
-``submissions/``; only then is ``catalog.json`` replaced (temp file, fsync, os.replace, fsync
-the folder). A crash at any point leaves readers on the previous catalog, so the warehouse is
-either exactly as before or has the whole new submission.
+A submission is copied into ``.staging``, fsync'd, verified again, its blinded copy written
+beside it, then both are renamed into place; only then is ``catalog.json`` replaced (temp
+file, fsync, os.replace, fsync the folder). A crash at any point leaves readers on the
+previous catalog, so the warehouse is either exactly as before or has the whole new submission.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from federate import audit, registry
 from federate.bundle import MANIFEST, SIGNATURE, read_manifest, sha256_file, table_path, verify
 from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
 from federate.signing import fingerprint
+from federate.warehouse_blind import current_blinded_files, verify_blinded, write_blinded
 from federate.warehouse_catalog import (
+    BLINDED,
     CATALOG,
     CATALOG_TMP,
     LOCK,
@@ -47,6 +51,7 @@ from federate.warehouse_fs import copy_durably, crash_point, fsync_dir, locked, 
 from federate.warehouse_trust import check_signed, read_signature, set_trust
 
 __all__ = [
+    "BLINDED",
     "CATALOG",
     "LOCK",
     "STAGING",
@@ -56,6 +61,7 @@ __all__ = [
     "Submission",
     "add",
     "check_site",
+    "current_blinded_files",
     "current_table_files",
     "read_catalog",
     "rollback",
@@ -111,12 +117,15 @@ def _add(bundle: Path, warehouse: Path, who: str) -> Event:
         relpath = f"{SUBMISSIONS}/{site}/{submission_id}"
         dest = warehouse / relpath
         stage = warehouse / STAGING / f"{submission_id}.{uuid.uuid4().hex[:8]}"
+        blind_stage = stage.with_name(stage.name + ".blinded")
+        blind_dest = warehouse / BLINDED / site / submission_id
         try:
             copy_durably(bundle, stage, [MANIFEST, SIGNATURE, *manifest["files"]])
             crash_point("staged")
             manifest = _verified(stage)  # the copy is what gets published: check the copy
             pin = check_signed(stage, site, warehouse)
             _check_rows(stage, manifest)
+            blinded_sha256 = write_blinded(stage, blind_stage, list(manifest["tables"]))
             sub = Submission(
                 submission_id=submission_id,
                 site=site,
@@ -125,11 +134,13 @@ def _add(bundle: Path, warehouse: Path, who: str) -> Event:
                 rows={t: int(info["rows"]) for t, info in manifest["tables"].items()},
                 created_utc=str(manifest.get("created_utc", "")),
                 ingest_operator=str(manifest.get("operator", "")),
+                blinded_sha256=blinded_sha256,
             )
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            stage.rename(dest)
-            for folder in (dest.parent, dest.parent.parent, warehouse, stage.parent):
-                fsync_dir(folder)  # the rename and any folder made for it
+            for src, to in ((stage, dest), (blind_stage, blind_dest)):
+                to.parent.mkdir(parents=True, exist_ok=True)
+                src.rename(to)
+                for folder in (to.parent, to.parent.parent, warehouse, src.parent):
+                    fsync_dir(folder)  # the rename and any folder made for it
             crash_point("renamed")
             if pin:
                 set_trust(warehouse, site, pin, "pinned from the site's first bundle")
@@ -163,8 +174,8 @@ def _add(bundle: Path, warehouse: Path, who: str) -> Event:
         except BaseException:
             # Not published: undo our own folders (a killed process leaves them to the next add).
             if not _is_published(warehouse, submission_id):
-                remove_tree(stage)
-                remove_tree(dest)
+                for path in (stage, dest, blind_stage, blind_dest):
+                    remove_tree(path)
             raise
     return event
 
@@ -191,6 +202,7 @@ def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None
             )
         _check_rows(warehouse / sub.path, manifest)
         check_signed(warehouse / sub.path, site, warehouse)
+        verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
         who = operator or getpass.getuser()
         head = audit.append(
             warehouse,
@@ -256,6 +268,7 @@ def verify_warehouse(warehouse: Path) -> dict[str, Any]:
                 where=Location(file=sub.path),
             )
         check_signed(folder, sub.site, warehouse)
+        verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
     return {
         "head": head,
         "submissions": len(catalog.submissions),
@@ -298,8 +311,8 @@ def _clean_leftovers(warehouse: Path, catalog: Catalog) -> None:
             remove_tree(path)
     for path in warehouse.glob(f"{CATALOG_TMP}*"):
         path.unlink(missing_ok=True)
-    published = {sub.path for sub in catalog.submissions.values()}
-    for path in (warehouse / SUBMISSIONS).glob("*/*"):
+    published = {p for sub in catalog.submissions.values() for p in (sub.path, sub.blinded_path)}
+    for path in [*(warehouse / SUBMISSIONS).glob("*/*"), *(warehouse / BLINDED).glob("*/*")]:
         if path.relative_to(warehouse).as_posix() not in published:
             remove_tree(path)
     staging.mkdir(exist_ok=True)

@@ -19,12 +19,14 @@ from federate.warehouse_fs import write_json_atomic
 
 CATALOG = "catalog.json"
 SUBMISSIONS = "submissions"
+BLINDED = "blinded"  # every table without restricted columns (federate.warehouse_blind)
 STAGING = ".staging"
 LOCK = ".lock"
 CATALOG_FORMAT = "federate-warehouse"
 CATALOG_VERSION = 1
 # Our own names: a folder holding only these is a warehouse (perhaps left by a crashed add).
-_OWN_NAMES = {CATALOG, SUBMISSIONS, STAGING, LOCK, "audit.jsonl", "audit.head", "trust.json"}
+_OWN_NAMES = {CATALOG, SUBMISSIONS, BLINDED, STAGING, LOCK}
+_OWN_NAMES |= {"audit.jsonl", "audit.head", "trust.json"}
 CATALOG_TMP = f".{CATALOG}.tmp-"  # write_json_atomic's temp file, left by a kill
 
 Action = Literal["add", "rollback"]
@@ -41,6 +43,11 @@ class Submission:
     rows: dict[str, int]
     created_utc: str  # when the site made the bundle
     ingest_operator: str
+    blinded_sha256: str = ""  # index of the blinded copy (BLINDED/<site>/<submission_id>)
+
+    @property
+    def blinded_path(self) -> str:
+        return f"{BLINDED}/{self.site}/{self.submission_id}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Named analyses: the primary endpoint on a hand-made warehouse equals a hand computation."""
+"""Named analyses: the primary endpoint on a hand-made warehouse equals a hand computation, the
+rate ratio equals an independent NB2 fit on the simulator's truth, and every analysis runs
+pooled and per site, in every format and both roles."""
 
 from __future__ import annotations
 
@@ -7,13 +9,21 @@ import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+from statsmodels.discrete.discrete_model import NegativeBinomial
 
 from federate import analyses, registry, warehouse
 from federate.pseudonym import SiteKey
 from federate.query import parse_select
+from federate.roles import Role
 from tests.italy_export import FILES
+from tests.simulated import Simulated, simulated
 from tests.test_warehouse import build_bundle, cli, clone_bundle
+
+__all__ = ["simulated"]
 
 # Four patients. 123 and 126 get MSC first (CELLULE-PLACEBO), 124 and 125 placebo first.
 # Only W4/W12/W24 count: the W0, W28 and unscheduled scans are there to be ignored.
@@ -62,7 +72,17 @@ PLACEBO = {
     "median_gel_per_patient": 3.5,
     "gel_per_scan": 7 / 5,
 }
-CRUDE_RR = (8 / 6) / (7 / 5)
+ALL = {  # pooled over arms: 3, 5, 6, 1
+    "arm": "ALL",
+    "patients": 4,
+    "scans": 11,
+    "total_gel": 15,
+    "mean_gel_per_patient": 3.75,
+    "sd_gel_per_patient": math.sqrt(14.75 / 3),
+    "median_gel_per_patient": 4.0,
+    "gel_per_scan": 15 / 11,
+}
+SHOWN = {"suppressed": False}
 
 
 @pytest.fixture
@@ -79,14 +99,33 @@ def _approx(row: dict[str, Any]) -> dict[str, Any]:
     return {k: pytest.approx(v) if isinstance(v, float) else v for k, v in row.items()}
 
 
+def _period1(wh: Path, role: Role, k: int = 1) -> list[dict[str, Any]]:
+    return (
+        analyses.run_analysis("primary-endpoint", wh, role=role, min_cell=k)
+        .part("period1")
+        .to_pylist()
+    )
+
+
 def test_primary_endpoint_equals_the_hand_computation(wh: Path) -> None:
-    result = analyses.run_analysis("primary-endpoint", wh).to_pylist()
-    assert result == [
-        _approx({"scope": "pooled", **MSC, "crude_rate_ratio": CRUDE_RR}),
-        _approx({"scope": "pooled", **PLACEBO, "crude_rate_ratio": CRUDE_RR}),
-        _approx({"scope": "italy", **MSC, "crude_rate_ratio": None}),
-        _approx({"scope": "italy", **PLACEBO, "crude_rate_ratio": None}),
+    assert _period1(wh, Role.UNBLINDED) == [
+        _approx({"scope": scope, **arm, **SHOWN})
+        for scope in ("pooled", "italy")
+        for arm in (ALL, MSC, PLACEBO)
     ]
+
+
+def test_blinded_primary_endpoint_is_pooled_over_arms(wh: Path) -> None:
+    pooled = {k: v for k, v in ALL.items() if k != "arm"}
+    assert _period1(wh, Role.BLINDED) == [
+        _approx({"scope": scope, **pooled, **SHOWN}) for scope in ("pooled", "italy")
+    ]
+
+
+def test_four_patients_are_below_the_default_min_cell(wh: Path) -> None:
+    rows = _period1(wh, Role.UNBLINDED, k=5)
+    assert rows and all(r["suppressed"] and r["patients"] is None for r in rows)
+    assert all(r["mean_gel_per_patient"] is None for r in rows)
 
 
 def test_pooled_scope_adds_up_the_sites(
@@ -97,48 +136,151 @@ def test_pooled_scope_adds_up_the_sites(
         tmp_path / "it2", site_key, pazienti=PATIENTS, randomizzazione=RANDOMISATION, rm=MRI
     )
     warehouse.add(clone_bundle(italian, tmp_path / "dk", site="denmark", submission_id="dk-1"), wh)
-    rows = analyses.run_analysis("primary-endpoint", wh).to_pylist()
+    rows = _period1(wh, Role.UNBLINDED)
     assert [(r["scope"], r["arm"]) for r in rows] == [
-        ("pooled", "MSC"),
-        ("pooled", "PLACEBO"),
-        ("denmark", "MSC"),
-        ("denmark", "PLACEBO"),
-        ("italy", "MSC"),
-        ("italy", "PLACEBO"),
+        (scope, arm)
+        for scope in ("pooled", "denmark", "italy")
+        for arm in ("ALL", "MSC", "PLACEBO")
     ]
-    pooled_msc = rows[0]
+    pooled_msc = rows[1]
     assert (pooled_msc["patients"], pooled_msc["scans"], pooled_msc["total_gel"]) == (4, 12, 16)
     assert pooled_msc["sd_gel_per_patient"] == pytest.approx(math.sqrt(4 / 3))  # 3, 5, 3, 5
-    assert pooled_msc["crude_rate_ratio"] == pytest.approx(CRUDE_RR)
 
 
 def test_empty_warehouse_gives_no_rows(tmp_path: Path) -> None:
     (tmp_path / "wh").mkdir()
-    result = analyses.run_analysis("primary-endpoint", tmp_path / "wh")
-    assert result.num_rows == 0 and "crude_rate_ratio" in result.column_names
+    result = analyses.run_analysis("primary-endpoint", tmp_path / "wh", role=Role.UNBLINDED)
+    assert result.part("period1").num_rows == 0
+    assert all(r["rate_ratio"] is None for r in result.part("model").to_pylist())
 
 
-def test_cli_list_and_run(wh: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# --- on a simulated warehouse of every registered site ----------------------------------
+
+
+def _truth_patients(sim: Simulated) -> dict[str, np.ndarray]:
+    """Per patient, from the simulator's truth (not the warehouse): the model's data."""
+    truth = {t: str(p) for t, p in sim.trial.truth.items()}
+    sites = ", ".join(f"'{s}'" for s in sim.sites)
+    rows = duckdb.sql(
+        f"""
+        WITH p1 AS (
+            SELECT site, subject_id, count(*) AS scans, sum(gel_count) AS gel
+            FROM read_parquet('{truth["mri"]}') WHERE visit_code IN ('W4', 'W12', 'W24')
+            GROUP BY ALL
+        ), base AS (
+            SELECT site, subject_id, coalesce(
+                arg_min(gel_count, scan_date) FILTER (WHERE visit_code = 'W0'),
+                arg_min(gel_count, scan_date) FILTER (WHERE visit_code = 'SCR')) AS baseline
+            FROM read_parquet('{truth["mri"]}') GROUP BY ALL
+        )
+        SELECT p1.site, p1.gel, p1.scans, base.baseline, r.sequence = 'MSC_PLACEBO' AS msc
+        FROM p1 JOIN read_parquet('{truth["randomisation"]}') AS r USING (site, subject_id)
+        JOIN base USING (site, subject_id)
+        WHERE p1.site IN ({sites}) AND base.baseline IS NOT NULL
+        """
+    ).fetchnumpy()
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def test_rate_ratio_matches_an_independent_nb2_fit_on_the_truth(simulated: Simulated) -> None:
+    data = _truth_patients(simulated)
+    sites = sorted(set(data["site"]))
+    x = np.column_stack(
+        [
+            np.ones(len(data["gel"])),
+            data["msc"].astype(float),
+            data["baseline"].astype(float),
+            *[(data["site"] == s).astype(float) for s in sites[1:]],
+        ]
+    )
+    fit = NegativeBinomial(
+        data["gel"].astype(float),
+        x,
+        loglike_method="nb2",
+        offset=np.log(data["scans"].astype(float)),
+    ).fit(disp=0, maxiter=500)
+    want = float(np.exp(fit.params[1]))
+    low, high = np.exp(fit.conf_int()[1])
+    result = analyses.run_analysis("primary-endpoint", simulated.warehouse, role=Role.UNBLINDED)
+    pooled = result.part("model").to_pylist()[0]
+    assert pooled["scope"] == "pooled" and not pooled["suppressed"]
+    assert pooled["rate_ratio"] == pytest.approx(want, rel=1e-4)
+    assert (pooled["ci_low"], pooled["ci_high"]) == (
+        pytest.approx(low, rel=1e-3),
+        pytest.approx(high, rel=1e-3),
+    )
+    assert pooled["alpha"] > 0
+
+
+@pytest.mark.parametrize("role", ["blinded", "unblinded"])
+@pytest.mark.parametrize("name", [a.name for a in analyses.ANALYSES])
+def test_every_analysis_runs_pooled_and_per_site_in_every_format(
+    simulated: Simulated, name: str, role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["analyses", "run", name, "--warehouse", str(simulated.warehouse), "--role", role]
+    code, out, err = cli(capsys, *args, "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert (document["analysis"], document["role"], document["min_cell"]) == (name, role, 5)
+    first = document["parts"][0]["rows"]
+    assert {r["scope"] for r in first} == {"pooled", *simulated.sites}
+    code, out, err = cli(capsys, *args, "--format", "csv")
+    assert code == 0 and out.startswith('"part","scope"'), err
+    code, out, err = cli(capsys, *args)
+    assert code == 0 and document["parts"][0]["title"] in out, err
+    target = tmp_path / "result.parquet"
+    code, out, err = cli(capsys, *args, "--format", "parquet", "--out", str(target))
+    assert (code, out) == (0, ""), err
+    table = pq.read_table(target)
+    assert table.schema.metadata[b"federate.role"] == role.encode()
+    assert set(table.column("part").to_pylist()) == {p["part"] for p in document["parts"]}
+    code, out, err = cli(capsys, *args, "--format", "parquet")
+    assert (code, out) == (2, "") and "--out" in err
+
+
+@pytest.mark.parametrize("role", ["blinded", "unblinded"])
+@pytest.mark.parametrize("name", [a.name for a in analyses.ANALYSES if a.plot])
+def test_plots_are_pngs(
+    simulated: Simulated, name: str, role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / f"{name}.png"
+    args = ["analyses", "run", name, "--warehouse", str(simulated.warehouse), "--role", role]
+    code, _, err = cli(capsys, *args, "--plot", str(png), "--format", "json")
+    assert code == 0, err
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+
+
+def test_plot_only_where_there_is_a_figure(
+    simulated: Simulated, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["analyses", "run", "safety", "--warehouse", str(simulated.warehouse)]
+    code, out, err = cli(capsys, *args, "--plot", str(tmp_path / "x.png"))
+    assert (code, out) == (2, "") and "primary-endpoint" in err
+
+
+def test_cli_list_and_unknown_name(wh: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "analyses", "list", "--format", "json")
     assert code == 0
     listed = json.loads(out)
-    assert [a["name"] for a in listed] == ["primary-endpoint"]
-    assert listed[0]["unblinded"] is True
-
-    args = ["analyses", "run", "primary-endpoint", "--warehouse", str(wh)]
-    code, out, _ = cli(capsys, *args, "--format", "json")
-    assert code == 0
-    assert json.loads(out)[0] == _approx({"scope": "pooled", **MSC, "crude_rate_ratio": CRUDE_RR})
-    code, out, _ = cli(capsys, *args)
-    assert code == 0 and "Primary efficacy endpoint" in out
-
+    assert [a["name"] for a in listed] == [
+        "primary-endpoint",
+        "safety",
+        "baseline",
+        "disability",
+        "relapses",
+        "completeness",
+    ]
     code, out, err = cli(capsys, "analyses", "run", "primary-endpoit", "--warehouse", str(wh))
     assert (code, out) == (2, "") and "primary-endpoint" in err
 
 
-def test_every_analysis_is_one_readable_select() -> None:
+def test_every_analysis_is_readable_selects() -> None:
     for analysis in analyses.ANALYSES:
-        sql = analysis.sql()
-        assert sql.lstrip().startswith("--"), f"{analysis.sql_file} should open with a comment"
-        parse_select(sql)
+        files = [p.sql_file for p in analysis.parts] + (
+            [analysis.listing] if analysis.listing else []
+        )
+        for file in files:
+            sql = analyses.sql(file)
+            assert sql.lstrip().startswith("--"), f"{file} should open with a comment"
+            parse_select(sql)
         assert set(analysis.reads) <= {t.name for t in registry.schema()}

@@ -214,3 +214,26 @@ def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
     assert mri[1][:6] == ("rm.csv", None, 3, "data_rm", "31/02/2020", "invalid-date")
     labs = [tuple(r) for r in book["labs"].iter_rows(values_only=True)]
     assert labs[1][3:6] == ("unita", "g/furlong", "unknown-code")
+
+
+def test_warnings_beside_quarantined_rows_and_restricted_warnings_unlisted(tmp_path: Path) -> None:
+    from federate import registry
+    from federate.ingest import ingest
+    from federate.pseudonym import SiteKey
+
+    export = write_italy_export(tmp_path / "export")
+    infusions = FILES["infusioni.csv"].replace(";1,50;70,5", ";33,33;70,5")  # impossible
+    infusions = infusions.replace(";1,85;63,9", ";7,77;63,9")  # implausible: a warning
+    (export / "infusioni.csv").write_text(infusions, encoding="utf-8")
+    result = ingest(
+        registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k")
+    )
+    quarantined = [
+        (q["source_row"], q["reason"], q["value"]) for q in result.quarantine.to_pylist()
+    ]
+    assert quarantined == [(2, "out-of-range", "(restricted)")]
+    dose = [
+        w for w in result.warnings.to_pylist() if w["shared_column"] == "dose_million_cells_per_kg"
+    ]
+    assert [(w["source_row"], w["value"]) for w in dose] == [(0, "(restricted)")]
+    assert "1 row(s), not listed" in dose[0]["rule"]

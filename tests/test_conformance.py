@@ -218,6 +218,40 @@ def bump_first_value_redcap(path: Path, adapter: SiteAdapter, column: str) -> No
     path.write_bytes("\n".join(lines).encode(encoding))
 
 
+def bump_record_2_sdtm(path: Path, adapter: SiteAdapter, column: str) -> None:
+    """Add one to ``column`` in record 2 of an SDTM transport file (records count from 1). In a
+    findings dataset the adapter pivots, ``column`` is a test code: the result of that test in
+    the assessment whose first record is record 2 changes. Written back with pyreadstat, the
+    dataset's name, label, variable labels and formats kept."""
+    import polars as pl
+    import pyreadstat
+
+    tm = next(t for t in adapter.tables if t.file == path.name and column in t.source_columns())
+    frame, meta = pyreadstat.read_xport(str(path), output_format="polars")
+    assert isinstance(frame, pl.DataFrame)
+    values = {name: frame.get_column(name).to_list() for name in frame.columns}
+    row = 1
+    if tm.pivot is not None:
+        by, name = tm.pivot.by, tm.pivot.name
+        row = next(
+            i
+            for i in range(frame.height)
+            if values[name][i] == column and all(values[c][i] == values[c][1] for c in by)
+        )
+        column = tm.pivot.value
+    values[column][row] += 1
+    frame = frame.with_columns(pl.Series(column, values[column], dtype=frame.schema[column]))
+    pyreadstat.write_xport(
+        frame,
+        str(path),
+        file_label=meta.file_label or "",
+        table_name=meta.table_name,
+        column_labels={k: v for k, v in meta.column_names_to_labels.items() if v},
+        variable_format={k: v for k, v in meta.original_variable_types.items() if v},
+        file_format_version=5,
+    )
+
+
 # One mutator per export format (not per site): a new format adds one here.
 MUTATORS = {
     "csv": bump_first_value_csv,
@@ -225,6 +259,7 @@ MUTATORS = {
     "spss": bump_record_2_spss,
     "odm": bump_record_2_odm,
     "redcap": bump_first_value_redcap,
+    "sdtm": bump_record_2_sdtm,
 }
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from federate import registry, warehouse
+from federate.errors import UsageError
 from federate.pseudonym import SiteKey
-from federate.query import connect, run_query
+from federate.query import Limits, connect, run_query
+from federate.roles import Role
 from tests.test_warehouse import build_bundle, cli, clone_bundle, squeeze, tree_hash
 
 
@@ -87,12 +91,15 @@ def test_empty_warehouse_has_typed_empty_tables(tmp_path: Path) -> None:
     empty = tmp_path / "wh"
     empty.mkdir()
     schema = registry.schema()
-    con = connect(empty)
-    for table in schema:
-        result = con.sql(f"SELECT * FROM {table.name}").to_arrow_table()
-        assert result.num_rows == 0
-        want = schema.arrow_schema(table)
-        assert [(f.name, f.type) for f in result.schema] == [(f.name, f.type) for f in want]
+    for role in Role:
+        con = connect(empty, role).con
+        for table in schema:
+            result = con.sql(f"SELECT * FROM {table.name}").to_arrow_table()
+            assert result.num_rows == 0
+            want = [(f.name, f.type) for f in schema.arrow_schema(table)]
+            if role is Role.BLINDED:  # the blinded role's tables have no restricted column
+                want = [(n, t) for n, t in want if n not in table.restricted_columns]
+            assert [(f.name, f.type) for f in result.schema] == want
 
 
 def test_sql_errors_exit_2_with_duckdbs_message(
@@ -117,7 +124,19 @@ def test_missing_warehouse_and_tampered_warehouse(
     sub = warehouse.read_catalog(wh).current_submissions()[0]
     manifest = wh / sub.path / "manifest.json"
     manifest.write_text(manifest.read_text("utf-8").replace('"rows": 5', '"rows": 6'), "utf-8")
+    for role in Role:
+        args = ["--warehouse", str(wh), "--role", role.value]
+        code, _, err = cli(capsys, "query", "SELECT count(*) FROM mri", *args)
+        assert code == 3 and "(warehouse-tampered)" in err
+
+
+def test_a_tampered_blinded_copy_is_refused(wh: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = warehouse.read_catalog(wh).current_submissions()[0]
+    index = wh / sub.blinded_path / "index.json"
+    index.write_text(index.read_text("utf-8") + " ", "utf-8")
     code, _, err = cli(capsys, "query", "SELECT count(*) FROM mri", "--warehouse", str(wh))
+    assert code == 3 and "(warehouse-tampered)" in err
+    code, _, err = cli(capsys, "pool", "verify", "--warehouse", str(wh))
     assert code == 3 and "(warehouse-tampered)" in err
 
 
@@ -133,6 +152,15 @@ def _escapes(wh: Path, outside: Path) -> list[str]:
         "SELECT * FROM glob('/etc/*')",
         f"ATTACH '{outside}' AS other",
         "ATTACH ':memory:' AS other",
+        "SELECT * FROM read_parquet('**/*.parquet')",
+        "SELECT * FROM parquet_scan(['/etc/passwd'])",
+        "SELECT current_setting('memory_limit') FROM duckdb_secrets()",
+        "SET memory_limit = '100GB'",
+        "SELECT * FROM pragma_database_list()",
+        "DETACH memory",
+        "CHECKPOINT",
+        "VACUUM",
+        "CREATE MACRO m(x) AS x",
         "INSTALL httpfs",
         "LOAD httpfs",
         "SET enable_external_access = true",
@@ -151,13 +179,15 @@ def _escapes(wh: Path, outside: Path) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("role", ["blinded", "unblinded"])
 def test_every_sandbox_escape_is_refused(
-    tmp_path: Path, wh: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, wh: Path, capsys: pytest.CaptureFixture[str], role: str
 ) -> None:
     outside = tmp_path / "escaped"
     before = tree_hash(wh)
     for sql in _escapes(wh, outside):
-        code, out, err = cli(capsys, "query", sql, "--warehouse", str(wh), "--format", "json")
+        args = ["--warehouse", str(wh), "--format", "json", "--role", role]
+        code, out, err = cli(capsys, "query", sql, *args)
         assert (code, out) == (2, ""), f"not refused: {sql!r}\n{out}{err}"
         assert squeeze(err).startswith("error(sql-"), (sql, err)
         assert "Traceback" not in err
@@ -168,7 +198,7 @@ def test_every_sandbox_escape_is_refused(
 
 def test_the_connection_itself_is_locked(wh: Path) -> None:
     """Even past the statement check, DuckDB's own settings refuse files and settings."""
-    con = connect(wh)
+    con = connect(wh).con
     settings = dict(
         con.sql(
             "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
@@ -190,3 +220,61 @@ def test_refusal_happens_before_the_warehouse_is_read(tmp_path: Path) -> None:
     # No warehouse at all: the statement is refused first, for what it is.
     with pytest.raises(Exception, match="only a SELECT"):
         run_query("DROP VIEW mri", tmp_path / "nowhere")
+
+
+_SLOW = "SELECT sum(a.range * b.range) FROM range(200000) AS a, range(200000) AS b"
+
+
+def test_a_query_past_the_time_limit_is_interrupted(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="time limit") as caught:
+        run_query(_SLOW, wh, limits=Limits(seconds=0.3))
+    assert caught.value.code == "sql-timeout"
+    assert time.monotonic() - started < 10  # interrupted, not waited for
+    code, out, err = cli(capsys, "query", _SLOW, "--warehouse", str(wh), "--timeout", "0.3")
+    assert (code, out) == (2, "") and "(sql-timeout)" in err and "Traceback" not in err
+    assert len(squeeze(err).splitlines()) == 1
+
+
+def test_a_query_past_the_memory_limit_is_refused(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "SELECT list(range) AS l FROM range(60000000)"
+    args = ["--warehouse", str(wh), "--memory-limit", "64MB"]
+    code, out, err = cli(capsys, "query", sql, *args)
+    assert (code, out) == (2, "") and "(sql-memory)" in err and "Traceback" not in err
+    # The session itself still works within its limit.
+    assert run_query("SELECT 1 AS one", wh, limits=Limits(memory="64MB")).num_rows == 1
+
+
+def test_role_relations_and_views(wh: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT arm, count(*) AS n FROM allocation GROUP BY arm ORDER BY arm"
+    assert run_query(sql, wh).to_pylist() == [{"arm": "ALL", "n": 3}]
+    unblinded = run_query(sql, wh, role=Role.UNBLINDED).to_pylist()
+    assert unblinded == [
+        {"arm": "ALL", "n": 3},
+        {"arm": "MSC_PLACEBO", "n": 1},
+        {"arm": "PLACEBO_MSC", "n": 2},
+    ]
+    code, out, err = cli(
+        capsys, "query", "SELECT sequence FROM randomisation", "--warehouse", str(wh)
+    )
+    assert (code, out) == (2, "") and "sequence" in err
+    intake = run_query("SELECT table_name, rows_read FROM intake WHERE table_name = 'mri'", wh)
+    assert intake.to_pylist() == [{"table_name": "mri", "rows_read": 5}]
+    labels = run_query("SELECT count(*) AS n FROM code_labels WHERE column_name = 'ms_course'", wh)
+    assert labels.to_pylist() == [{"n": 3}]
+
+
+def test_parquet_needs_out(tmp_path: Path, wh: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT visit_code, gel_count FROM mri ORDER BY ALL"
+    code, out, err = cli(capsys, "query", sql, "--warehouse", str(wh), "--format", "parquet")
+    assert (code, out) == (2, "") and "--out" in err
+    target = tmp_path / "r.parquet"
+    code, out, _ = cli(
+        capsys, "query", sql, "--warehouse", str(wh), "--format", "parquet", "--out", str(target)
+    )
+    assert (code, out) == (0, "")
+    assert pq.read_table(target).num_rows == 5

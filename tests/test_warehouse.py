@@ -201,7 +201,9 @@ def test_second_submission_replaces_current_and_history_keeps_both(
     assert all((wh / s.path).is_dir() for s in warehouse.read_catalog(wh).submissions.values())
 
     code, out, _ = cli(capsys, "pool", "status", "--warehouse", str(wh), "--format", "json")
-    assert json.loads(out) == [
+    status = json.loads(out)  # every registered site has a row; only italy has data
+    assert all(r["submission_id"] is None for r in status if r["site"] != "italy")
+    assert [r for r in status if r["site"] == "italy"] == [
         {
             "site": "italy",
             "submission_id": second_id,
@@ -421,3 +423,24 @@ _MRI_TWO_ROWS = (
     "000123;SETT4;02/04/2013;3;0;0;0;12,00;1499,5;sì\n"
     "000124;SETT4;03/04/2013;3;4;2;5;8,40;1610,5;sì\n"
 )
+
+
+def test_publish_keeps_restricted_columns_apart(tmp_path: Path, make_bundle: MakeBundle) -> None:
+    """The blinded copy is written with the submission, in its own area, without restricted
+    columns; a rollback republishes a submission together with its blinded copy."""
+    wh = tmp_path / "wh"
+    first = make_bundle()
+    warehouse.add(first, wh)
+    warehouse.add(make_bundle(rm=_MRI_TWO_ROWS), wh)
+    catalog = warehouse.read_catalog(wh)
+    for sub in catalog.submissions.values():
+        folder = wh / sub.blinded_path
+        assert sub.blinded_path.startswith(f"{warehouse.BLINDED}/italy/") and sub.blinded_sha256
+        schemas = {p.stem: pq.read_schema(p).names for p in folder.glob("*.parquet")}
+        assert set(schemas) == set(sub.rows)
+        assert "sequence" not in schemas["randomisation"]
+        assert not {"product", "dose_million_cells_per_kg", "lot_id"} & set(schemas["infusions"])
+    old_id = manifest_of(first)["submission_id"]
+    warehouse.rollback("italy", old_id, wh)
+    assert run_query("SELECT count(*) AS n FROM mri", wh).to_pylist() == [{"n": 5}]
+    assert warehouse.verify_warehouse(wh)["submissions"] == 2

@@ -1,15 +1,23 @@
-"""``federate analyses``: the trial's named analyses, each a readable SQL file."""
+"""``federate analyses``: the trial's named analyses, each a few readable SQL files."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
 import typer
 
 from federate import analyses as registry
-from federate.cli.options import FormatOpt, WarehouseOpt
-from federate.output import Format, emit_table
+from federate.analyses import Result
+from federate.cli.options import FormatOpt, OperatorOpt, WarehouseOpt
+from federate.cli.query import DataFormatOpt, MemoryOpt, OutOpt, RoleOpt, SecondsOpt
+from federate.disclosure import DEFAULT_MIN_CELL
+from federate.errors import UsageError
+from federate.output import DataFormat, Format, emit_table, out_console, rich_table, write_text
+from federate.query import Limits
+from federate.roles import Role
 
 
 def register(app: typer.Typer) -> None:
@@ -20,21 +28,25 @@ def register(app: typer.Typer) -> None:
     def list_(
         fmt: FormatOpt = Format.TABLE,
     ) -> None:
-        """List the named analyses, the tables they read and whether they reveal the arm."""
+        """List the named analyses, their parts and SQL files, and what they offer."""
         rows = [
             {
                 "name": a.name,
                 "title": a.title,
+                "parts": ", ".join(p.name for p in a.parts),
+                "rows": a.listing is not None,
+                "plot": a.plot,
                 "reads": ", ".join(a.reads),
-                "unblinded": a.unblinded,
-                "sql_file": a.sql_file,
+                "sql_files": ", ".join(
+                    [p.sql_file for p in a.parts] + ([a.listing] if a.listing else [])
+                ),
                 "description": a.description,
             }
             for a in registry.ANALYSES
         ]
         table = pa.Table.from_pylist(rows)
-        if fmt is Format.TABLE:  # the description is for csv/json; too wide for a terminal
-            table = table.drop_columns(["sql_file", "description"])
+        if fmt is Format.TABLE:  # files and description are for csv/json; too wide
+            table = table.drop_columns(["sql_files", "description"])
         emit_table(table, fmt, title="Analyses")
         raise typer.Exit(0)
 
@@ -42,9 +54,75 @@ def register(app: typer.Typer) -> None:
     def run(
         name: Annotated[str, typer.Argument(help="Analysis name (see `federate analyses list`).")],
         wh: WarehouseOpt,
-        fmt: FormatOpt = Format.TABLE,
+        role: RoleOpt = Role.BLINDED,
+        min_cell: Annotated[
+            int,
+            typer.Option(
+                "--min-cell",
+                min=1,
+                help="Suppress counts of 1..K-1 (and statistics over fewer than K patients), "
+                "with secondary suppression so no suppressed cell can be recovered from totals.",
+            ),
+        ] = DEFAULT_MIN_CELL,
+        fmt: DataFormatOpt = DataFormat.TABLE,
+        out: OutOpt = None,
+        plot: Annotated[
+            Path | None,
+            typer.Option("--plot", help="Also draw the analysis's figure to FILE.png."),
+        ] = None,
+        rows: Annotated[
+            bool,
+            typer.Option(
+                "--rows",
+                help="The row-level listing instead (e.g. serious AEs): --role unblinded only; "
+                "never a released table.",
+            ),
+        ] = False,
+        seconds: SecondsOpt = Limits.seconds,
+        memory: MemoryOpt = Limits.memory,
+        operator: OperatorOpt = None,
     ) -> None:
-        """Run a named analysis over every site's current submission."""
+        """Run a named analysis over every site's current submission, pooled and per site.
+
+        blinded (default): pooled over arms, no sequence, product, dose or arm. unblinded: by
+        arm, recorded in the warehouse's audit log. Every table is released with disclosure
+        control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
+        """
         analysis = registry.get(name)
-        emit_table(registry.run_analysis(name, wh), fmt, title=analysis.title)
+        if fmt is DataFormat.PARQUET and out is None:
+            raise UsageError("--format parquet needs --out FILE", code="bad-format")
+        if plot is not None and (not analysis.plot or rows):
+            drawn = ", ".join(a.name for a in registry.ANALYSES if a.plot)
+            raise UsageError(f"--plot is for {drawn} (not --rows)", code="no-plot")
+        limits = Limits(seconds=seconds, memory=memory)
+        if rows:
+            if role is not Role.UNBLINDED:
+                raise UsageError(
+                    "row-level listings exist only for --role unblinded --rows", code="no-rows"
+                )
+            listing = registry.listing(name, wh, limits=limits, operator=operator)
+            emit_table(listing, fmt, title=f"{analysis.title}: row-level listing", out=out)
+            raise typer.Exit(0)
+        result = registry.run_analysis(
+            name, wh, role=role, min_cell=min_cell, limits=limits, operator=operator
+        )
+        if plot is not None:
+            from federate.analyses.plots import draw
+
+            draw(result, plot)
+        emit_result(result, fmt, out)
         raise typer.Exit(0)
+
+
+def emit_result(result: Result, fmt: DataFormat, out: Path | None = None) -> None:
+    """Tables per part for people; one JSON document; CSV/Parquet as one table with a part
+    column (the analysis, role and K in the Parquet metadata)."""
+    if fmt is DataFormat.TABLE:
+        if out is not None:
+            raise UsageError("--out needs --format csv, json or parquet", code="bad-format")
+        for part, table in result.parts:
+            out_console.print(rich_table(table, result.title(part)))
+    elif fmt is DataFormat.JSON:
+        write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", out)
+    else:
+        emit_table(result.combined(), fmt, out=out)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from federate.cli.analyses import emit_result
 from federate.demo import run_demo
 from federate.ingest import IngestResult
-from federate.output import Format, emit_table, err
+from federate.output import DataFormat, Format, err
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +28,8 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
     ) -> None:
         """Simulate the MESEMS trial, run every registered site's adapter on its export, pool
-        the bundles and print the primary endpoint (unblinded: simulated data)."""
+        the bundles and print the primary endpoint and its rate ratio (unblinded: simulated
+        data; the run is recorded in the warehouse's audit log)."""
         err.print(f"Simulating {patients} patients (seed {seed}) in {workdir} …")
 
         def say(site: str, result: IngestResult) -> None:
@@ -40,9 +43,6 @@ def register(app: typer.Typer) -> None:
             f'federate query "SELECT site, count(*) FROM mri GROUP BY site" '
             f"--warehouse {workdir / 'warehouse'}"
         )
-        emit_table(
-            result.endpoint,
-            fmt,
-            title="Primary endpoint: total GEL over weeks 4, 12 and 24 (period 1), by arm",
-        )
+        shown = [(p, t) for p, t in result.endpoint.parts if p.name in ("period1", "model")]
+        emit_result(replace(result.endpoint, parts=shown), DataFormat(fmt.value))
         raise typer.Exit(max((int(r.exit_code) for r in result.ingests.values()), default=0))

@@ -1,16 +1,43 @@
-"""``federate query "SQL"``: read-only SQL over the current pooled data."""
+"""``federate query "SQL"``: one read-only SELECT over the role's relations."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
 import typer
 
-from federate.cli.options import FormatOpt, WarehouseOpt
+from federate.cli.options import OperatorOpt, WarehouseOpt
+from federate.disclosure import DEFAULT_MIN_CELL
 from federate.errors import UsageError
-from federate.output import Format, emit_table
-from federate.query import run_query
+from federate.output import DataFormat, emit_table
+from federate.query import Limits, run_query
+from federate.roles import Role
+
+# Shared with `federate analyses run`.
+RoleOpt = Annotated[
+    Role,
+    typer.Option(
+        "--role",
+        help="blinded (default): no sequence, product, dose or arm can be reached. unblinded: "
+        "by arm; every unblinded run is recorded in the warehouse's audit log.",
+    ),
+]
+DataFormatOpt = Annotated[
+    DataFormat,
+    typer.Option("--format", help="table, csv, json, or parquet (needs --out FILE)."),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Write the result to this file instead of stdout."),
+]
+SecondsOpt = Annotated[
+    float, typer.Option("--timeout", min=0.01, help="Time limit in seconds: then interrupted.")
+]
+MemoryOpt = Annotated[
+    str, typer.Option("--memory-limit", help="Memory limit of the query engine, e.g. 2GB.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -18,23 +45,42 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: Annotated[
             str,
-            typer.Argument(
-                help="One SELECT over subjects, randomisation, infusions, visits and mri."
-            ),
+            typer.Argument(help="One SELECT over the shared tables and the role's views."),
         ],
         wh: WarehouseOpt,
-        fmt: FormatOpt = Format.TABLE,
+        role: RoleOpt = Role.BLINDED,
+        min_cell: Annotated[
+            int | None,
+            typer.Option(
+                "--min-cell",
+                min=1,
+                help="Release the result as a table: integer columns are counts (1..K-1 "
+                f"suppressed, with secondary suppression), floats statistics (e.g. "
+                f"{DEFAULT_MIN_CELL}). Default: no suppression (a row-level tool).",
+            ),
+        ] = None,
+        fmt: DataFormatOpt = DataFormat.TABLE,
+        out: OutOpt = None,
+        seconds: SecondsOpt = Limits.seconds,
+        memory: MemoryOpt = Limits.memory,
+        operator: OperatorOpt = None,
     ) -> None:
-        """Run one read-only SELECT over every site's current submission.
+        """Run one read-only SELECT over every site's current submission, as a role.
 
-        Each shared table is a relation of the same name.
-        SQL cannot read or write files, attach databases, load extensions or change settings.
-        Anything but a single SELECT (or WITH ... SELECT) exits 2.
+        Relations: each shared table; allocation, periods and treatment_periods (the arm of
+        each patient: 'ALL' only, for the blinded role); code_labels; intake (row accounting).
+        The blinded role's tables are read from the warehouse's blinded area: restricted
+        columns do not exist there. SQL cannot read or write files, attach databases, load
+        extensions or change settings. Anything but a single SELECT (or WITH ... SELECT), a
+        query past the time or memory limit, exits 2.
         """
-        result = run_query(sql, wh)
+        if fmt is DataFormat.PARQUET and out is None:
+            raise UsageError("--format parquet needs --out FILE", code="bad-format")
+        limits = Limits(seconds=seconds, memory=memory)
+        result = run_query(sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator)
         try:
-            emit_table(result, fmt)
-        except pa.ArrowNotImplementedError as exc:
+            emit_table(result, fmt, out=out)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError) as exc:
             raise UsageError(
                 f"this result cannot be written as {fmt.value} ({exc}); try --format json",
                 code="bad-format",

@@ -391,6 +391,36 @@ def danish_birth_dates(people: People) -> pa.Array:
     return pa.array([f"{d:%d-%m-%Y}" for d in birth], pa.string())
 
 
+# FR NIR (DOMAIN.md §4): sex (1 man, 2 woman), year and month of birth, département of birth
+# (2A/2B in Corsica, 99 born abroad), commune, order number, then the key.
+FR_DEPARTMENTS = (
+    *("75", "69", "13", "31", "33", "59", "67", "44", "06", "34", "35", "38", "92", "93", "94"),
+    *("2A", "2B", "99"),
+)
+
+
+def nir_keys(bodies: list[str]) -> list[int]:
+    """97 - (the 13 digits mod 97), Corsica's 2A and 2B counting as 19 and 18."""
+    return [97 - int(b.replace("2A", "19").replace("2B", "18")) % 97 for b in bodies]
+
+
+def nirs(people: People) -> pa.Array:
+    """15-character NIRs (no spaces, as a database field holds them) of each patient's sex and
+    month of birth, with a valid key, so the identifier gate must catch them."""
+    month = people.birth_date.astype("datetime64[M]").astype(np.int64)
+    u = people.draws[:, _BIRTHPLACE]
+    department = _pick(FR_DEPARTMENTS, u)
+    commune = 1 + (u * 1e6).astype(np.int64) % 999
+    order = 1 + (people.draws[:, 3] * 999).astype(np.int64)
+    bodies = [
+        f"{1 if s == 'M' else 2}{(m // 12 + 1970) % 100:02d}{m % 12 + 1:02d}{d}{c:03d}{o:03d}"
+        for s, m, d, c, o in zip(
+            people.sex, month.tolist(), department, commune.tolist(), order.tolist(), strict=True
+        )
+    ]
+    return pa.array([f"{b}{k:02d}" for b, k in zip(bodies, nir_keys(bodies), strict=True)])
+
+
 GENERATORS: dict[str, IdGenerator] = {
     "personnummer": personnummer,
     "namn": swedish_names,
@@ -402,4 +432,5 @@ GENERATORS: dict[str, IdGenerator] = {
     "OpenClinica:DateOfBirth": iso_birth_dates,
     "cpr": cpr_numbers,
     "foedselsdato": danish_birth_dates,
+    "NIR": nirs,
 }

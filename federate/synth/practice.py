@@ -89,9 +89,9 @@ PRACTICE: dict[str, Practice] = {
     ),
     "france": Practice(
         "fr",
-        ",",
+        ",",  # the lab's printout, kept in LBORRES; SDTM's own values use a point
         "\u202f",
-        ("%d/%m/%Y", "%m/%Y", "%Y"),
+        ("%Y-%m-%d", "%Y-%m", "%Y"),  # SDTM --DTC: ISO 8601, partial to the month or year
         "16.0",
         ("2018", "2020", "2024"),
         {**_SI, "HGB": ("g/dL",), "GLUC": ("mg/dL",), "ALT": ("U/L",), "AST": ("U/L",)},

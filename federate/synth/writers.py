@@ -20,6 +20,7 @@ from federate.synth.export_csv import encoding_for, write_csv
 from federate.synth.export_excel import write_excel_export
 from federate.synth.export_odm import write_odm_export
 from federate.synth.export_redcap import write_redcap_export
+from federate.synth.export_sdtm import write_sdtm_export
 from federate.synth.export_spss import write_spss_export
 
 
@@ -59,4 +60,5 @@ WRITERS: dict[str, ExportWriter] = {
     "excel": write_excel_export,
     "odm": write_odm_export,
     "redcap": write_redcap_export,
+    "sdtm": write_sdtm_export,
 }

@@ -1,0 +1,410 @@
+"""France: the French national trial's data management delivers CDISC SDTM datasets, one SAS
+transport file (XPT v5) per domain, as the CDISC Therapeutic Area User Guide for Multiple
+Sclerosis (TAUG-MS v1.0) lays out MS data. Text is cp1252 (SAS wlatin1) or UTF-8, dates are ISO
+8601 (``--DTC``, possibly partial: ``2014-03``, ``2014``; possibly timed), numbers use a decimal
+point. SUPP-- qualifiers are merged onto their parent records by the reader; the NIR, which the
+French CRF recorded, travels as the SUPPDM qualifier ``NIR``: read, never written.
+
+Conventions (where SDTM leaves a choice, the French data management's):
+
+* DM holds every patient, screen failures included (``ARMCD`` ``SCRNFAIL``): only the two
+  crossover sequences are kept. ``RFSTDTC`` is the date of randomisation (sponsor-defined);
+  ``BRTHDTC`` is the year of birth only. MS course and date of diagnosis are the SUPPDM
+  qualifiers ``MSTYPE`` and ``MSDIAGDT`` (the TAUG puts them in MH; the shared table needs them
+  on the patient's record).
+* EX: one record per infusion, the crossover period in ``EPOCH``; body weight and viability are
+  the SUPPEX qualifiers ``WEIGHT`` and ``VIABIL``.
+* Findings (MO, QS or RS, FT) are pivoted to one row per assessment; a test code names each
+  result. MO test codes are the French data management's own; field strength is the SUPPMO
+  qualifier ``MRIFS`` on the scan's group (``MOGRPID``).
+"""
+
+from federate.adapter import (
+    Code,
+    Const,
+    Date,
+    Decimal,
+    Integer,
+    Keep,
+    Locale,
+    LocalId,
+    PartialDate,
+    Pivot,
+    SiteAdapter,
+    SkipFiles,
+    TableMap,
+    Text,
+    Verbatim,
+    YearOf,
+)
+from federate.readers.sdtm import SdtmReader
+
+USUBJID = LocalId("USUBJID", upper=False)  # SDTM ids are exact: nothing to normalise
+
+YES_NO = {"Y": True, "N": False}  # the CDISC NY code list
+VISITS = {
+    "SELECTION": "SCR",
+    "SEMAINE 0": "W0",
+    "SEMAINE 4": "W4",
+    "SEMAINE 12": "W12",
+    "SEMAINE 24": "W24",
+    "SEMAINE 28": "W28",
+    "SEMAINE 36": "W36",
+    "SEMAINE 48": "W48",
+    "VISITE NON PROGRAMMEE": "UNS",
+}
+# Planned study day of each visit (TV.VISITDY; blank for an unplanned visit) -> nominal week.
+WEEKS = {"-42": -6, "1": 0, "29": 4, "85": 12, "169": 24, "197": 28, "253": 36, "337": 48}
+SEQUENCES = {"MSC-PBO": "MSC_PLACEBO", "PBO-MSC": "PLACEBO_MSC"}
+RANDOMISED = Keep(
+    "ARMCD",
+    tuple(SEQUENCES),
+    "not randomised to a crossover sequence (a screen failure, or another trial's arm)",
+)
+DM_NOTE = (
+    "One record per patient; screen failures (ARMCD `SCRNFAIL`) are skipped. The SUPPDM "
+    "qualifiers are merged onto it by the reader."
+)
+RELATEDNESS = {
+    "NOT RELATED": "NOT",
+    "UNLIKELY RELATED": "UNLIKELY",
+    "POSSIBLY RELATED": "POSSIBLE",
+    "PROBABLY RELATED": "PROBABLE",
+    "RELATED": "DEFINITE",
+    # Other sponsors' spellings, as in the CDISC pilot study.
+    "NONE": "NOT",
+    "REMOTE": "UNLIKELY",
+    "POSSIBLE": "POSSIBLE",
+    "PROBABLE": "PROBABLE",
+    "DEFINITE": "DEFINITE",
+}
+OUTCOMES = {  # the CDISC OUT code list
+    "RECOVERED/RESOLVED": "RECOVERED",
+    "RECOVERING/RESOLVING": "RECOVERING",
+    "NOT RECOVERED/NOT RESOLVED": "NOT_RECOVERED",
+    "RECOVERED/RESOLVED WITH SEQUELAE": "RECOVERED_WITH_SEQUELAE",
+    "FATAL": "FATAL",
+    "UNKNOWN": "UNKNOWN",
+}
+EVALUATORS = {"INDEPENDENT ASSESSOR": True, "INVESTIGATOR": False}  # --EVAL: blinded or not
+# LBTESTCD (CDISC code list) -> analyte: lymphocytes are LYM in SDTM.
+LAB_TESTS = {
+    "CREAT": "CREAT",
+    "HGB": "HGB",
+    "GLUC": "GLUC",
+    "ALT": "ALT",
+    "AST": "AST",
+    "LYM": "LYMPH",
+    "BILI": "BILI",
+}
+# LBSTRESU in the CDISC UNIT code list: the shared schema's canonical spellings.
+LAB_UNITS = {
+    u: u for u in ("umol/L", "mg/dL", "g/dL", "g/L", "mmol/L", "U/L", "ukat/L", "10^9/L", "10^3/uL")
+}
+OTHER_LAB_TEST = "another laboratory test: not in the shared schema"
+
+MRI_TESTS = ("GDLESNUM", "NT2LESNM", "CUALESNM", "T2LESVOL", "BRAINVOL")
+EDSS_TESTS = (
+    "EDSS01",  # EDSS score
+    "KFSS101",  # Kurtzke functional systems: pyramidal
+    "KFSS102",  # cerebellar
+    "KFSS103",  # brainstem
+    "KFSS104",  # sensory
+    "KFSS105",  # bowel and bladder
+    "KFSS106",  # visual
+    "KFSS107",  # cerebral
+    "EDSS02",  # Neurostatus ambulation score
+)
+# One test code per trial and hand: the pivot names a column per code (FTREPNUM and FTLAT
+# cannot take part in it).
+MSFC_TESTS = ("T25FWT1", "T25FWT2", "NHPTDT1", "NHPTDT2", "NHPTNT1", "NHPTNT2", "PASAT3")
+
+
+def _edss(domain: str) -> TableMap:
+    """EDSS and functional systems from QS (TAUG-MS v1.0) or RS (newer CDISC supplements)."""
+    p = domain
+    return TableMap(
+        "edss",
+        f"{p.lower()}.xpt",
+        subject=USUBJID,
+        keep=Keep(f"{p}TESTCD", EDSS_TESTS, "another instrument's item: not in the shared schema"),
+        pivot=Pivot(
+            by=("USUBJID", "VISIT", f"{p}DTC"),
+            name=f"{p}TESTCD",
+            value=f"{p}STRESN",
+            tests=EDSS_TESTS,
+            carry=(f"{p}EVAL",),
+        ),
+        fields={
+            "visit_code": Code("VISIT", VISITS),
+            "assessment_date": Date(f"{p}DTC"),
+            "edss": Decimal("EDSS01", places=1),
+            "fs_pyramidal": Integer("KFSS101"),
+            "fs_cerebellar": Integer("KFSS102"),
+            "fs_brainstem": Integer("KFSS103"),
+            "fs_sensory": Integer("KFSS104"),
+            "fs_bowel_bladder": Integer("KFSS105"),
+            "fs_visual": Integer("KFSS106"),
+            "fs_cerebral": Integer("KFSS107"),
+            "ambulation_score": Integer("EDSS02"),
+            "rater_blinded": Code(f"{p}EVAL", EVALUATORS),
+        },
+        optional=True,
+        note=f"{p}: one record per item ({p}TESTCD `EDSS01` the score, `KFSS101`-`KFSS107` the "
+        f"functional systems, `EDSS02` ambulation), pivoted to one row per assessment. The "
+        f"export carries QS or RS (either, or both).",
+    )
+
+
+def _labs(file: str, note: str) -> TableMap:
+    return TableMap(
+        "labs",
+        file,
+        subject=USUBJID,
+        keep=Keep("LBTESTCD", tuple(LAB_TESTS), OTHER_LAB_TEST),
+        fields={
+            "visit_code": Code("VISIT", VISITS),
+            "assessment_date": Date("LBDTC"),
+            "analyte": Code("LBTESTCD", LAB_TESTS),
+            "value_raw": Verbatim("LBORRES"),
+            "unit_raw": Verbatim("LBORRESU"),
+            "value_reported": Decimal("LBSTRESN"),
+            "unit_reported": Code("LBSTRESU", LAB_UNITS),
+        },
+        optional=True,
+        note=note,
+    )
+
+
+FRANCE = SiteAdapter(
+    name="france",
+    country="fr",
+    version="1.0.0",
+    title="France (FR national trial): CDISC SDTM datasets, one SAS transport file per domain",
+    reader=SdtmReader(encodings=("utf-8", "cp1252")),
+    locale=Locale(
+        decimal=".",
+        date_formats=("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"),
+        month_formats=("%Y-%m",),
+        year_formats=("%Y",),
+    ),
+    tables=(
+        TableMap(
+            "subjects",
+            "dm.xpt",
+            subject=USUBJID,
+            keep=RANDOMISED,
+            fields={
+                "centre": Code("SITEID", {"01": "FR-PAR", "02": "FR-LYO", "03": "FR-TOU"}),
+                "sex": Code("SEX", {"F": "F", "M": "M"}),
+                # The French CRF records the year of birth only; a full or month date reads too.
+                "birth_year": YearOf(Date("BRTHDTC", formats=("%Y", "%Y-%m", "%Y-%m-%d"))),
+                "ms_course": Code("MSTYPE", {"RR": "RRMS", "SP": "SPMS", "PP": "PPMS"}),
+                "diagnosis_date": Date("MSDIAGDT"),
+                "eligibility_version": Const("FR-2013"),
+            },
+            dropped=("NIR",),
+            note=DM_NOTE,
+        ),
+        TableMap(
+            "randomisation",
+            "dm.xpt",
+            subject=USUBJID,
+            keep=RANDOMISED,
+            fields={
+                "sequence": Code("ARMCD", SEQUENCES),
+                "randomisation_date": Date("RFSTDTC"),
+            },
+            dropped=("NIR",),
+            note=DM_NOTE + " RFSTDTC is the date of randomisation.",
+        ),
+        TableMap(
+            "infusions",
+            "ex.xpt",
+            subject=USUBJID,
+            fields={
+                "period": Code("EPOCH", {"TREATMENT 1": 1, "TREATMENT 2": 2}),
+                "infusion_date": Date("EXSTDTC"),
+                "product": Code("EXTRT", {"AUTOLOGOUS MSC": "MSC", "PLACEBO": "PLACEBO"}),
+                "dose_million_cells_per_kg": Decimal("EXDOSE"),
+                "body_weight_kg": Decimal("WEIGHT", places=1),
+                "viability_pct": Decimal("VIABIL", places=1),
+                "lot_id": Text("EXLOT", upper=True),
+            },
+            note="One record per infusion; EXDOSE in 10^6 cells/kg, blank for placebo. Body "
+            "weight and viability are SUPPEX qualifiers.",
+        ),
+        TableMap(
+            "visits",
+            "sv.xpt",
+            subject=USUBJID,
+            fields={
+                "visit_code": Code("VISIT", VISITS),
+                "week": Code("VISITDY", WEEKS),
+                "visit_date": Date("SVSTDTC"),
+            },
+            note="The nominal week comes from the planned study day (VISITDY), which an "
+            "unplanned visit lacks.",
+        ),
+        TableMap(
+            "mri",
+            "mo.xpt",
+            subject=USUBJID,
+            keep=Keep(
+                "MOTESTCD", MRI_TESTS, "another morphology finding: not in the shared schema"
+            ),
+            pivot=Pivot(
+                by=("USUBJID", "VISIT", "MODTC"),
+                name="MOTESTCD",
+                value="MOSTRESN",
+                tests=MRI_TESTS,
+                carry=("MOEVAL", "MRIFS"),
+            ),
+            fields={
+                "visit_code": Code("VISIT", VISITS),
+                "scan_date": Date("MODTC"),
+                "field_strength_t": Decimal("MRIFS", places=1),
+                "gel_count": Integer("GDLESNUM"),
+                "new_t2_count": Integer("NT2LESNM"),
+                "cua_count": Integer("CUALESNM"),
+                "t2_volume_ml": Decimal("T2LESVOL"),
+                "brain_volume_ml": Decimal("BRAINVOL", places=1),
+                "central_read": Code("MOEVAL", EVALUATORS),
+            },
+            optional=True,
+            note="MO (TAUG-MS morphology), one record per lesion count or volume, pivoted to one "
+            "row per scan: MOTESTCD `GDLESNUM` Gd-enhancing lesions, `NT2LESNM` new or "
+            "enlarging T2 lesions, `CUALESNM` combined unique active lesions, `T2LESVOL` T2 "
+            "lesion volume (mL), `BRAINVOL` normalised brain volume (mL). A central read is "
+            "MOEVAL `INDEPENDENT ASSESSOR`; the field strength (T) is the SUPPMO qualifier MRIFS.",
+        ),
+        _edss("QS"),
+        _edss("RS"),
+        TableMap(
+            "msfc",
+            "ft.xpt",
+            subject=USUBJID,
+            keep=Keep("FTTESTCD", MSFC_TESTS, "another functional test: not in the shared schema"),
+            pivot=Pivot(
+                by=("USUBJID", "VISIT", "FTDTC"),
+                name="FTTESTCD",
+                value="FTSTRESN",
+                tests=MSFC_TESTS,
+            ),
+            fields={
+                "visit_code": Code("VISIT", VISITS),
+                "assessment_date": Date("FTDTC"),
+                "t25fw_trial1_s": Decimal("T25FWT1", places=1),
+                "t25fw_trial2_s": Decimal("T25FWT2", places=1),
+                "nhpt_dominant_trial1_s": Decimal("NHPTDT1", places=1),
+                "nhpt_dominant_trial2_s": Decimal("NHPTDT2", places=1),
+                "nhpt_nondominant_trial1_s": Decimal("NHPTNT1", places=1),
+                "nhpt_nondominant_trial2_s": Decimal("NHPTNT2", places=1),
+                "pasat3": Integer("PASAT3"),
+            },
+            optional=True,
+            note="FT, one record per timed trial, pivoted to one row per assessment: FTTESTCD "
+            "`T25FWT1`/`T25FWT2` timed 25-foot walk, `NHPTDT1`/`NHPTDT2` and `NHPTNT1`/"
+            "`NHPTNT2` 9-hole peg test (dominant, non-dominant hand), `PASAT3` PASAT-3.",
+        ),
+        TableMap(
+            "relapses",
+            "ce.xpt",
+            subject=USUBJID,
+            keep=Keep(
+                "CEDECOD",
+                ("MULTIPLE SCLEROSIS RELAPSE",),
+                "another clinical event: not a relapse",
+            ),
+            fields={
+                "onset_date": PartialDate("CESTDTC"),
+                "end_date": PartialDate("CEENDTC"),
+                "severity": Code(
+                    "CESEV", {"MILD": "MILD", "MODERATE": "MODERATE", "SEVERE": "SEVERE"}
+                ),
+                "recovery": Code(
+                    "CEOUT",
+                    {
+                        "RECOVERED/RESOLVED": "COMPLETE",
+                        "RECOVERED/RESOLVED WITH SEQUELAE": "PARTIAL",
+                        "NOT RECOVERED/NOT RESOLVED": "NONE",
+                    },
+                ),
+                # The only relapse treatment the French CRF collects is IV methylprednisolone.
+                "steroids": Code("CECONTRT", YES_NO),
+            },
+            optional=True,
+            note="CE, one record per relapse (CEDECOD `MULTIPLE SCLEROSIS RELAPSE`); recovery "
+            "is the outcome CEOUT, steroid treatment CECONTRT.",
+        ),
+        TableMap(
+            "adverse_events",
+            "ae.xpt",
+            subject=USUBJID,
+            fields={
+                "ae_number": Integer("AESEQ"),
+                "verbatim_term": Verbatim("AETERM"),
+                "meddra_pt_code": Text("AEPTCD"),
+                "meddra_soc_code": Text("AESOCCD"),
+                "meddra_version": Text("MEDDRAV"),
+                "onset_date": PartialDate("AESTDTC"),
+                "end_date": PartialDate("AEENDTC"),
+                "serious": Code("AESER", YES_NO),
+                "sae_death": Code("AESDTH", YES_NO),
+                "sae_life_threatening": Code("AESLIFE", YES_NO),
+                "sae_hospitalisation": Code("AESHOSP", YES_NO),
+                "sae_disability": Code("AESDISAB", YES_NO),
+                "sae_congenital_anomaly": Code("AESCONG", YES_NO),
+                "sae_other_important": Code("AESMIE", YES_NO),
+                "ctcae_grade": Integer("AETOXGR"),
+                "relatedness_product": Code("AEREL", RELATEDNESS),
+                "relatedness_harvest": Code("AERELPRC", RELATEDNESS),
+                "outcome": Code("AEOUT", OUTCOMES),
+            },
+            note="Verbatim terms in French (cp1252); MedDRA codes numeric as SDTM has them. "
+            "SUPPAE qualifiers: MEDDRAV the MedDRA version, AERELPRC the relatedness to the "
+            "bone-marrow harvest.",
+        ),
+        TableMap(
+            "conmeds",
+            "cm.xpt",
+            subject=USUBJID,
+            fields={
+                "medication_verbatim": Verbatim("CMTRT"),
+                "atc_code": Text("CMCLASCD", upper=True),
+                "atc_version": Text("ATCVER"),
+                "start_date": PartialDate("CMSTDTC"),
+                "end_date": PartialDate("CMENDTC"),
+            },
+            note="CMCLASCD holds the ATC code as each centre coded it (often pre-2024), the "
+            "SUPPCM qualifier ATCVER its ATC index year; the schema crosswalks the code.",
+        ),
+        _labs(
+            "lb.xpt",
+            "LB, one record per test: LBORRES/LBORRESU kept as exported (decimal comma), "
+            "LBSTRESN/LBSTRESU the reported value and unit (creatinine and bilirubin in "
+            "µmol/L, haemoglobin in g/dL, glucose in mg/dL); other tests are skipped.",
+        ),
+        _labs("lbch.xpt", "LB split by category (SDTMIG): chemistry."),
+        _labs("lbhe.xpt", "LB split by category (SDTMIG): haematology."),
+    ),
+    format="sdtm",
+    notes=(
+        "SUPP-- datasets are merged onto their parent datasets' records. Other datasets are "
+        "counted and skipped with a reason: trial design (TA, TE, TI, TS, TV), disposition "
+        "(DS), vital signs (VS) and any other domain the shared schema has no place for, and "
+        "split datasets such as urinalysis (LBUR). `define.xml` is not a dataset and is not "
+        "read.",
+    ),
+    skip=(
+        SkipFiles(
+            "??.xpt",
+            "an SDTM domain the shared schema has no place for (trial design TA/TE/TI/TS/TV, "
+            "disposition DS, vital signs VS, medical history MH...)",
+        ),
+        SkipFiles(
+            "????.xpt",
+            "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
+        ),
+    ),
+)
