@@ -467,6 +467,9 @@ class TableMap:
     keep: Keep | None = None
     pivot: Pivot | None = None
     optional: bool = False  # the export may lack the file (e.g. EDSS in QS or in RS)
+    # Columns the file may lack (e.g. a SUPP-- qualifier some studies never collect): read as
+    # empty, so a required shared column then quarantines its rows rather than the whole run.
+    optional_columns: tuple[str, ...] = ()
 
     def input_columns(self) -> list[str]:
         """Columns the file must have (before any pivot)."""

@@ -36,10 +36,13 @@ def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, 
     by_key = {h.strip().lower(): h for h in header}
     resolved: dict[str, str] = {}
     missing = []
+    optional = {c.lower() for c in tm.optional_columns}
     for name in tm.input_columns():
         found = by_key.get(name.strip().lower())
-        if found is None:
+        if found is None and name.lower() not in optional:
             missing.append(name)
+        elif found is None:
+            continue
         else:
             resolved[name] = found
     if missing:
@@ -92,6 +95,8 @@ class TableMapper:
         return self.adapter.locale
 
     def _ref(self, source: str) -> str:
+        if source not in self.columns:  # an optional column this file lacks: all missing
+            return "NULL::VARCHAR"
         name = self.columns[source]
         kind = self.raw_types.get(name, pa.string())
         return typed_as_text(sql_ident(name), kind, self.locale)
@@ -107,7 +112,7 @@ class TableMapper:
             for out, expr in parser.outputs(name, ref, self.locale).items():
                 selects.append(f"{expr} AS {sql_ident(out)}")
             if parser.source:
-                raw = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+                raw = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"  # NULL when absent
                 selects.append(f"{raw} AS {sql_ident('__raw_' + name)}")
         if self.visit_by_window:
             selects.append("'UNS' AS visit_code")
@@ -208,7 +213,11 @@ class TableMapper:
             if pc.any(present).as_py():
                 first = derived.inputs[-1]
                 given = self.tm.fields.get(first)
-                site_col = self.columns[given.source] if given and given.source else first
+                site_col = (
+                    self.columns.get(given.source, given.source)
+                    if given and given.source
+                    else first
+                )
                 raw_name = "__raw_" + first
                 values = parsed.column(raw_name) if raw_name in parsed.column_names else None
                 record(present, site_col, name, values, derived.reason, derived.rule)
@@ -287,7 +296,9 @@ class TableMapper:
                 continue
             reason, rule = rule_reason(str(check), name)
             parser = self.tm.fields.get(name)
-            site_column = self.columns[parser.source] if parser and parser.source else name
+            site_column = (
+                self.columns.get(parser.source, parser.source) if parser and parser.source else name
+            )
             raw_name = "__raw_" + name
             values = (
                 parsed.column(raw_name)

@@ -198,3 +198,24 @@ def test_typed_cells_read_like_text(tmp_path: Path) -> None:
     from federate.pseudonym import pseudonym
 
     assert rows[0]["subject_id"] == pseudonym(SiteKey(bytes(32), tmp_path), "ty", "101")
+
+
+def test_optional_columns_may_be_missing(tmp_path: Path) -> None:
+    subjects = TableMap(
+        "subjects", "dm.csv", subject=ID, fields=SUBJECTS.fields, optional_columns=("BRTHDTC",)
+    )
+    adapter = SiteAdapter(
+        name="opt",
+        country="op",
+        version="0",
+        title="t",
+        reader=CsvReader(delimiter=","),
+        locale=Locale(date_formats=("%Y-%m-%d",)),
+        tables=(subjects,),
+    )
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "dm.csv").write_text("USUBJID,SEX,DIAGDTC\nA1,F,2010-01-01\n")
+    result = ingest(adapter, folder, tmp_path / "b", SiteKey(bytes(32), tmp_path))
+    (bad,) = result.quarantine.to_pylist()
+    assert (bad["column"], bad["reason"]) == ("BRTHDTC", "required-missing")
