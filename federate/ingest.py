@@ -199,7 +199,8 @@ def ingest(
             set(allow_identifiers_in),
         )
         for account in accounts:
-            table_rows[account.table] = table_rows.get(account.table, 0) + account.rows_mapped
+            if account.table:  # files skipped whole feed no table
+                table_rows[account.table] = table_rows.get(account.table, 0) + account.rows_mapped
 
         quarantine = failures.table()
         warning_table = warnings.table()

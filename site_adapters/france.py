@@ -102,6 +102,15 @@ LAB_UNITS = {
     u: u for u in ("umol/L", "mg/dL", "g/dL", "g/L", "mmol/L", "U/L", "ukat/L", "10^9/L", "10^3/uL")
 }
 OTHER_LAB_TEST = "another laboratory test: not in the shared schema"
+# Variables SDTMIG marks Permissible, and SUPP-- qualifiers, that another sponsor's export may
+# lack (the CDISC pilot has none of them): read as empty, so rows are held, not the whole run.
+DM_OPTIONAL = ("BRTHDTC", "MSTYPE", "MSDIAGDT")
+EX_OPTIONAL = ("EPOCH", "EXLOT", "WEIGHT", "VIABIL")
+AE_OPTIONAL = (
+    *("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE", "AETOXGR", "AEOUT"),
+    *("MEDDRAV", "AERELPRC"),
+)
+CM_OPTIONAL = ("CMCLASCD", "CMSTDTC", "CMENDTC", "ATCVER")
 
 MRI_TESTS = ("GDLESNUM", "NT2LESNM", "CUALESNM", "T2LESVOL", "BRAINVOL")
 EDSS_TESTS = (
@@ -120,9 +129,9 @@ EDSS_TESTS = (
 MSFC_TESTS = ("T25FWT1", "T25FWT2", "NHPTDT1", "NHPTDT2", "NHPTNT1", "NHPTNT2", "PASAT3")
 
 
-def _edss(domain: str) -> TableMap:
-    """EDSS and functional systems from QS (TAUG-MS v1.0) or RS (newer CDISC supplements)."""
-    p = domain
+def _edss(p: str) -> TableMap:
+    """EDSS and functional systems from QS (TAUG-MS v1.0) or RS (newer CDISC supplements):
+    ``p`` is the domain, the variables' prefix."""
     return TableMap(
         "edss",
         f"{p.lower()}.xpt",
@@ -151,8 +160,8 @@ def _edss(domain: str) -> TableMap:
         },
         optional=True,
         note=f"{p}: one record per item ({p}TESTCD `EDSS01` the score, `KFSS101`-`KFSS107` the "
-        f"functional systems, `EDSS02` ambulation), pivoted to one row per assessment. The "
-        f"export carries QS or RS (either, or both).",
+        "functional systems, `EDSS02` ambulation), pivoted to one row per assessment. The "
+        "export carries QS or RS (either, or both).",
     )
 
 
@@ -204,6 +213,7 @@ FRANCE = SiteAdapter(
                 "eligibility_version": Const("FR-2013"),
             },
             dropped=("NIR",),
+            optional_columns=DM_OPTIONAL,
             note=DM_NOTE,
         ),
         TableMap(
@@ -231,6 +241,7 @@ FRANCE = SiteAdapter(
                 "viability_pct": Decimal("VIABIL", places=1),
                 "lot_id": Text("EXLOT", upper=True),
             },
+            optional_columns=EX_OPTIONAL,
             note="One record per infusion; EXDOSE in 10^6 cells/kg, blank for placebo. Body "
             "weight and viability are SUPPEX qualifiers.",
         ),
@@ -361,6 +372,7 @@ FRANCE = SiteAdapter(
                 "relatedness_harvest": Code("AERELPRC", RELATEDNESS),
                 "outcome": Code("AEOUT", OUTCOMES),
             },
+            optional_columns=AE_OPTIONAL,
             note="Verbatim terms in French (cp1252); MedDRA codes numeric as SDTM has them. "
             "SUPPAE qualifiers: MEDDRAV the MedDRA version, AERELPRC the relatedness to the "
             "bone-marrow harvest.",
@@ -376,6 +388,7 @@ FRANCE = SiteAdapter(
                 "start_date": PartialDate("CMSTDTC"),
                 "end_date": PartialDate("CMENDTC"),
             },
+            optional_columns=CM_OPTIONAL,
             note="CMCLASCD holds the ATC code as each centre coded it (often pre-2024), the "
             "SUPPCM qualifier ATCVER its ATC index year; the schema crosswalks the code.",
         ),
@@ -395,6 +408,11 @@ FRANCE = SiteAdapter(
         "(DS), vital signs (VS) and any other domain the shared schema has no place for, and "
         "split datasets such as urinalysis (LBUR). `define.xml` is not a dataset and is not "
         "read.",
+        "Variables SDTMIG marks Permissible, and the SUPP-- qualifiers, may be missing from a "
+        "dataset: they read as empty (a required shared column then holds its rows, not the "
+        "run): "
+        + ", ".join(f"`{c}`" for c in (*DM_OPTIONAL, *EX_OPTIONAL, *AE_OPTIONAL, *CM_OPTIONAL))
+        + ".",
     ),
     skip=(
         SkipFiles(
@@ -405,6 +423,10 @@ FRANCE = SiteAdapter(
         SkipFiles(
             "????.xpt",
             "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
+        ),
+        SkipFiles(
+            "supp*.xpt",
+            "SUPP-- qualifiers: merged onto their parent records (read with the parent domain)",
         ),
     ),
 )
