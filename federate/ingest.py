@@ -391,6 +391,7 @@ def _skip_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccount
     )
     rejects: list[Reject] = []
     rows = sum(b.num_rows for b in reader.batches(source, rejects)) + len(rejects)
+    account.facts = reader.source_facts(source)
     account.rows_read = rows
     _add_skipped(account, rule.reason, rows)
     return account
