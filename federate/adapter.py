@@ -419,7 +419,8 @@ class LocalId:
             v = f"upper({v})"
         if self.zero_pad:
             v = (
-                f"CASE WHEN regexp_full_match({v}, '[0-9]+') "
+                # lpad also truncates a longer id: pad only what is shorter.
+                f"CASE WHEN regexp_full_match({v}, '[0-9]+') AND length({v}) < {self.zero_pad} "
                 f"THEN lpad({v}, {self.zero_pad}, '0') ELSE {v} END"
             )
         return v

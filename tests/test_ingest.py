@@ -206,3 +206,15 @@ def test_unknown_site_suggests(tmp_path: Path, key_file: Path) -> None:
     done = run_cli("ingest", "itlay", str(tmp_path), "--out", str(tmp_path / "b"), key=key_file)
     assert done.returncode == 2
     assert "Did you mean 'italy'" in done.stderr
+
+
+def test_zero_padding_restores_zeros_and_never_truncates() -> None:
+    import duckdb
+
+    from federate.adapter import LocalId
+
+    sql = LocalId("id", zero_pad=6).sql("id")
+    rows = duckdb.sql(
+        f"SELECT {sql} FROM (VALUES ('124'), ('000124'), ('1234567'), (' ab12 ')) t(id)"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["000124", "000124", "1234567", "AB12"]
