@@ -35,7 +35,6 @@ from federate.adapter import (
 )
 from federate.schema import DType
 
-
 _SHAPES = {"%d": r"\d{1,2}", "%m": r"\d{1,2}", "%Y": r"\d{4}", "%y": r"\d{2}"}
 
 

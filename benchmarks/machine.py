@@ -12,8 +12,17 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-LIBRARIES = ("duckdb", "pyarrow", "polars", "pandas", "pandera", "python-calamine", "pyreadstat",
-             "lxml", "py-spy")
+LIBRARIES = (
+    "duckdb",
+    "pyarrow",
+    "polars",
+    "pandas",
+    "pandera",
+    "python-calamine",
+    "pyreadstat",
+    "lxml",
+    "py-spy",
+)
 
 
 def commit() -> str:
@@ -21,8 +30,15 @@ def commit() -> str:
     so the engine measured may be ahead of the commit)."""
     try:
         head = _git("rev-parse", "--short=12", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "federate", "schemas",
-                     "site_adapters")
+        dirty = _git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            "federate",
+            "schemas",
+            "site_adapters",
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + ("+dirty (uncommitted engine changes)" if dirty else "")

@@ -12,8 +12,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,23 +40,21 @@ def run(
     cmd: Sequence[str | Path],
     *,
     ok: Sequence[int] = (0,),
-    env: dict[str, str] | None = None,
-    stdout: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Run:
-    """Run ``cmd`` to completion; wall time includes interpreter start-up, as a user sees it."""
+    """Run ``cmd`` to completion; wall time includes interpreter start-up, as a user sees it.
+    ``on_start`` gets the child's pid (e.g. a sampler watching /proc/<pid>)."""
     args = [str(c) for c in cmd]
-    out = stdout.open("wb") if stdout else subprocess.DEVNULL
-    err_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-stderr-{os.getpid()}.txt"
-    with err_path.open("wb") as err:
+    with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+        if on_start:
+            on_start(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen
-    if stdout:
-        out.close()  # type: ignore[union-attr]
-    tail = err_path.read_text("utf-8", errors="replace")[-2000:]
-    err_path.unlink(missing_ok=True)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
+        err.seek(0)
+        tail = err.read().decode("utf-8", errors="replace")[-2000:]
     if proc.returncode not in ok:
         raise CommandFailed(f"{' '.join(args)} exited {proc.returncode}:\n{tail}")
     return Run(wall, usage.ru_maxrss * _RSS_UNIT, proc.returncode, tail)
@@ -80,22 +79,29 @@ class Repeated:
         return ", ".join(f"{r.wall_s:.2f}" for r in self.runs)
 
 
-def repeat(
-    n: int,
-    cmd: Sequence[str | Path],
-    *,
-    ok: Sequence[int] = (0,),
-    env: dict[str, str] | None = None,
-    before: object = None,
-) -> Repeated:
-    """Run ``cmd`` ``n`` times; ``before`` (a callable) runs untimed before each, e.g. to remove
-    the previous run's output."""
-    runs = []
+@dataclass(frozen=True)
+class Command:
+    cmd: Sequence[str | Path]
+    ok: Sequence[int] = (0,)
+    before: Callable[[], None] | None = None  # untimed, e.g. remove the last output
+    on_start: Callable[[int], None] | None = None  # first run only
+
+
+def interleaved(
+    commands: dict[str, Command], n: int, budget_s: float | None = None
+) -> dict[str, Repeated]:
+    """Run several commands in rounds (A B C, A B C, ...) so that load drifting on a shared
+    machine hits each alike; a command whose first run exceeds ``budget_s`` runs once."""
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
     for _ in range(max(1, n)):
-        if callable(before):
-            before()
-        runs.append(run(cmd, ok=ok, env=env))
-    return Repeated(tuple(runs))
+        for name, c in commands.items():
+            done = runs[name]
+            if done and budget_s is not None and done[0].wall_s > budget_s:
+                continue
+            if c.before:
+                c.before()
+            done.append(run(c.cmd, ok=c.ok, on_start=None if done else c.on_start))
+    return {name: Repeated(tuple(r)) for name, r in runs.items()}
 
 
 def gb(n: int) -> str:

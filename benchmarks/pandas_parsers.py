@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 from federate.adapter import (
@@ -100,8 +99,8 @@ def parse(
         start = parser.century_start if parser.century_start is not None else locale.century_start
         return {name: dates(v, parser.formats or locale.date_formats, start)}
     if isinstance(parser, YearOf):
-        start = parser.date.century_start
-        start = start if start is not None else locale.century_start
+        given = parser.date.century_start
+        start = given if given is not None else locale.century_start
         years = dates(v, parser.date.formats or locale.date_formats, start).dt.year
         return {name: years.astype("Int64")}
     if isinstance(parser, PartialDate):
@@ -122,13 +121,11 @@ def _partial(
         "year": dates(v, locale.year_formats, start),
     }
     value = levels["day"].fillna(levels["month"]).fillna(levels["year"])
-    precision = np.select(
-        [levels["day"].notna(), levels["month"].notna(), levels["year"].notna()],
-        ["day", "month", "year"],
-        default=None,
-    )
+    precision = pd.Series(pd.NA, index=v.index, dtype="string")
+    for level in ("year", "month", "day"):  # the finest level that reads wins
+        precision[levels[level].notna()] = level
     return {
         name: value,
-        f"{name}_precision": pd.Series(precision, index=v.index, dtype="string"),
+        f"{name}_precision": precision,
         f"{name}_raw": raw.mask(raw == ""),
     }

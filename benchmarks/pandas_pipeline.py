@@ -14,23 +14,23 @@ writes a summary (rows per table) so the benchmark can check both pipelines agre
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandas_parsers as parsers
 import pandera.errors
 import pandera.pandas as pdr
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import pandas_parsers as parsers
 from federate import registry
 from federate.adapter import SiteAdapter, TableMap
 from federate.identifiers import scan_values
 from federate.pseudonym import SiteKey, load_key, pseudonym
 from federate.schema import DType, Schema, Table
-from federate.schemas.codelists import ATC_CROSSWALK, LAB_ANALYTES, MSFC_TASK_FORCE
 
 TYPES = {
     DType.STRING: "string",
@@ -40,11 +40,19 @@ TYPES = {
     DType.BOOL: "boolean",
 }
 PROVENANCE = ("site", "submission_id", "source_file", "source_row")
+# The schema's code lists (installed as federate.schemas; the engine reaches them only through
+# the registry, so no static import here either).
+_CODES = importlib.import_module("federate.schemas.codelists")
+ATC_CROSSWALK, LAB_ANALYTES, MSFC_TASK_FORCE = (
+    _CODES.ATC_CROSSWALK,
+    _CODES.LAB_ANALYTES,
+    _CODES.MSFC_TASK_FORCE,
+)
 SUBMISSION = "pandas-baseline"
 
 
 def _bound(value: object, dtype: DType) -> object:
-    return pd.Timestamp(value) if dtype is DType.DATE else value  # type: ignore[arg-type]
+    return pd.Timestamp(value) if dtype is DType.DATE else value
 
 
 def pandera_schema(table: Table, *, soft: bool) -> pdr.DataFrameSchema:
@@ -115,9 +123,9 @@ def derive(table: Table, frame: pd.DataFrame) -> pd.Series:
 def read(path: Path, delimiter: str) -> pd.DataFrame:
     options = {"sep": delimiter, "dtype": str, "keep_default_na": False, "quotechar": '"'}
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
+        return pd.read_csv(path, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:
-        return pd.read_csv(path, encoding="cp1252", **options)  # type: ignore[call-overload]
+        return pd.read_csv(path, encoding="cp1252", **options)
 
 
 def map_form(
@@ -182,7 +190,9 @@ def assign_visits(frame: pd.DataFrame, table: Table, visits: pd.DataFrame, schem
     return int((frame["visit_code"] == "UNS").sum())
 
 
-def settle(frame: pd.DataFrame, table: Table, subjects: set[str] | None) -> tuple[pd.DataFrame, int]:
+def settle(
+    frame: pd.DataFrame, table: Table, subjects: set[str] | None
+) -> tuple[pd.DataFrame, int]:
     """Exact duplicates kept once, rows sharing a key but disagreeing all quarantined, orphans
     quarantined. Returns (kept rows, rows removed)."""
     content = [c for c in table.names if c not in PROVENANCE]
@@ -199,8 +209,12 @@ def settle(frame: pd.DataFrame, table: Table, subjects: set[str] | None) -> tupl
 def identifier_hits(frame: pd.DataFrame, table: Table) -> int:
     hits = 0
     for c in table.columns:
-        if c.dtype is not DType.STRING or c.name in ("site", "subject_id", "submission_id",
-                                                     "source_file"):
+        if c.dtype is not DType.STRING or c.name in (
+            "site",
+            "subject_id",
+            "submission_id",
+            "source_file",
+        ):
             continue
         distinct = frame[c.name].dropna().unique()
         hits += len(scan_values(pa.array(distinct, pa.string()), free_text=c.free_text))

@@ -46,7 +46,7 @@ def main() -> None:
     from federate import registry, synth
 
     if args.truth_only:
-        registry.adapters = lambda: []  # type: ignore[assignment]  # truth, no exports
+        registry.adapters = lambda: []  # the truth only, no exports
         counts = sites.site_counts(args.patients)
     else:
         counts = {args.site: args.patients}

@@ -1,0 +1,166 @@
+"""Benchmark 1 and 2: ``federate ingest`` of a simulated Italian export of N lab rows, against
+the bare DuckDB conversion and the pandas + pandera pipeline, with peak RSS of each.
+
+Every command is a child process measured from outside (measure.py); timings are medians.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import exports
+import measure
+import profiling
+import timeline
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+FEDERATE = str(Path(sys.executable).parent / "federate")
+INGEST_OK = (0, 1)  # 1: finished with rows quarantined (counted and reported, not a crash)
+
+
+@dataclass
+class IngestCase:
+    lab_rows: int  # as asked
+    export: exports.Export
+    actual_lab_rows: int = 0
+    rows_total: int = 0  # every form, from the manifest
+    quarantined: int = 0
+    bare: measure.Repeated | None = None
+    federate: measure.Repeated | None = None
+    pandas: measure.Repeated | None = None
+    pandas_agrees: str = ""
+    cp1252: measure.Repeated | None = None
+    utf8_twin: measure.Repeated | None = None  # the UTF-8 ingest timed beside the cp1252 one
+    phases: list[timeline.Phase] = field(default_factory=list)
+    profile: profiling.Profile | None = None
+    distinct: dict[str, int] = field(default_factory=dict)
+
+    def ratio(self, slow: measure.Repeated | None, fast: measure.Repeated | None) -> float | None:
+        return slow.wall_s / fast.wall_s if slow and fast else None
+
+
+def ingest_cmd(export: Path, bundle: Path, key: Path, signing: Path) -> list[str | Path]:
+    return [
+        FEDERATE,
+        "ingest",
+        "italy",
+        export,
+        "--out",
+        bundle,
+        "--key-file",
+        key,
+        "--signing-key",
+        signing,
+    ]
+
+
+def _clear(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _manifest_rows(bundle: Path) -> tuple[int, int]:
+    manifest = json.loads((bundle / "manifest.json").read_text("utf-8"))
+    return sum(s["rows_read"] for s in manifest["sources"]), manifest["quarantine"]["rows"]
+
+
+def _agreement(pandas_out: Path, bundle: Path) -> str:
+    """Do both pipelines write the same number of rows per table? (Values were compared once
+    by hand: equal except msfc_z, which differs by 4e-16 from the order of float additions.)"""
+    summary: dict[str, Any] = json.loads((pandas_out / "summary.json").read_text("utf-8"))
+    manifest = json.loads((bundle / "manifest.json").read_text("utf-8"))
+    differ = [
+        f"{t}: pandas {s['written']}, federate {manifest['tables'].get(t, {}).get('rows')}"
+        for t, s in summary.items()
+        if s["written"] != manifest["tables"].get(t, {}).get("rows")
+    ]
+    return "same rows per table" if not differ else "DIFFER: " + "; ".join(differ)
+
+
+def run_case(
+    work: Path,
+    lab_rows: int,
+    signing: Path,
+    *,
+    repeat: int,
+    budget_s: float,
+    pandas: bool,
+    cp1252: bool,
+    sample_memory: bool,
+    profile: bool,
+    distinct: bool,
+) -> IngestCase:
+    folder = work / f"italy-{lab_rows}"
+    _clear(folder)
+    export = exports.synthesise(folder / "synth", "italy", exports.patients_for(lab_rows))
+    case = IngestCase(lab_rows, export)
+    utf8 = exports.transcode(export.folder, folder / "utf8", "utf-8-sig")
+    shutil.rmtree(folder / "synth" / "exports")  # the twin replaces it; disk is shared too
+    case.actual_lab_rows = exports.lab_rows(utf8)
+    bundle, bare_out, pandas_out = folder / "bundle", folder / "bare", folder / "pandas"
+    sampler = timeline.Sampler(bundle) if sample_memory else None
+    commands = {
+        "bare": measure.Command(
+            [PYTHON, HERE / "bare_duckdb.py", "italy", utf8, bare_out],
+            before=lambda: _clear(bare_out),
+        ),
+        "federate": measure.Command(
+            ingest_cmd(utf8, bundle, export.key, signing), INGEST_OK,
+            before=lambda: _clear(bundle), on_start=sampler.start if sampler else None,
+        ),
+    }  # fmt: skip
+    if pandas:
+        commands["pandas"] = measure.Command(
+            [PYTHON, HERE / "pandas_pipeline.py", "italy", utf8, pandas_out, export.key],
+            before=lambda: _clear(pandas_out),
+        )
+    print(
+        f"  {', '.join(commands)} in {repeat} rounds ({case.actual_lab_rows:,} lab rows)",
+        file=sys.stderr,
+    )
+    timed = measure.interleaved(commands, repeat, budget_s)
+    case.bare, case.federate, case.pandas = timed["bare"], timed["federate"], timed.get("pandas")
+    if sampler:
+        case.phases = sampler.stop()
+    case.rows_total, case.quarantined = _manifest_rows(bundle)
+    if pandas:
+        case.pandas_agrees = _agreement(pandas_out, bundle)
+        _clear(pandas_out)
+    if cp1252:
+        print("  federate ingest, cp1252 twin", file=sys.stderr)
+        legacy = exports.transcode(utf8, folder / "cp1252", "cp1252")
+        # Against the UTF-8 ingest again, in rounds, so the ratio is like for like.
+        twins = measure.interleaved(
+            {
+                "utf8": measure.Command(
+                    ingest_cmd(utf8, bundle, export.key, signing), INGEST_OK,
+                    before=lambda: _clear(bundle),
+                ),
+                "cp1252": measure.Command(
+                    ingest_cmd(legacy, bundle, export.key, signing), INGEST_OK,
+                    before=lambda: _clear(bundle),
+                ),
+            },
+            repeat, budget_s,
+        )  # fmt: skip
+        case.utf8_twin, case.cp1252 = twins["utf8"], twins["cp1252"]
+        _clear(legacy)
+    if profile:
+        print("  py-spy profile of federate ingest", file=sys.stderr)
+        _clear(bundle)
+        raw = work / f"profile-ingest-{lab_rows}.txt"
+        case.profile = profiling.record(ingest_cmd(utf8, bundle, export.key, signing), raw)
+    if distinct:
+        out = work / "distinct.json"
+        _clear(bundle)
+        measure.run(
+            [PYTHON, HERE / "distinct_check.py", "italy", utf8, bundle, export.key, signing, out]
+        )
+        case.distinct = json.loads(out.read_text("utf-8"))
+    _clear(folder)
+    return case
