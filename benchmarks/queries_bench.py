@@ -4,6 +4,7 @@ federate's sandboxed session and through bare DuckDB on the same Parquet files."
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import sys
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class QueryResults:
 
 
 def run(work: Path, patients: int, repeat: int) -> QueryResults:
+    shutil.rmtree(work, ignore_errors=True)  # a fresh warehouse: one submission per site
     print(f"  simulated truth for {patients:,} patients", file=sys.stderr)
     synth, summary = exports.synthesise_truth(work / "truth", patients)
     print("  signed bundles from the truth, published with federate.warehouse.add", file=sys.stderr)

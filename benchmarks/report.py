@@ -57,7 +57,8 @@ def header(rep: Report) -> list[str]:
         "Written by `benchmarks/run.py`; every figure is a ratio to a baseline measured in the "
         "same run (times: median of the runs listed, wall clock of a child process including "
         "interpreter start-up; peak RSS: the child's `ru_maxrss` from `wait4`, so DuckDB's "
-        "and Arrow's native memory counts).",
+        "and Arrow's native memory counts). Re-run: `make bench`, or `.venv/bin/python "
+        "benchmarks/run.py --help` for the quick mode and the options.",
         "",
     ]
     rows = [[k, f"`{v}`" if k == "commit" else v] for k, v in rep.machine.items()]
@@ -223,7 +224,7 @@ def profiles_section(rep: Report) -> list[str]:
             f"## Profile: {title}",
             "",
             f"py-spy, {p.samples:,} samples of wall time (idle included); raw stacks: "
-            f"`{p.raw.name}` in the work folder. Start-up (importing modules before any "
+            f"`{p.raw.name}` in the work folder (`--keep`). Start-up (importing modules before any "
             f"work): {p.startup:.1f}%. Inclusive share by engine function:",
             "",
         ]
