@@ -183,7 +183,7 @@ def queries_section(rep: Report) -> list[str]:
         parts = ", ".join(
             f"{k} {v:.2f}/{a['parts']['bare'][k]:.2f}" for k, v in a["parts"]["federate"].items()
         )
-        rows.append([name, f"{fed:.2f} s", f"{bare:.2f} s", f"{fed / bare:.2f}x",
+        rows.append([name, f"{fed:.2f} s", f"{bare:.2f} s", f"{fed / bare:.3f}x",
                      f"{a['run_analysis_s']:.2f} s", parts])  # fmt: skip
     out += _table(
         ["analysis", "federate", "bare DuckDB", "ratio", "run_analysis (with statistics)",

@@ -137,7 +137,7 @@ def main() -> int:
         + targets.queries(rep.queries)
         + targets.distinct(first)
     )
-    rep.notes = notes(rep, args)
+    rep.notes = notes(rep)
     rep.load_after = machine.load()
     rep.minutes = (time.perf_counter() - start) / 60
     report.write(rep, args.results)
@@ -150,18 +150,18 @@ def main() -> int:
     return 1 if missed else 0
 
 
-def notes(rep: report.Report, args: argparse.Namespace) -> list[str]:
+def notes(rep: report.Report) -> list[str]:
     out = [
         "The machine is shared (2 cores, other engineers' test suites running): the load "
         f"average was {rep.load_before} before and {machine.load()} after. Ratios are "
         "measured back to back in the same run to cancel most of that drift.",
-        "Italian local ids are `{centre code}{seq:06d}` in this run's exports (see "
-        "`benchmarks/synth_export.py`): the simulator's six-digit ids overflow past 9,999 "
-        "patients a centre, and the adapter's `lpad(id, 6, '0')` then truncates them so "
-        "distinct patients collide.",
         "The pandas + pandera baseline runs at the first size only (it holds every form in "
         "memory); the cp1252 twin, the profile and the distinct-value check likewise.",
     ]
+    for c in rep.ingest:  # e.g. a habit (stripped zeros) the adapter could not read back
+        said = c.export.summary.get("notes")
+        for note in said[:3] if isinstance(said, list) else []:
+            out.append(f"Simulator at {c.actual_lab_rows:,} lab rows: {note}")
     if "dirty" in rep.machine["commit"]:
         out.append(
             "The working tree had uncommitted engine changes (other engineers' work in "

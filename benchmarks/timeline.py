@@ -71,6 +71,8 @@ class Sampler:
                 current = _newest(self.bundle.parent, prefix)
             except OSError:  # a file renamed while listing
                 current = label
+            if self.phases and current.startswith("(reading"):
+                current = "(bundle moved into place, exiting)"  # the staging folder is gone
             if current != label:
                 self.phases.append(Phase(label, since, now, peak))
                 label, since, peak = current, now, 0
