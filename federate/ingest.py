@@ -34,7 +34,6 @@ from federate.bundle import (
     SIGNATURE,
     parquet_writer,
     seal,
-    sha256_file,
     staged_dir,
     table_path,
     write_json,
@@ -151,7 +150,8 @@ def ingest(
                 continue
             raise
         header = reader.columns(source)
-        plans.append(Plan(tm, source, header, resolve_columns(tm, header, source.relpath)))
+        columns = resolve_columns(tm, header, source.relpath)
+        plans.append(Plan(tm, source, header, columns, reader.source_facts(source)))
     used = {p.source.relpath.lower() for p in plans}
     skipped_files = [
         (rule, source)
@@ -250,6 +250,7 @@ class Plan:
     source: Source
     header: list[str]
     columns: dict[str, str]  # declared input column -> the header's spelling
+    facts: dict[str, str]  # what the reader found out about the file
 
 
 def _note_columns(
@@ -257,11 +258,11 @@ def _note_columns(
 ) -> dict[str, Any]:
     """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
     tm, source = plan.tm, plan.source
-    system = set(adapter.reader.source_facts(source).get("system_columns", "").split(","))
+    system = set(plan.facts.get("system_columns", "").split(","))
     extra = [c for c in unknown_columns(tm, plan.header) if c not in system]
     dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
     # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
-    flagged = adapter.reader.source_facts(source).get("identifier_fields_dropped", "")
+    flagged = plan.facts.get("identifier_fields_dropped", "")
     dropped += [f for f in flagged.split(",") if f and f not in dropped]
     if extra:
         warnings.add(
@@ -304,7 +305,7 @@ def _map_source(
     reshaping = tm.keep is not None or tm.pivot is not None
     # After a pivot the columns carry their declared names.
     columns = {c: c for c in tm.source_columns()} if tm.pivot else plan.columns
-    facts = reader.source_facts(source)
+    facts = plan.facts
     mapper = TableMapper(
         adapter,
         registry.schema(),
@@ -320,7 +321,7 @@ def _map_source(
     account = SourceAccount(
         source.relpath,
         tm.table,
-        sha256_file(source.path),
+        reader.sha256(source),
         source.path.stat().st_size,
         part=source.part,
     )
@@ -386,9 +387,7 @@ def _reject(
 
 def _skip_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccount:
     """Count a file the schema has no place for: every row read and skipped, with the reason."""
-    account = SourceAccount(
-        source.relpath, "", sha256_file(source.path), source.path.stat().st_size
-    )
+    account = SourceAccount(source.relpath, "", reader.sha256(source), source.path.stat().st_size)
     rejects: list[Reject] = []
     rows = sum(b.num_rows for b in reader.batches(source, rejects)) + len(rejects)
     account.facts = reader.source_facts(source)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from federate.adapter import SiteAdapter, sql_ident, sql_str
 from federate.bundle import parquet_writer, table_path
@@ -255,7 +254,3 @@ class Settler:
             for batch in reader:
                 writer.write_table(pa.Table.from_batches([batch]).cast(schema))
         os.replace(tmp, path)
-
-
-def row_count(path: Path) -> int:
-    return int(pq.read_metadata(path).num_rows)

@@ -3,6 +3,7 @@ and every bad input the walking skeleton promises to handle."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -57,6 +58,8 @@ def test_clean_export_is_accepted(tmp_path: Path, site_key: SiteKey) -> None:
         "labs": 5,
     }
     for source in manifest["sources"]:
+        raw = (export / source["path"]).read_bytes()
+        assert source["sha256"] == hashlib.sha256(raw).hexdigest()
         assert (
             source["rows_read"]
             == source["rows_mapped"] + source["rows_quarantined"] + source["rows_skipped"]

@@ -10,7 +10,6 @@ import datetime as dt
 import sys
 import traceback
 from pathlib import Path
-from typing import NoReturn
 
 import platformdirs
 import typer
@@ -67,8 +66,3 @@ def main(argv: list[str] | None = None) -> None:
         log = _log_crash()
         err.print(f"federate: internal error ({type(exc).__name__}); this is a bug. Details: {log}")
         sys.exit(ExitCode.INTERNAL)
-
-
-def finish(code: int) -> NoReturn:
-    """End a command with an exit code from the README's table."""
-    raise typer.Exit(int(code))

@@ -14,12 +14,15 @@ Frozen contract:
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
+from federate.errors import InputError, Location
 
 ROW_COLUMN = "__source_row"
 
@@ -43,6 +46,19 @@ class Reject:
     detail: str
 
 
+def file_version(path: Path, relpath: str | None = None) -> str:
+    """A key that changes when the file does: readers cache what they learn per file version."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(
+            f"the file cannot be opened: {exc.strerror}",
+            code="unreadable-file",
+            where=Location(file=relpath or path.name),
+        ) from None
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 class Reader(ABC):
     format: str = "?"
 
@@ -55,6 +71,14 @@ class Reader(ABC):
     def source_facts(self, source: Source) -> dict[str, str]:
         """What the reader found out about a file (e.g. its encoding), for the manifest."""
         return {}
+
+    def sha256(self, source: Source) -> str:
+        """The file's SHA-256 for the manifest; a reader that already read the file says it."""
+        digest = hashlib.sha256()
+        with source.path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def describe(self) -> str:
         """One line for coordinators: what files this reader expects."""

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 
 _CHUNK = 1 << 20
 
@@ -102,13 +102,15 @@ class CsvReader(Reader):
         )
 
     def facts(self, source: Source) -> FileFacts:
-        stat = source.path.stat()
-        key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        key = file_version(source.path, source.relpath)
         if key not in self._facts:
             self._facts[key] = inspect_file(
                 source.path, self.encodings, source.relpath, self.quote.encode("ascii")
             )
         return self._facts[key]
+
+    def sha256(self, source: Source) -> str:
+        return self.facts(source).sha256  # hashed in the encoding pass: no second read
 
     def source_facts(self, source: Source) -> dict[str, str]:
         return {"encoding": self.facts(source).encoding}

@@ -51,7 +51,7 @@ from python_calamine import (
 )
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 
 Cell = int | float | str | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
 
@@ -173,8 +173,7 @@ class ExcelReader(Reader):
         return cell_ref(layout.sheet, row, found)
 
     def layout(self, source: Source) -> Layout:
-        stat = source.path.stat()
-        key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}:{source.part}"
+        key = f"{file_version(source.path, source.relpath)}:{source.part}"
         if key not in self._layouts:
             self._layouts[key] = self._find_layout(source)
         return self._layouts[key]

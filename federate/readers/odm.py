@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.odm_meta import ItemGroupDef, Metadata
 from federate.readers.odm_walk import KEYS, Keep, Occurrence, OdmWalk, WalkInfo
 
@@ -73,15 +73,7 @@ class OdmReader(Reader):
 
     def survey(self, source: Source) -> Survey:
         """One full pass (cached per file version): metadata, item groups and facts."""
-        try:
-            stat = source.path.stat()
-        except OSError as exc:
-            raise InputError(
-                f"the file cannot be read: {exc.strerror}",
-                code="unreadable-file",
-                where=Location(file=source.relpath),
-            ) from None
-        key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        key = file_version(source.path, source.relpath)
         if key not in self._surveys:
             self._surveys[key] = self._survey(source)
         return self._surveys[key]

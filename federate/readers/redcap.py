@@ -28,13 +28,12 @@ import difflib
 import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.csv import CsvReader
 from federate.readers.redcap_dictionary import (
     SURVEY_IDENTIFIER,
@@ -164,7 +163,7 @@ class RedcapReader(Reader):
                 where=Location(file=source.relpath),
             )
         dict_source = _beside(source, self.dictionary, "data dictionary")
-        key = f"{_stamp(source.path)}|{_stamp(dict_source.path)}"
+        key = f"{file_version(source.path)}|{file_version(dict_source.path)}"
         if key not in self._cache:
             dictionary = read_dictionary(dict_source.path, dict_source.relpath, self.encodings)
             encoding = self._csv.facts(source).encoding
@@ -242,11 +241,6 @@ class RedcapReader(Reader):
                 "declare it in the reader's events={label: unique_event_name} or event_file",
             )
         return decoders
-
-
-def _stamp(path: Path) -> str:
-    stat = path.stat()
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _beside(source: Source, name: str, what: str) -> Source:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.csv import CsvReader
 from federate.readers.sdtm_sas import SasFile, blank_to_null, open_sas, sas_batches
 from federate.readers.sdtm_supp import Supp, sdtm_numeric
@@ -131,7 +131,7 @@ class SdtmReader(Reader):
             )
 
     def _sas_file(self, source: Source) -> SasFile:
-        key = _file_key(source.path)
+        key = file_version(source.path)
         if key not in self._sas:
             self._sas[key] = open_sas(source.path, source.relpath, self.encodings)
         return self._sas[key]
@@ -140,7 +140,7 @@ class SdtmReader(Reader):
         path = _supp_path(source.path) if self.merge_supp else None
         if path is None:
             return None
-        key = _file_key(path)
+        key = file_version(path)
         if key not in self._supps:
             relpath = posixpath.join(posixpath.dirname(source.relpath), path.name)
             supp_source = Source(path, relpath)
@@ -188,15 +188,3 @@ def _supp_path(path: Path) -> Path | None:
     ]
     found.sort(key=lambda p: (p.suffix.lower() != path.suffix.lower(), p.name))
     return found[0] if found else None
-
-
-def _file_key(path: Path) -> str:
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise InputError(
-            f"the file cannot be opened: {exc.strerror}",
-            code="unreadable-file",
-            where=Location(file=path.name),
-        ) from None
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyreadstat
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source
+from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 
 Kind = Literal["sav", "zsav", "por", "dta"]
 _FORMAT_NAMES: dict[Kind, str] = {
@@ -109,15 +109,7 @@ class SpssReader(Reader):
         )
 
     def metadata(self, source: Source) -> SpssMetadata:
-        try:
-            stat = source.path.stat()
-        except OSError as exc:
-            raise InputError(
-                f"the file cannot be opened: {exc.strerror}",
-                code="unreadable-file",
-                where=Location(file=source.relpath),
-            ) from None
-        key = f"{source.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        key = file_version(source.path, source.relpath)
         if key not in self._meta:
             self._meta[key] = self._read_metadata(source)
         return self._meta[key]
