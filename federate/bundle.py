@@ -23,13 +23,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from federate.errors import IntegrityError, Location, UsageError
-from federate.schema import Schema
+
+if TYPE_CHECKING:  # pyarrow is imported where used: the command line imports this module
+    import pyarrow as pa  # (through federate.roles) only to build its options
+    import pyarrow.parquet as pq
+
+    from federate.schema import Schema
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"  # Ed25519 signature of manifest.json (federate.signing)
@@ -54,6 +56,8 @@ def table_path(bundle: Path, table: str) -> Path:
 
 
 def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     return pq.ParquetWriter(path, schema, compression="zstd")
 
@@ -86,6 +90,8 @@ def seal(bundle: Path) -> dict[str, str]:
 
 def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
     """Check a bundle end to end before it is trusted; return its manifest."""
+    import pyarrow.parquet as pq
+
     manifest = read_manifest(bundle)
     for key in ("site", "submission_id", "schema", "files", "tables"):
         if key not in manifest:

@@ -11,17 +11,15 @@ import math
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from rich.console import Console
-from rich.table import Table as RichTable
-from rich.text import Text
 
-from federate.disclosure import MARK, SUPPRESSED, marked
 from federate.errors import UsageError
+
+if TYPE_CHECKING:  # imported where used: every command imports this module to build its options
+    import pyarrow as pa
+    from rich.table import Table as RichTable
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped tables keep every column whole instead of squeezing to 80 characters.
@@ -82,6 +80,12 @@ def _is_measure(field: pa.Field) -> bool:
 
 def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
     """Suppressed measures read [c]; the ``suppressed`` column itself is then left out."""
+    import pyarrow as pa
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from federate.disclosure import MARK, SUPPRESSED
+
     hidden = table.column(SUPPRESSED).to_pylist() if SUPPRESSED in table.column_names else None
     fields = [f for f in table.schema if f.name != SUPPRESSED]
     caption = Text(f"{MARK}: suppressed (disclosure control)") if hidden and any(hidden) else None
@@ -100,6 +104,11 @@ def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
 
 
 def csv_text(table: pa.Table) -> str:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    from federate.disclosure import marked
+
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(marked(table), sink)
     return str(sink.getvalue().to_pybytes().decode("utf-8"))
@@ -114,6 +123,8 @@ def emit_table(
     """Print ``table`` to stdout, or write it to ``out`` (Parquet only to a file)."""
     fmt = DataFormat(fmt.value)
     if fmt is DataFormat.PARQUET:
+        import pyarrow.parquet as pq
+
         pq.write_table(table, require_out(out, fmt), compression="zstd")
     elif fmt is DataFormat.JSON:
         write_text(json.dumps(rows_as_json(table), ensure_ascii=False, indent=2) + "\n", out)

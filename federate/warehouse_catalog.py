@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from federate import registry
 from federate.bundle import MANIFEST, sha256_file, table_path
 from federate.errors import IntegrityError, Location, UsageError
 from federate.warehouse_fs import write_json_atomic
+
+# federate.registry (the schema, pandera) is imported in the functions that need it: the
+# command line imports this module, through federate.roles, only to build its options.
 
 CATALOG = "catalog.json"
 SUBMISSIONS = "submissions"
@@ -122,6 +124,8 @@ def _now() -> str:
 
 
 def _empty_catalog() -> Catalog:
+    from federate import registry
+
     schema = registry.schema()
     return Catalog(schema={"name": schema.name, "version": schema.version})
 
@@ -151,6 +155,8 @@ def read_catalog(warehouse: Path) -> Catalog:
 def check_site(site: str, catalog: Catalog) -> None:
     """A registered site (or one the warehouse holds), else a did-you-mean usage error."""
     if site not in catalog.current:
+        from federate import registry
+
         registry.adapter(site)
 
 
@@ -170,6 +176,8 @@ def _check_is_warehouse(warehouse: Path) -> None:
 
 def current_table_files(warehouse: Path, catalog: Catalog | None = None) -> dict[str, list[Path]]:
     """Per shared table, the Parquet files of every site's current submission."""
+    from federate import registry
+
     catalog = catalog or read_catalog(warehouse)
     files: dict[str, list[Path]] = {t.name: [] for t in registry.schema()}
     for sub in catalog.current_submissions():

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
 import typer
 
-from federate import analyses as registry
-from federate.analyses import Result
-from federate.cli.options import FormatOpt, OperatorOpt, WarehouseOpt
+from federate.cli.options import (
+    DEFAULT_MIN_CELL,
+    QUERY_MEMORY,
+    QUERY_SECONDS,
+    FormatOpt,
+    OperatorOpt,
+    WarehouseOpt,
+)
 from federate.cli.query import DataFormatOpt, MemoryOpt, OutOpt, RoleOpt, SecondsOpt
-from federate.disclosure import DEFAULT_MIN_CELL
 from federate.errors import UsageError
-from federate.output import DataFormat, Format, emit_table, out_console, rich_table, write_text
-from federate.query import Limits
+from federate.output import DataFormat, Format
 from federate.roles import Role
+
+if TYPE_CHECKING:
+    from federate.analyses import Result
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +34,11 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """List the named analyses, their parts and SQL files, and what they offer."""
+        import pyarrow as pa
+
+        from federate import analyses as registry
+        from federate.output import emit_table
+
         rows = [
             {
                 "name": a.name,
@@ -78,8 +88,8 @@ def register(app: typer.Typer) -> None:
                 "never a released table.",
             ),
         ] = False,
-        seconds: SecondsOpt = Limits.seconds,
-        memory: MemoryOpt = Limits.memory,
+        seconds: SecondsOpt = QUERY_SECONDS,
+        memory: MemoryOpt = QUERY_MEMORY,
         operator: OperatorOpt = None,
     ) -> None:
         """Run a named analysis over every site's current submission, pooled and per site.
@@ -88,6 +98,10 @@ def register(app: typer.Typer) -> None:
         arm, recorded in the warehouse's audit log. Every table is released with disclosure
         control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
         """
+        from federate import analyses as registry
+        from federate.output import emit_table
+        from federate.query import Limits
+
         analysis = registry.get(name)
         if fmt is DataFormat.PARQUET and out is None:
             raise UsageError("--format parquet needs --out FILE", code="bad-format")
@@ -117,6 +131,8 @@ def register(app: typer.Typer) -> None:
 def emit_result(result: Result, fmt: DataFormat, out: Path | None = None) -> None:
     """Tables per part for people; one JSON document; CSV/Parquet as one table with a part
     column (the analysis, role and K in the Parquet metadata)."""
+    from federate.output import emit_table, out_console, rich_table, write_text
+
     if fmt is DataFormat.TABLE:
         if out is not None:
             raise UsageError("--out needs --format csv, json or parquet", code="bad-format")

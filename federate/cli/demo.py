@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from federate.cli.analyses import emit_result
-from federate.demo import run_demo
-from federate.ingest import IngestResult
 from federate.output import DataFormat, Format, err
+
+if TYPE_CHECKING:
+    from federate.ingest import IngestResult
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         """Simulate the MESEMS trial, run every registered site's adapter on its export, pool
         the bundles and print the primary endpoint and its rate ratio (unblinded: simulated
         data; the run is recorded in the warehouse's audit log)."""
+        from federate.cli.analyses import emit_result
+        from federate.demo import run_demo
+
         err.print(f"Simulating {patients} patients (seed {seed}) in {workdir} …")
 
         def say(site: str, result: IngestResult) -> None:

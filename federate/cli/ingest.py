@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table as RichTable
 
-from federate import registry
-from federate.ingest import IngestResult, ingest
 from federate.output import Format, err, print_json
-from federate.pseudonym import load_key
-from federate.signing import load_signing_key
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from federate.ingest import IngestResult
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +59,13 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every row was accepted, 1 when some rows were quarantined (see
         BUNDLE/quarantine.csv), 2 when the export cannot be read (nothing written).
         """
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from federate import registry
+        from federate.ingest import ingest
+        from federate.pseudonym import load_key
+        from federate.signing import load_signing_key
+
         adapter = registry.adapter(site)
         key = load_key(adapter.name, key_file)
         signing = load_signing_key(adapter.name, signing_key)
@@ -99,6 +105,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _summary(result: IngestResult) -> None:
+    from rich.table import Table as RichTable
+
     view = RichTable(title=f"Bundle {result.bundle}", title_justify="left", header_style="bold")
     for name in ("file", "table", "read", "mapped", "quarantined", "skipped"):
         view.add_column(name, justify="left" if name in ("file", "table") else "right")

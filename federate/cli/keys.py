@@ -8,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-from federate import registry
 from federate.output import err
-from federate.signing import init_keys, load_signing_key
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +25,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create the site's secret pseudonym key and Ed25519 signing key pair (owner-only).
         Existing keys are never overwritten. Prints the public key for the central team."""
+        from federate import registry
+        from federate.signing import init_keys
+
         registry.adapter(site)
         pseudo, signing, public = init_keys(site, folder)
         err.print(
@@ -45,6 +46,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Print the site's public signing key (ed25519:BASE64), never the secret."""
+        from federate import registry
+        from federate.signing import load_signing_key
+
         registry.adapter(site)
         sys.stdout.write(load_signing_key(site, signing_key, create=False).public + "\n")
         raise typer.Exit(0)

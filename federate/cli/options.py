@@ -1,4 +1,10 @@
-"""Options shared by several commands, declared once so their help reads the same everywhere."""
+"""Options shared by several commands, declared once so their help reads the same everywhere.
+
+Building the command line (every command's options, for ``--help`` or to run one command)
+imports nothing heavy: each command imports the engine it needs in its own body. The defaults
+it shows are therefore repeated here from the modules that own them, which
+tests/test_cli_lazy.py checks they still match.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,14 @@ from typing import Annotated
 import typer
 
 from federate.output import Format
+
+# federate.query.Limits (seconds, memory), federate.disclosure.DEFAULT_MIN_CELL,
+# federate.synth.DEFAULT_SEED and federate.synth.sites.DEFAULT_PATIENTS.
+QUERY_SECONDS = 60.0
+QUERY_MEMORY = "2GB"
+DEFAULT_MIN_CELL = 5
+SYNTH_SEED = 2012
+SYNTH_PATIENTS = 144
 
 WarehouseOpt = Annotated[
     Path,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
-from rich.table import Table as RichTable
 
-from federate import registry, warehouse
 from federate.cli.options import FormatOpt, OperatorOpt, SummaryFormatOpt, WarehouseOpt
-from federate.output import Format, emit_table, err, print_json
+from federate.output import Format, err, print_json
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from federate.warehouse import Event
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +39,8 @@ def register(app: typer.Typer) -> None:
         submission already published, or one older than the submission in place. A site's
         first bundle pins its signing key (said on stderr, recorded in the log).
         """
+        from federate import warehouse
+
         event = warehouse.add(bundle, wh, operator=operator)
         if fmt is Format.JSON:
             print_json({"warehouse": str(wh), **asdict(event)})
@@ -54,6 +58,8 @@ def register(app: typer.Typer) -> None:
         operator: OperatorOpt = None,
     ) -> None:
         """Trust a site's signing key from now on (recorded in the audit log)."""
+        from federate import warehouse
+
         warehouse.trust(site, public_key, wh, operator=operator)
         err.print(f"{site}: bundles must now be signed by {public_key}")
         raise typer.Exit(0)
@@ -62,6 +68,8 @@ def register(app: typer.Typer) -> None:
     def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
         """Check the audit log's hash chain and head, and every kept submission's files and
         signature. Exit 3 when anything was altered, removed or truncated."""
+        from federate import warehouse
+
         result = warehouse.verify_warehouse(wh)
         if fmt is Format.JSON:
             print_json(result)
@@ -81,6 +89,8 @@ def register(app: typer.Typer) -> None:
         fmt: SummaryFormatOpt = Format.TABLE,
     ) -> None:
         """Make an earlier kept submission the site's current data again (recorded in history)."""
+        from federate import warehouse
+
         event = warehouse.rollback(site, to, wh, operator=operator)
         if fmt is Format.JSON:
             print_json({"warehouse": str(wh), **asdict(event)})
@@ -95,6 +105,9 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
+        from federate import warehouse
+        from federate.output import emit_table
+
         catalog = warehouse.read_catalog(wh)
         warehouse.check_site(site, catalog)
         current = catalog.current.get(site)
@@ -117,6 +130,11 @@ def register(app: typer.Typer) -> None:
     @pool.command("status")
     def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
         """The current submission and its rows per table, for every site."""
+        import pyarrow as pa
+
+        from federate import registry, warehouse
+        from federate.output import emit_table
+
         catalog = warehouse.read_catalog(wh)
         last = {e.site: e for e in catalog.history}
         rows = []
@@ -141,6 +159,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _table_names() -> list[str]:
+    from federate import registry
+
     return [t.name for t in registry.schema()]
 
 
@@ -149,6 +169,8 @@ def _table_rows(rows: dict[str, int]) -> dict[str, int | None]:
 
 
 def _history_schema() -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema(
         [("seq", pa.int64()), ("time_utc", pa.string()), ("action", pa.string())]
         + [("submission_id", pa.string()), ("current", pa.bool_()), ("operator", pa.string())]
@@ -158,10 +180,14 @@ def _history_schema() -> pa.Schema:
 
 
 def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    import pyarrow as pa
+
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _event_summary(event: warehouse.Event, verb: str) -> None:
+def _event_summary(event: Event, verb: str) -> None:
+    from rich.table import Table as RichTable
+
     err.print(f"[bold]{verb}[/] {event.site}: {event.submission_id}")
     view = RichTable(header_style="bold")
     view.add_column("table")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 import typer
 
-from federate.cli.options import OperatorOpt, WarehouseOpt
-from federate.disclosure import DEFAULT_MIN_CELL
+from federate.cli.options import (
+    DEFAULT_MIN_CELL,
+    QUERY_MEMORY,
+    QUERY_SECONDS,
+    OperatorOpt,
+    WarehouseOpt,
+)
 from federate.errors import UsageError
-from federate.output import DataFormat, emit_table
-from federate.query import Limits, run_query
+from federate.output import DataFormat
 from federate.roles import Role
 
 # Shared with `federate analyses run`.
@@ -61,8 +64,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         fmt: DataFormatOpt = DataFormat.TABLE,
         out: OutOpt = None,
-        seconds: SecondsOpt = Limits.seconds,
-        memory: MemoryOpt = Limits.memory,
+        seconds: SecondsOpt = QUERY_SECONDS,
+        memory: MemoryOpt = QUERY_MEMORY,
         operator: OperatorOpt = None,
     ) -> None:
         """Run one read-only SELECT over every site's current submission, as a role.
@@ -74,6 +77,11 @@ def register(app: typer.Typer) -> None:
         extensions or change settings. Anything but a single SELECT (or WITH ... SELECT), a
         query past the time or memory limit, exits 2.
         """
+        import pyarrow as pa
+
+        from federate.output import emit_table
+        from federate.query import Limits, run_query
+
         if fmt is DataFormat.PARQUET and out is None:
             raise UsageError("--format parquet needs --out FILE", code="bad-format")
         limits = Limits(seconds=seconds, memory=memory)

@@ -6,12 +6,9 @@ import sys
 from enum import StrEnum
 from typing import Annotated
 
-import pyarrow as pa
 import typer
 
-from federate import registry
-from federate.docs import markdown_to_html, schema_markdown, site_markdown
-from federate.output import Format, emit_table
+from federate.output import Format
 
 
 class DocFormat(StrEnum):
@@ -35,6 +32,11 @@ def register(app: typer.Typer) -> None:
         """List the registered sites and the export format each adapter reads."""
         if ctx.invoked_subcommand is not None:
             return
+        import pyarrow as pa
+
+        from federate import registry
+        from federate.output import emit_table
+
         rows = [
             {
                 "name": a.name,
@@ -57,6 +59,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the export a site's coordinator must produce: files, columns, codes,
         formats and units, generated from the adapter's declaration."""
+        from federate import registry
+        from federate.docs import markdown_to_html, site_markdown
+
         adapter = registry.adapter(site)
         text = site_markdown(adapter, registry.schema())
         if fmt is DocFormat.HTML:
@@ -74,6 +79,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the data dictionary rendered from the schema declaration: every table,
         column, type, unit, range, code list, and which columns are restricted."""
+        from federate import registry
+        from federate.docs import markdown_to_html, schema_markdown
+
         schema = registry.schema()
         text = schema_markdown(schema)
         if fmt is DocFormat.HTML:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table as RichTable
 
+from federate.cli.options import SYNTH_PATIENTS, SYNTH_SEED
 from federate.output import err
-from federate.synth import DEFAULT_SEED, SynthResult, run
-from federate.synth.sites import DEFAULT_PATIENTS
+
+if TYPE_CHECKING:
+    from federate.synth import SynthResult
 
 
 def _summary(result: SynthResult) -> None:
+    from rich.table import Table as RichTable
+
     view = RichTable(
         title=f"Simulated MESEMS (seed {result.seed})", title_justify="left", header_style="bold"
     )
@@ -46,7 +49,7 @@ def register(app: typer.Typer) -> None:
         ],
         seed: Annotated[
             int, typer.Option("--seed", min=0, help="Random seed: the same seed, the same trial.")
-        ] = DEFAULT_SEED,
+        ] = SYNTH_SEED,
         patients: Annotated[
             int,
             typer.Option(
@@ -55,7 +58,7 @@ def register(app: typer.Typer) -> None:
                 help="Patients in all (MESEMS: 144), split over the six sites in MESEMS "
                 "proportions; each site gets at least one.",
             ),
-        ] = DEFAULT_PATIENTS,
+        ] = SYNTH_PATIENTS,
         inject_errors: Annotated[
             bool,
             typer.Option(
@@ -67,6 +70,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Simulate a MESEMS-like trial: the truth in the shared schema and each registered
         site's local export, as the site would send it."""
+        from federate.synth import run
+
         result = run(out, seed=seed, patients=patients, inject_errors=inject_errors)
         _summary(result)
         return 0
