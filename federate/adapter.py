@@ -19,31 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.schema import Scalar
+from federate.sqltext import sql_ident, sql_literal, sql_str
+
+__all__ = ["sql_ident", "sql_literal", "sql_str"]  # re-exported: adapters and readers use them
 
 if TYPE_CHECKING:
     from federate.readers.base import Reader
-
-
-def sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(value: Scalar | None) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return f"{value}::BIGINT"
-    if isinstance(value, float):
-        return f"{value!r}::DOUBLE"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return sql_str(value)
 
 
 def typed_as_text(ref: str, arrow_type: pa.DataType, locale: Locale) -> str:

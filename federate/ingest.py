@@ -7,9 +7,11 @@ row accounting proves it: rows_read = rows_mapped + rows_quarantined + rows_skip
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import getpass
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -39,16 +40,17 @@ from federate.bundle import (
     write_json,
 )
 from federate.errors import ExitCode, InputError, Location, UsageError
-from federate.integrity import PARENT, ROW_COUNTS_AS, Settler
+from federate.integrity import ROW_COUNTS_AS, Settlement, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
 from federate.privacy import check_column_names, scan_bundle
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
 from federate.quarantine_xlsx import write_quarantine_xlsx
 from federate.readers.base import Reader, Reject, Source
-from federate.reshape import MERGED, Counter, counted, reshaped, stream
-from federate.schema import Table
+from federate.reshape import Counter, counted, reshape_sql, stream
+from federate.schema import Schema, Table
 from federate.signing import SigningKey, load_signing_key
+from federate.streaming import PARENT, Checks, Outcome, Pass, prepare
 
 ProgressFn = Callable[[str, int], None]
 
@@ -161,41 +163,53 @@ def ingest(
     ]
 
     failures, warnings = Collector(), Collector()
-    accounts: list[SourceAccount] = []
     table_rows: dict[str, int] = {}
-    report_columns: list[dict[str, Any]] = []
     pseudonymise = Pseudonymiser(key, adapter.country)
-    mappers: list[TableMapper] = []
-    con = duckdb.connect()
-    with staged_dir(out) as stage:
-        for table_name in dict.fromkeys(p.tm.table for p in plans):
+    with staged_dir(out) as stage, _connection(stage) as con:
+        prepare(con, pseudonymise)
+        settler = Settler(con, stage, schema, adapter, submission_id, failures, warnings)
+        held: set[str] = set()
+        by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = {}
+        staged: list[str] = []
+        for table_name in _settle_order(plans, schema):
             table = schema.table(table_name)
+            indices = [i for i, p in enumerate(plans) if p.tm.table == table_name]
+            checks = Checks(
+                parents=PARENT in staged,
+                by_window=_by_window(table, plans[indices[0]].tm),
+                windows=dict(schema.visit_windows),
+            )
+            seen: list[pa.Table] = []
             with parquet_writer(table_path(stage, table_name), schema.arrow_schema(table)) as w:
-                for plan in (p for p in plans if p.tm.table == table_name):
-                    report_columns.append(_note_columns(plan, adapter, submission_id, warnings))
-                    mapper, account = _map_source(
-                        plan,
-                        adapter,
-                        table,
-                        submission_id,
-                        pseudonymise,
-                        con,
-                        w,
-                        failures,
-                        warnings,
-                        progress,
-                    )
-                    mappers.append(mapper)
-                    accounts.append(account)
+                for i in indices:
+                    columns = _note_columns(plans[i], adapter, submission_id, warnings)
+                    account, outcome, mapper = _map_source(
+                        plans[i], adapter, table, submission_id, pseudonymise, con, w, checks,
+                        failures, warnings, progress,
+                    )  # fmt: skip
+                    by_plan[i] = (account, columns)
+                    seen += outcome.ids
+                    if table_name == PARENT:
+                        held |= mapper.quarantined_subjects
+            staged.append(table_name)
+            settler.keys(table, held)
+            _apply(settler.result, [a for a, _ in by_plan.values()])
+            if table_name == PARENT:
+                settler.parents(seen, held)
+            elif table_name == "visits":
+                settler.baselines()
+        # The manifest lists sources as the adapter declares them.
+        accounts = [by_plan[i][0] for i in sorted(by_plan)]
+        report_columns = [by_plan[i][1] for i in sorted(by_plan)]
+        staged = list(dict.fromkeys(p.tm.table for p in plans))
         for rule, source in skipped_files:
             accounts.append(_skip_file(rule.reader or reader, source, rule))
 
-        _settle(con, stage, adapter, submission_id, mappers, accounts, failures, warnings)
         identifier_scan = scan_bundle(
             con,
             stage,
             schema,
-            list(dict.fromkeys(m.table.name for m in mappers)),
+            staged,
             set(allow_identifiers_in),
         )
         for account in accounts:
@@ -296,16 +310,16 @@ def _map_source(
     pseudonymise: Pseudonymiser,
     con: duckdb.DuckDBPyConnection,
     writer: pq.ParquetWriter,
+    checks: Checks,
     failures: Collector,
     warnings: Collector,
     progress: ProgressFn | None,
-) -> tuple[TableMapper, SourceAccount]:
+) -> tuple[SourceAccount, Outcome, TableMapper]:
     """Stream one source through its table map into the table's writer, with its accounting."""
     tm, source, reader = plan.tm, plan.source, adapter.reader
     reshaping = tm.keep is not None or tm.pivot is not None
     # After a pivot the columns carry their declared names.
     columns = {c: c for c in tm.source_columns()} if tm.pivot else plan.columns
-    facts = plan.facts
     mapper = TableMapper(
         adapter,
         registry.schema(),
@@ -315,8 +329,8 @@ def _map_source(
         source.relpath,
         submission_id,
         pseudonymise,
-        con,
-        facts=facts,
+        con.cursor(),
+        facts=plan.facts,
     )
     account = SourceAccount(
         source.relpath,
@@ -325,35 +339,38 @@ def _map_source(
         source.path.stat().st_size,
         part=source.part,
     )
-    account.facts = facts
+    account.facts = plan.facts
     rejects: list[Reject] = []
     counter = Counter()
-    batches: Iterator[pa.RecordBatch] = stream(
-        counted(reader.batches(source, rejects), counter), plan.header
+    batches = stream(counted(reader.batches(source, rejects), counter), plan.header)
+    reshape = reshape_sql(tm, plan.columns) if reshaping else None
+    id_source = tm.subject.source if tm.subject else None
+    run = Pass(
+        con,
+        registry.schema(),
+        mapper,
+        checks,
+        writer,
+        failures,
+        warnings,
+        date_column=_date_column(tm, table),
+        id_column=columns.get(id_source) if id_source else None,
+        progress=(lambda n: progress(source.relpath, n)) if progress else None,
     )
-    if reshaping:
-        batches = reshaped(con.cursor(), tm, plan.columns, batches)
-    merged = 0
-    for batch in batches:
-        if MERGED in batch.schema.names:
-            merged += int(pc.sum(batch.column(MERGED)).as_py() or 0)
-        accepted = mapper.map(batch, failures, warnings)
-        writer.write_table(accepted)
-        account.rows_mapped += accepted.num_rows
-        account.rows_quarantined += batch.num_rows - accepted.num_rows
-        if progress:
-            progress(source.relpath, batch.num_rows)
+    outcome = run.run(batches, reshape)
     _reject(rejects, adapter, submission_id, tm.table, source, failures)
     account.rows_read = counter.rows + len(rejects)
-    account.rows_quarantined += len(rejects)
-    if merged:
-        _add_skipped(account, "merged-into-record", merged)
-    unkept = account.rows_read - account.rows_mapped - account.rows_quarantined - merged
+    account.rows_mapped = outcome.written
+    account.rows_quarantined = outcome.failed + len(rejects) + sum(outcome.removed.values())
+    account.rows_parent_quarantined = outcome.removed.get("parent-quarantined", 0)
+    if outcome.merged:
+        _add_skipped(account, "merged-into-record", outcome.merged)
+    unkept = account.rows_read - account.rows_mapped - account.rows_quarantined - outcome.merged
     if unkept and tm.keep is not None:
         _add_skipped(account, tm.keep.reason, unkept)
     if not account.balanced():
         raise RuntimeError(f"row accounting does not add up for {account}")
-    return mapper, account
+    return account, outcome, mapper
 
 
 def _add_skipped(account: SourceAccount, reason: str, n: int) -> None:
@@ -404,27 +421,45 @@ def matching_files(export_dir: Path, pattern: str) -> list[Source]:
     ]
 
 
-def _settle(
-    con: duckdb.DuckDBPyConnection,
-    stage: Path,
-    adapter: SiteAdapter,
-    submission_id: str,
-    mappers: list[TableMapper],
-    accounts: list[SourceAccount],
-    failures: Collector,
-    warnings: Collector,
-) -> None:
-    """Whole-submission rules (visits by window, keys, orphans), then the accounting."""
-    schema = registry.schema()
-    held = {s for m in mappers if m.table.name == PARENT for s in m.quarantined_subjects}
-    id_columns = {m.table.name: m.columns[m.tm.subject.source] for m in mappers if m.tm.subject}
-    settler = Settler(con, stage, schema, adapter, submission_id, failures, warnings, id_columns)
-    settlement = settler.run(
-        [m.table.name for m in mappers],
-        {m.table.name for m in mappers if m.visit_by_window},
-        held,
-        dict(schema.visit_windows),
+def _settle_order(plans: list[Plan], schema: Schema) -> list[str]:
+    """Parents first, then the tables W0 dates come from, then assessments by window: each
+    table is settled before the tables that join with it are streamed."""
+    names = list(dict.fromkeys(p.tm.table for p in plans))
+    first = {n: next(p.tm for p in plans if p.tm.table == n) for n in names}
+    return sorted(
+        names,
+        key=lambda n: (n != PARENT, n != "visits", _by_window(schema.table(n), first[n])),
     )
+
+
+def _by_window(table: Table, tm: TableMap) -> bool:
+    # A visit the export does not name is assigned from the date, by window.
+    return bool(table.visit_date) and "visit_code" not in tm.fields
+
+
+def _date_column(tm: TableMap, table: Table) -> str | None:
+    parser = tm.fields.get(table.visit_date or "")
+    return parser.source if parser else None
+
+
+@contextlib.contextmanager
+def _connection(stage: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The ingest's DuckDB: bounded memory, spilling beside the stage (never inside it: the
+    stage is sealed whole)."""
+    spill = stage.parent / f"{stage.name}.spill"
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
+    try:
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+MEMORY_LIMIT = "1GB"
+
+
+def _apply(settlement: Settlement, accounts: list[SourceAccount]) -> None:
+    """Move the rows the key rules removed from mapped to skipped or quarantined."""
     for (table, source, verdict), n in settlement.removed.items():
         account = next(a for a in accounts if a.table == table and a.path == source)
         account.rows_mapped -= n
@@ -433,10 +468,9 @@ def _settle(
             account.skipped_reasons[verdict] = account.skipped_reasons.get(verdict, 0) + n
         else:
             account.rows_quarantined += n
-            if verdict == "parent-quarantined":
-                account.rows_parent_quarantined += n
         if not account.balanced():
             raise RuntimeError(f"row accounting does not add up for {account}")
+    settlement.removed.clear()
 
 
 def _group_rejects(rejects: list[Reject]) -> dict[str, list[Reject]]:

@@ -101,8 +101,27 @@ class TableMapper:
         kind = self.raw_types.get(name, pa.string())
         return typed_as_text(sql_ident(name), kind, self.locale)
 
-    def _build_sql(self) -> str:
+    def outputs(self) -> list[str]:
+        """The shared columns the mapping SQL fills (before casting to the shared types)."""
+        names = [
+            out
+            for name, parser in self.tm.fields.items()
+            for out in parser.outputs(name, "NULL", self.locale)
+        ]
+        if self.visit_by_window:
+            names.append("visit_code")
+        return [*names, *self.table.derived]
+
+    def build_sql(self, raw_types: Mapping[str, pa.DataType], carry: Mapping[str, str]) -> str:
+        """The mapping SQL over ``raw`` for a stream of these column types; ``carry`` passes raw
+        columns through under another name (the streaming pass keeps a row's input with it)."""
+        self.raw_types = dict(raw_types)
+        sql = self._build_sql(carry)
+        return sql
+
+    def _build_sql(self, carry: Mapping[str, str] | None = None) -> str:
         selects = [f"{sql_ident(ROW_COLUMN)} AS {sql_ident(ROW_COLUMN)}"]
+        selects += [f"{sql_ident(src)} AS {sql_ident(dst)}" for src, dst in (carry or {}).items()]
         if self.tm.subject:
             selects.append(
                 f"{self.tm.subject.sql(self._ref(self.tm.subject.source))} AS {LOCAL_ID}"

@@ -86,20 +86,22 @@ def pseudonym(key: SiteKey, country: str, local_id: str) -> str:
 
 
 class Pseudonymiser:
-    """Computes each distinct id once and maps whole arrays with one vectorised take."""
+    """Computes each distinct id once (a cache across batches and tables) and maps whole arrays
+    through their dictionary: a batch costs one lookup per distinct id in it, not per row."""
 
     def __init__(self, key: SiteKey, country: str):
         self.key = key
         self.country = country
-        self._ids: list[str] = []
-        self._index: dict[str, int] = {}
-        self._names: list[str] = []
+        self._cache: dict[str, str] = {}
 
-    def __call__(self, local_ids: pa.Array) -> pa.Array:
-        for value in pc.unique(local_ids.drop_null()).to_pylist():
-            if value not in self._index:
-                self._index[value] = len(self._ids)
-                self._ids.append(value)
-                self._names.append(pseudonym(self.key, self.country, value))
-        positions = pc.index_in(local_ids, value_set=pa.array(self._ids, pa.string()))
-        return pc.take(pa.array(self._names, pa.string()), positions)
+    def __call__(self, local_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+        if isinstance(local_ids, pa.ChunkedArray):
+            local_ids = local_ids.combine_chunks()
+        encoded = pc.dictionary_encode(local_ids)
+        names = []
+        for value in encoded.dictionary.to_pylist():
+            name = self._cache.get(value)
+            if name is None:
+                name = self._cache[value] = pseudonym(self.key, self.country, value)
+            names.append(name)
+        return pc.take(pa.array(names, pa.string()), encoded.indices)

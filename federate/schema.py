@@ -16,6 +16,8 @@ import pandera.polars as pa_pl
 import polars as pl
 import pyarrow as pa
 
+from federate.sqltext import sql_literal, sql_str
+
 
 class DType(StrEnum):
     STRING = "string"
@@ -82,10 +84,10 @@ class Column:
         if self.max is not None:
             rules.append(self._rule("out-of-range", f"<= {self.max}", pa_pl.Check.le, self.max))
         if self.pattern is not None:
+            # pandera's str_matches anchors only the start: anchor the end too (a full match).
+            full = f"^(?:{self.pattern})$"
             rules.append(
-                self._rule(
-                    "bad-format", f"matches {self.pattern}", pa_pl.Check.str_matches, self.pattern
-                )
+                self._rule("bad-format", f"matches {self.pattern}", pa_pl.Check.str_matches, full)
             )
         return rules
 
@@ -106,6 +108,32 @@ class Column:
     ) -> tuple[str, str, pa_pl.Check]:
         # The error string carries our reason code and rule back out of pandera's failure_cases.
         return reason, text, make(arg, error=f"{reason}{RULE_SEP}{self.name} {text}")
+
+    def violation_sql(self, ref: str, *, soft: bool = False) -> str | None:
+        """A DuckDB predicate true when ``ref`` breaks a hard rule (soft: a soft rule) of this
+        column, nullability included; the SQL twin of ``hard_rules``/``soft_rules``, which a
+        test holds equal. The streaming pass uses it to find the rows that need pandera."""
+        tests = []
+        if soft:
+            if self.warn_min is not None:
+                tests.append(f"{ref} < {sql_literal(self.warn_min)}")
+            if self.warn_max is not None:
+                tests.append(f"{ref} > {sql_literal(self.warn_max)}")
+        else:
+            if self.codes is not None:
+                listed = ", ".join(sql_literal(c) for c in self.codes)
+                tests.append(f"{ref} NOT IN ({listed})")
+            if self.min is not None:
+                tests.append(f"{ref} < {sql_literal(self.min)}")
+            if self.max is not None:
+                tests.append(f"{ref} > {sql_literal(self.max)}")
+            if self.pattern is not None:
+                tests.append(f"NOT regexp_full_match({ref}, {sql_str(self.pattern)})")
+        # A missing value breaks no value rule (pandera skips nulls), only nullability.
+        broken = [f"coalesce({t}, false)" for t in tests]
+        if self.required and not soft:
+            broken.insert(0, f"{ref} IS NULL")
+        return " OR ".join(broken) or None
 
     def rule_text(self) -> str:
         """Every rule in one line, for the data dictionary."""

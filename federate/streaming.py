@@ -1,0 +1,373 @@
+"""The streaming pass: one DuckDB query per source file that maps, pseudonymises, assigns visits
+by window, checks every rule and finds rows of unknown or held patients.
+
+A row that breaks no rule (the common case) goes straight to its table's Parquet writer: the
+pass costs what the bare conversion costs plus its CASE expressions. Only the few rows that break
+a rule are sent, with their raw input, through ``TableMapper.map`` (pandera, rule by rule),
+which names every failure; so the SQL decides only *whether* a row needs that careful look, from
+predicates derived from the same ``Column`` declarations as the pandera checks.
+
+Whole-submission facts reach the pass as two small tables, filled as tables settle (parents
+first): ``__ids`` (each patient of the subjects table, accepted or held) and ``__w0`` (each
+patient's W0 date, for visits by window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from duckdb.func import PythonUDFType
+
+from federate.mapping import LOCAL_ID, TableMapper
+from federate.pseudonym import Pseudonymiser
+from federate.quarantine import Collector
+from federate.readers.base import ROW_COLUMN
+from federate.reshape import MERGED
+from federate.schema import DType, Schema, Table
+from federate.sqltext import sql_ident, sql_str
+
+PARENT = "subjects"
+FLAG = "__flag"
+VERDICT = "__verdict"
+VISIT_WARN = "__visit_warn"
+STATUS = "__status"
+IN = "__in_"
+BATCH_ROWS = 1 << 17
+
+_DUCK_TYPES = {
+    DType.STRING: "VARCHAR",
+    DType.INT: "BIGINT",
+    DType.FLOAT: "DOUBLE",
+    DType.DATE: "DATE",
+    DType.BOOL: "BOOLEAN",
+}
+VISIT_WARNINGS = {
+    "no-baseline-visit": "the patient has no W0 visit: the visit is UNS",
+    "outside-visit-windows": "the date is outside every visit window: UNS",
+}
+
+
+def prepare(con: duckdb.DuckDBPyConnection, pseudonymise: Pseudonymiser) -> None:
+    """The join tables (empty until their tables settle; not TEMP, so every cursor sees them)
+    and the pseudonym function."""
+    # Joins as written: the stream probes, the small table builds (a flipped join would hold the
+    # whole stream in memory and lose the file's order).
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+    con.execute("CREATE TABLE __ids (local_id VARCHAR, subject_id VARCHAR, status VARCHAR)")
+    con.execute("CREATE TABLE __w0 (subject_id VARCHAR, w0 DATE)")
+    con.create_function(
+        "__pseudonym",
+        pseudonymise,
+        ["varchar"],
+        "varchar",
+        type=PythonUDFType.ARROW,
+        side_effects=False,
+    )
+
+
+def window_sql(windows: dict[str, tuple[int, int]], day: str) -> str:
+    whens = " ".join(
+        f"WHEN {day} BETWEEN {lo} AND {hi} THEN {sql_str(code)}"
+        for code, (lo, hi) in windows.items()
+    )
+    return f"CASE {whens} ELSE 'UNS' END"
+
+
+@dataclass
+class Checks:
+    """Which whole-submission joins apply to one table."""
+
+    parents: bool  # the subjects table is settled: flag rows of unknown or held patients
+    by_window: bool  # the export does not name the visit: assign it from the date
+    windows: dict[str, tuple[int, int]]
+
+
+def settle_sql(table: Table, source: str, checks: Checks, status: str) -> str:
+    """Visit by window and the patient's verdict over ``source`` (shared columns, ``status``)."""
+    if checks.by_window:
+        date = sql_ident(table.visit_date or "")
+        day = f"date_diff('day', w.w0, s.{date})"
+        source = (
+            f"(SELECT s.* REPLACE ({window_sql(checks.windows, day)} AS visit_code), "
+            f"w.w0 IS NULL AS __no_w0 FROM {source} s LEFT JOIN __w0 w "
+            "ON w.subject_id = s.subject_id)"
+        )
+        warn = (
+            "CASE WHEN visit_code = 'UNS' THEN CASE WHEN __no_w0 THEN 'no-baseline-visit' "
+            "ELSE 'outside-visit-windows' END END"
+        )
+    else:
+        warn = "NULL::VARCHAR"
+    verdict = (
+        f"CASE WHEN {status} IS NULL THEN 'unknown-subject' "
+        f"WHEN {status} = 'held' THEN 'parent-quarantined' END"
+        if checks.parents and table.per_subject and table.name != PARENT
+        else "NULL::VARCHAR"
+    )
+    return f"SELECT *, {warn} AS {VISIT_WARN}, {verdict} AS {VERDICT} FROM {source}"
+
+
+def carried(raw: pa.Schema) -> dict[str, str]:
+    """Input columns the pass keeps with a flagged row, and their names there."""
+    return {f.name: f"{IN}{i}" for i, f in enumerate(raw) if f.name not in (ROW_COLUMN, MERGED)}
+
+
+def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
+    """The whole streaming query over ``raw`` for one source."""
+    table, tm = mapper.table, mapper.tm
+    carry = carried(raw)
+    if MERGED in raw.names:
+        carry[MERGED] = MERGED
+    mapped = mapper.build_sql({f.name: f.type for f in raw}, carry)
+    outputs = set(mapper.outputs())
+
+    shared = []
+    for col in table.columns:
+        kind = _DUCK_TYPES[col.dtype]
+        if col.name == "site":
+            expr = sql_str(mapper.adapter.name)
+        elif col.name == "subject_id":
+            # Patients of the subjects table are joined; only others reach the Python function.
+            expr = f"coalesce(i.subject_id, __pseudonym(m.{LOCAL_ID}))"
+        elif col.name == "submission_id":
+            expr = sql_str(mapper.submission_id)
+        elif col.name == "source_file":
+            expr = sql_str(mapper.relpath)
+        elif col.name == "source_row":
+            expr = f"m.{sql_ident(ROW_COLUMN)}"
+        elif col.name in outputs:
+            expr = f"m.{sql_ident(col.name)}"
+        else:
+            expr = "NULL"
+        shared.append(f"CAST({expr} AS {kind}) AS {sql_ident(col.name)}")
+
+    # A value that was there but did not parse, a missing patient id, an underivable column.
+    unparsed = [
+        f"(m.{sql_ident('__raw_' + name)} IS NOT NULL AND m.{sql_ident(name)} IS NULL)"
+        for name, parser in tm.fields.items()
+        if parser.source
+    ]
+    if tm.subject:
+        unparsed.append(f"m.{LOCAL_ID} IS NULL")
+    for name, derived in table.derived.items():
+        if derived.inputs:
+            present = " AND ".join(f"m.{sql_ident(c)} IS NOT NULL" for c in derived.inputs)
+            unparsed.append(f"(m.{sql_ident(name)} IS NULL AND {present})")
+    aux = [
+        f"({' OR '.join(unparsed) or 'false'}) AS __unparsed",
+        *(f"m.{sql_ident(dst)} AS {sql_ident(dst)}" for dst in carry.values()),
+    ]
+    if tm.subject:
+        aux.append(f"m.{LOCAL_ID} AS {LOCAL_ID}")
+        joined = f"LEFT JOIN __ids i ON i.local_id = m.{LOCAL_ID}"
+        status = "i.status"
+    else:
+        joined, status = "LEFT JOIN (SELECT NULL::VARCHAR AS subject_id) i ON false", "NULL"
+    aux.append(f"{status} AS {STATUS}")
+    typed = f"(SELECT {', '.join(shared + aux)} FROM ({mapped}) m {joined})"
+
+    broken = ["__unparsed"]
+    for col in table.columns:
+        if col.name in ("site", "subject_id", "submission_id", "source_file"):
+            continue  # written by the engine, right by construction
+        for soft in (False, True):
+            test = col.violation_sql(sql_ident(col.name), soft=soft)
+            if test:
+                broken.append(f"({test})")
+    settled = settle_sql(table, typed, checks, STATUS)
+    names = ", ".join(sql_ident(c) for c in table.names)
+    keep = ", ".join(
+        f"CASE WHEN {FLAG} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
+        if dst != MERGED
+        else MERGED
+        for dst in carry.values()
+    )
+    extra = f", {LOCAL_ID}" if tm.subject else ""
+    flagged = f"SELECT *, {' OR '.join(broken)} AS {FLAG} FROM ({settled})"
+    return (
+        f"SELECT {names}, {FLAG}, {VERDICT}, {VISIT_WARN}{extra}"
+        f"{', ' + keep if keep else ''} FROM ({flagged})"
+    )
+
+
+@dataclass
+class Outcome:
+    """What one source's pass did with its rows."""
+
+    written: int = 0
+    failed: int = 0  # rows the careful path quarantined
+    merged: int = 0
+    removed: dict[str, int] = field(default_factory=dict)  # patient verdict -> rows
+    ids: list[pa.Table] = field(default_factory=list)  # (local id, pseudonym), subjects only
+
+
+@dataclass
+class Pass:
+    """Runs one source through the streaming query and routes its rows."""
+
+    con: duckdb.DuckDBPyConnection
+    schema: Schema
+    mapper: TableMapper
+    checks: Checks
+    writer: pq.ParquetWriter
+    failures: Collector
+    warnings: Collector
+    date_column: str | None  # the site's column of the visit date, for visit warnings
+    id_column: str | None  # the site's patient id column, for patient verdicts
+    progress: Callable[[int], None] | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+
+    def run(self, stream: pa.RecordBatchReader, reshape: str | None = None) -> Outcome:
+        """Stream ``stream`` (SQL ``raw``; or ``stream``, then ``raw`` is ``reshape`` over it)."""
+        table = self.mapper.table
+        self._arrow = self.schema.arrow_schema(table)
+        self._raw = stream.schema
+        if reshape:  # the reshaped columns' types, from the same SQL over no rows
+            self.con.register("stream", stream.schema.empty_table())
+            self._raw = self.con.sql(reshape).limit(0).to_arrow_table().schema
+        sql = pass_sql(self.mapper, self._raw, self.checks)
+        if reshape:
+            sql = f"WITH raw AS ({reshape}) {sql}"
+        # A reader's error (e.g. a truncated file) surfaces as itself, not as DuckDB's.
+        errors: list[Exception] = []
+
+        def guarded() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from stream
+            except Exception as exc:
+                errors.append(exc)
+                raise
+
+        source = pa.RecordBatchReader.from_batches(stream.schema, guarded())
+        self.con.register("stream" if reshape else "raw", source)
+        try:
+            for batch in self.con.sql(sql).to_arrow_reader(BATCH_ROWS):
+                self._route(pa.Table.from_batches([batch]))
+                if self.progress:
+                    self.progress(batch.num_rows)
+        except duckdb.Error:
+            if errors:
+                raise errors[0] from None
+            raise
+        finally:
+            self.con.unregister("stream" if reshape else "raw")
+        return self.outcome
+
+    def _route(self, rows: pa.Table) -> None:
+        if MERGED in rows.column_names:
+            self.outcome.merged += int(pc.sum(rows.column(MERGED)).as_py() or 0)
+        if LOCAL_ID in rows.column_names and self.mapper.table.name == PARENT:
+            ids = rows.select([LOCAL_ID, "subject_id"]).filter(pc.is_valid(rows.column(LOCAL_ID)))
+            self.outcome.ids.append(ids.rename_columns(["local_id", "subject_id"]))
+        out = [*self.mapper.table.names, VISIT_WARN, VERDICT]
+        flag = rows.column(FLAG)
+        if not pc.any(flag).as_py():
+            self._emit(rows.select(out))
+            return
+        clean = rows.filter(pc.invert(flag)).select(out)
+        accepted = self._careful(rows.filter(flag))
+        if accepted is not None:  # back in file order
+            both = [clean, accepted.select(out).cast(clean.schema)]
+            clean = pa.concat_tables(both).sort_by("source_row")
+        self._emit(clean)
+
+    def _careful(self, flagged: pa.Table) -> pa.Table | None:
+        """The rows that broke a rule, as the reader gave them, through the careful path: the
+        ones it accepts, settled like the others."""
+        types = {f.name: f.type for f in self._raw}
+        inputs = {
+            name: flagged.column(kept).cast(types[name])
+            for name, kept in carried(self._raw).items()
+        }
+        inputs[ROW_COLUMN] = flagged.column("source_row")
+        raw = pa.Table.from_pydict(inputs).select([n for n in self._raw.names if n in inputs])
+        parts = [self.mapper.map(b, self.failures, self.warnings) for b in raw.to_batches()]
+        accepted = pa.concat_tables(parts) if parts else self._arrow.empty_table()
+        self.outcome.failed += flagged.num_rows - accepted.num_rows
+        if accepted.num_rows == 0:
+            return None
+        status = (
+            "(SELECT i.status FROM __ids i WHERE i.subject_id = a.subject_id LIMIT 1)"
+            if self.mapper.table.per_subject
+            else "NULL"
+        )
+        source = f"(SELECT *, {status} AS {STATUS} FROM __accepted a)"
+        side = self.con.cursor()  # the stream's query is still open on self.con
+        try:
+            side.register("__accepted", accepted)
+            settled = side.sql(settle_sql(self.mapper.table, source, self.checks, STATUS))
+            return settled.to_arrow_table()
+        finally:
+            side.close()
+
+    def _emit(self, rows: pa.Table) -> None:
+        """Record visit warnings and patient verdicts; write the rows that remain."""
+        table = self.mapper.table
+        warn = rows.column(VISIT_WARN)
+        if warn.null_count < len(warn):
+            for reason, rule in VISIT_WARNINGS.items():
+                hit = rows.filter(pc.equal(warn, reason))
+                if hit.num_rows:
+                    self._record(
+                        self.warnings,
+                        hit,
+                        self.date_column,
+                        table.visit_date,
+                        pc.cast(hit.column(table.visit_date or ""), pa.string()),
+                        reason,
+                        rule,
+                        "warning",
+                    )
+        verdict = rows.column(VERDICT)
+        if verdict.null_count < len(verdict):
+            for reason, rule in PATIENT_VERDICTS.items():
+                hit = rows.filter(pc.equal(verdict, reason))
+                if hit.num_rows:
+                    self._record(
+                        self.failures, hit, self.id_column, "subject_id", None, reason, rule,
+                        "error",
+                    )  # fmt: skip
+                    self.outcome.removed[reason] = (
+                        self.outcome.removed.get(reason, 0) + hit.num_rows
+                    )
+            rows = rows.filter(pc.is_null(verdict))
+        if rows.num_rows:
+            self.writer.write_table(rows.select(table.names).cast(self._arrow))
+            self.outcome.written += rows.num_rows
+
+    def _record(
+        self,
+        sink: Collector,
+        rows: pa.Table,
+        column: str | None,
+        shared: str | None,
+        values: pa.ChunkedArray | None,
+        reason: str,
+        rule: str,
+        severity: str,
+    ) -> None:
+        sink.add(
+            site=self.mapper.adapter.name,
+            submission_id=self.mapper.submission_id,
+            table=self.mapper.table.name,
+            source_file=self.mapper.relpath,
+            part=self.mapper.tm.part,
+            rows=rows.column("source_row").combine_chunks(),
+            column=column,
+            shared_column=shared,
+            values=None if values is None else values.combine_chunks(),
+            reason=reason,
+            rule=rule,
+            severity=severity,
+        )
+
+
+PATIENT_VERDICTS = {
+    "unknown-subject": f"the patient is not in the submission's {PARENT}",
+    "parent-quarantined": f"the patient's {PARENT} row is quarantined",
+}
