@@ -17,8 +17,10 @@ for items with units, and with ``decode=True`` ``ITEM@decode`` (the CodeListItem
 null when the code is not in the list, counted in the facts) for coded items.
 
 Two passes: a survey (metadata, item groups, facts, well-formedness; cached per file) and one
-pass per item group read. Not validated against the ODM XSD: vendor exports never pass it, and
-validation needs the whole tree in memory. ODM 2.0 is refused.
+pass per item group read, in which lxml hands Python only the structure's element ends and the
+other groups' items are never looked at (``odm_walk.GroupWalk``). Not validated against the ODM
+XSD: vendor exports never pass it, and validation needs the whole tree in memory. ODM 2.0 is
+refused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pyarrow as pa
 from federate.errors import InputError, Location
 from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.odm_meta import ItemGroupDef, Metadata
-from federate.readers.odm_walk import KEYS, Keep, Occurrence, OdmWalk, WalkInfo
+from federate.readers.odm_walk import KEYS, GroupWalk, Keep, Occurrence, OdmWalk, WalkInfo
 
 LINE_COLUMN = "__source_line"
 UNIT_SUFFIX = "@unit"
@@ -167,7 +169,9 @@ class OdmReader(Reader):
         names = [*cols, ROW_COLUMN, LINE_COLUMN]
         known = set(cols)
         rows: list[Occurrence] = []
-        for occ in OdmWalk(source, self.keep_attributes, self.language, want=group.oid):
+        namespace = self.survey(source).info.namespace
+        walk = GroupWalk(source, self.keep_attributes, self.language, group.oid, namespace)
+        for occ in walk:
             if occ.problem is None and not known.issuperset(occ.items):
                 occ.problem = ("undeclared-item", "the file changed since it was surveyed")
             if occ.problem:

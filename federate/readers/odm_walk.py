@@ -1,9 +1,18 @@
-"""One streaming pass over an ODM file: every ``ItemGroupData`` occurrence in ``ClinicalData``.
+"""Streaming passes over an ODM file: the ``ItemGroupData`` occurrences in ``ClinicalData``.
 
-Every value is taken at its element's start or end event and every finished element is cleared
-and unlinked, so memory holds the open ancestors and one item group, never the file. Elements the
-reader does not turn into columns (audit trails, signatures, vendor extensions) are skipped whole
-and counted by name; vendor attributes not declared to be kept are counted by name, never read.
+``OdmWalk`` (the survey) sees every start and end event: every value is taken at its element's
+start or end event and every finished element is cleared and unlinked, so memory holds the open
+ancestors and one item group, never the file. Elements the reader does not turn into columns
+(audit trails, signatures, vendor extensions) are skipped whole and counted by name; vendor
+attributes not declared to be kept are counted by name, never read.
+
+``GroupWalk`` (one pass per item group read) yields the same rows of one group cheaply: lxml
+reports only the ends of the structure's elements (``ClinicalData`` to ``ItemGroupData``), so
+the items of every other group never reach Python, and an occurrence of the wanted group is
+read from its finished subtree. Its rules are the survey's, applied to the occurrence's open
+ancestors, so both passes agree on what is a row and what it holds (an ``ItemGroupData`` inside
+an ``ItemData`` - no exporter writes one - is the exception: the survey counts it, this pass
+does not read it).
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 
@@ -30,6 +39,8 @@ _NOT_VENDOR = {
     "http://www.w3.org/2001/XMLSchema-instance",
     "http://www.w3.org/XML/1998/namespace",
 }
+# The root's children (Study, AdminData, ...): their ends let GroupWalk free what came before.
+_ROOT_PARTS = ("Study", "AdminData", "ReferenceData", "ClinicalData", "Association")
 LEVELS = ("SubjectData", "StudyEventData", "FormData", "ItemGroupData")
 # The ODM keys each row carries, and the level whose attribute holds them.
 KEYS = (
@@ -41,6 +52,8 @@ KEYS = (
     ("FormRepeatKey", "FormData"),
     ("ItemGroupRepeatKey", "ItemGroupData"),
 )
+
+_NO_KEYS: dict[str, str | None] = dict.fromkeys(k for k, _ in KEYS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class WalkInfo:
     """What a pass learns besides the rows (names and counts only, never values)."""
 
     odm_version: str = "?"
+    namespace: str = ""  # the ODM namespace of the file's elements ("" for ODM 1.0/1.1)
     root: dict[str, str] = field(default_factory=dict)  # FileType, SourceSystem, ...
     doctype: str | None = None
     encoding: str = "?"
@@ -110,7 +124,7 @@ class OdmWalk:
         self.info.doctype, self.info.encoding = check_prolog(path, relpath)
         try:
             with path.open("rb") as fh:
-                yield from self._walk(iterparse(fh))
+                yield from self._walk(self._events(fh))
         except etree.XMLSyntaxError as exc:
             raise xml_error(exc, path, relpath) from None
         except OSError as exc:
@@ -119,6 +133,9 @@ class OdmWalk:
                 code="unreadable-file",
                 where=Location(file=relpath),
             ) from None
+
+    def _events(self, fh: IO[bytes]) -> Any:
+        return iterparse(fh)
 
     def _fail(self, message: str, code: str) -> InputError:
         return InputError(message, code=code, where=Location(file=self.source.relpath))
@@ -139,7 +156,7 @@ class OdmWalk:
             )
         if ns not in ODM_NAMESPACES:
             raise self._fail(f"unknown ODM namespace {ns!r}", "not-odm")
-        self.info.odm_version = version
+        self.info.odm_version, self.info.namespace = version, ns
         self.info.root = {k: v for k, v in root.attrib.items() if k[0] != "{"}
         self.info.prefixes = {uri: p or "" for p, uri in root.nsmap.items()}
         self.keeps = [self._resolve(spec, root.nsmap) for spec in self.keep_spec]
@@ -205,7 +222,7 @@ class OdmWalk:
                 elif not in_clin:
                     if tag == clin:
                         in_clin = True
-                        self._keys = {"StudyOID": elem.get("StudyOID")}
+                        self._keys = {**_NO_KEYS, "StudyOID": elem.get("StudyOID")}
                         self._vendor(elem, None)
                     elif tag in (mdv, basic):
                         meta = tag
@@ -272,18 +289,154 @@ class OdmWalk:
         self._kept.pop(level, None)
 
     def _occurrence(self, elem: Any, kept: set[str]) -> Occurrence:
-        own = self._vendor(elem, kept)
-        levels = [own, *(self._kept.get(lv, {}) for lv in reversed(LEVELS[:-1]))]
-        values: dict[str, str | None] = {}
-        for k in self.keeps:
-            if k.level == "ItemGroupData":
-                values[k.name] = own.get(k.clark)
-            elif k.level:
-                values[k.name] = self._kept.get(k.level, {}).get(k.clark)
-            else:  # the innermost level carrying it
-                values[k.name] = next((lv[k.clark] for lv in levels if k.clark in lv), None)
-        keys = {**self._keys, "ItemGroupRepeatKey": elem.get("ItemGroupRepeatKey")}
-        return Occurrence(elem.get("ItemGroupOID", ""), elem.sourceline or 0, keys, values)
+        return _occurrence(elem, self._vendor(elem, kept), self.keeps, self._keys, self._kept)
+
+
+class GroupWalk(OdmWalk):
+    """The occurrences of one item group (``want``) in a file the survey has read (its
+    ``namespace``), in file order, with the survey's rows, values and problems."""
+
+    def __init__(
+        self,
+        source: Source,
+        keep: tuple[str, ...],
+        language: str | None,
+        want: str,
+        namespace: str,
+    ) -> None:
+        super().__init__(source, keep, language, want)
+        self.namespace = namespace
+        t = _tagger(namespace)
+        self._clin, self._ig, self._item = t("ClinicalData"), t("ItemGroupData"), t("ItemData")
+        self._value, self._unit_ref = t("Value"), t("MeasurementUnitRef")
+        self._outside = {t("MetaDataVersion"), t("BasicDefinitions")}
+        self._level_of = {t(x): x for x in LEVELS[:-1]}
+        self._context_of: Any = None  # the parent element _context last answered for
+        self._context_was: tuple[dict[str, str | None], dict[str, dict[str, str]]] | None = None
+
+    def _events(self, fh: IO[bytes]) -> Any:
+        t = _tagger(self.namespace)
+        tags = [t(x) for x in dict.fromkeys([*_ROOT_PARTS, *LEVELS])]
+        return iterparse(fh, ("start", "end"), tags)
+
+    def _walk(self, events: Any) -> Iterator[Occurrence]:
+        ig, want, kept = self._ig, self.want, set[str]()
+        opened, ordinal = False, 0
+        # A group's line, taken at its start as the survey does: past line 65535 libxml2 works
+        # an element's line out from its first child, which can be the next line by its end.
+        lines: list[int] = []
+        for kind, elem in events:
+            if not opened:
+                self._open(elem.getroottree().getroot())
+                opened, kept = True, {k.clark for k in self.keeps}
+            if kind == "start":
+                if elem.tag == ig:
+                    lines.append(elem.sourceline or 0)
+                continue
+            parent = elem.getparent()
+            if elem.tag != ig:
+                if parent is not None and parent.tag != ig:
+                    while (before := elem.getprevious()) is not None:  # finished: skipped whole
+                        parent.remove(before)
+                _drop(elem)
+                continue
+            line, context = lines.pop(), None
+            if elem.get("ItemGroupOID", "") == want and parent is not None:
+                context = self._context(parent, kept)
+            if context is None:
+                _drop(elem)
+                continue
+            own = {k: v for k, v in elem.attrib.items() if k in kept}
+            occ = _occurrence(elem, own, self.keeps, *context)
+            occ.line = line
+            self._read_items(elem, occ)
+            ordinal += 1
+            occ.ordinal = ordinal
+            _drop(elem)
+            yield occ
+        if not opened and events.root is not None:
+            self._open(events.root)
+
+    def _open(self, root: Any) -> None:
+        if self._open_root(root) != self.namespace:
+            raise self._fail("the file changed while it was read", "changed-file")
+
+    def _context(
+        self, parent: Any, kept: set[str]
+    ) -> tuple[dict[str, str | None], dict[str, dict[str, str]]] | None:
+        """The keys and kept attributes an occurrence under ``parent`` gets, by the survey's
+        rules replayed over its open ancestors; None when the survey does not read it."""
+        if parent is self._context_of:
+            return self._context_was
+        chain = []
+        node = parent
+        while node is not None:
+            chain.append(node)
+            node = node.getparent()
+        in_clin, in_group, in_item = False, False, False
+        keys: dict[str, str | None] = {}
+        levels: dict[str, dict[str, str]] = {}
+        answer: tuple[dict[str, str | None], dict[str, dict[str, str]]] | None = None
+        for elem in reversed(chain[:-1]):  # the root is not one of the walk's events
+            tag = elem.tag
+            if not in_clin:
+                if tag == self._clin:
+                    in_clin, keys = True, {**_NO_KEYS, "StudyOID": elem.get("StudyOID")}
+                elif tag in self._outside:
+                    break
+            elif tag == self._ig:
+                in_group = True
+            elif tag in self._level_of:
+                level = self._level_of[tag]
+                for key, at in KEYS:
+                    if at == level:
+                        keys[key] = elem.get(key)
+                levels[level] = {k: v for k, v in elem.attrib.items() if k in kept}
+            elif in_group and not in_item and tag.startswith(self._item):
+                in_item = True
+            elif not (in_item and tag in (self._value, self._unit_ref)):
+                break  # skipped whole by the survey
+        else:
+            if in_clin and not in_item:
+                answer = keys, levels
+        self._context_of, self._context_was = parent, answer
+        return answer
+
+    def _read_items(self, group: Any, occ: Occurrence) -> None:
+        item_tag, value, unit_ref = self._item, self._value, self._unit_ref
+        for elem in group:
+            tag = elem.tag
+            if tag != item_tag and not (isinstance(tag, str) and tag.startswith(item_tag)):
+                continue  # audit trails, signatures, other groups: not read
+            item = _Item(elem, typed=tag != item_tag)
+            for sub in elem:
+                if sub.tag == value:
+                    item.values.append(sub.text or "")
+                elif sub.tag == unit_ref:
+                    item.unit = sub.get("MeasurementUnitOID")
+            if item.typed:
+                item.value = elem.text or ""
+            _add(occ, item)
+
+
+def _occurrence(
+    elem: Any,
+    own: dict[str, str],
+    keeps: list[Keep],
+    keys: dict[str, str | None],
+    kept: dict[str, dict[str, str]],
+) -> Occurrence:
+    levels = [own, *(kept.get(lv, {}) for lv in reversed(LEVELS[:-1]))]
+    values: dict[str, str | None] = {}
+    for k in keeps:
+        if k.level == "ItemGroupData":
+            values[k.name] = own.get(k.clark)
+        elif k.level:
+            values[k.name] = kept.get(k.level, {}).get(k.clark)
+        else:  # the innermost level carrying it
+            values[k.name] = next((lv[k.clark] for lv in levels if k.clark in lv), None)
+    keys = {**keys, "ItemGroupRepeatKey": elem.get("ItemGroupRepeatKey")}
+    return Occurrence(elem.get("ItemGroupOID", ""), elem.sourceline or 0, keys, values)
 
 
 def _add(occ: Occurrence, item: _Item) -> None:

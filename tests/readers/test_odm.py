@@ -255,6 +255,59 @@ def test_small_file_values_units_rejects_and_undeclared_items(tmp_path: Path) ->
     assert odd.column("I_Q").to_pylist() == ["1"]
 
 
+def odd_structure(tmp_path: Path) -> Path:
+    """SMALL with what exporters rarely write: a group in ReferenceData, one inside a skipped
+    element and one inside MetaDataVersion (none are rows), a nested group, keys at levels
+    left out, vendor elements between subjects."""
+    text = SMALL.replace(
+        "</FormData></StudyEventData></SubjectData></ClinicalData>",
+        '</FormData></StudyEventData></SubjectData><OC:Extra><ItemGroupData ItemGroupOID="IG_LAB">'
+        '<ItemData ItemOID="I_HB" Value="no"/></ItemGroupData></OC:Extra>'
+        '<SubjectData SubjectKey="B"><FormData FormOID="F2"><ItemGroupData ItemGroupOID="IG_LAB">'
+        '<ItemData ItemOID="I_HB" Value="1"/><ItemGroupData ItemGroupOID="IG_LAB" '
+        'ItemGroupRepeatKey="in"><ItemData ItemOID="I_NOTE" Value="inner"/></ItemGroupData>'
+        '<ItemData ItemOID="I_NOTE" Value="after"/></ItemGroupData></FormData>'
+        '<StudyEventData StudyEventOID="E2"><ItemGroupData ItemGroupOID="IG_LAB">'
+        '<ItemData ItemOID="I_HB" Value="2"><Value>a</Value><Value>b</Value></ItemData>'
+        "</ItemGroupData></StudyEventData></SubjectData></ClinicalData>"
+        '<ReferenceData StudyOID="S" MetaDataVersionOID="v1"><ItemGroupData ItemGroupOID="IG_LAB">'
+        '<ItemData ItemOID="I_HB" Value="ref"/></ItemGroupData></ReferenceData>',
+    ).replace(
+        "</MetaDataVersion>",
+        '<ClinicalData StudyOID="M"><SubjectData SubjectKey="M"><ItemGroupData '
+        'ItemGroupOID="IG_LAB"><ItemData ItemOID="I_HB" Value="meta"/></ItemGroupData>'
+        "</SubjectData></ClinicalData></MetaDataVersion>",
+    )
+    path = tmp_path / "odd.xml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name", ["OC", "odm1_1_0_example.xml", "Matrix_CRF_FH_ODM1-3-2.xml", "small", "odd", "large"]
+)
+def test_the_pass_per_group_yields_the_surveys_rows(name: str, tmp_path: Path) -> None:
+    if name == "OC":
+        path, keep = OC, (*KEEP, "OpenClinica:Status", "StudyEventData/OpenClinica:StartDate")
+    elif name in ("small", "odd"):
+        path, keep = tmp_path / "small.xml", ("OC:StudySubjectID", "FormData/OC:InterviewerName")
+        path.write_text(SMALL, "utf-8")
+        path = odd_structure(tmp_path) if name == "odd" else path
+    elif name == "large":  # past line 65535, where libxml2 works line numbers out
+        path, keep = tmp_path / "large.xml", ("OC:StudySubjectID",)
+        write_large_odm(path, subjects=400)
+    else:
+        path, keep = EXAMPLES / name, ()
+    source = Source(path, path.name)
+    survey = odm_walk.OdmWalk(source, keep, None, want=None)
+    everything = list(survey)
+    assert everything
+    for group in {occ.group for occ in everything}:
+        fast = list(odm_walk.GroupWalk(source, keep, None, group, survey.info.namespace))
+        assert fast == [occ for occ in everything if occ.group == group], group
+        assert fast == list(odm_walk.OdmWalk(source, keep, None, want=group)), group
+
+
 # --- unsafe and broken XML --------------------------------------------------------------------
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
