@@ -33,9 +33,12 @@ def _keys(values: pa.Array) -> pa.Array:
 
 
 def _lookup(values: pa.Array, codes: Mapping[str, str]) -> pa.Array:
-    """The code of each value's label (null where the value is no label of the list)."""
-    index = pc.index_in(_keys(values), value_set=pa.array(list(codes), pa.string()))
-    return pc.take(pa.array(list(codes.values()), pa.string()), index)
+    """The code of each value's label (null where the value is no label of the list), worked
+    out once per distinct value: a coded column holds a few labels over many rows."""
+    encoded = pc.dictionary_encode(values)
+    index = pc.index_in(_keys(encoded.dictionary), value_set=pa.array(list(codes), pa.string()))
+    decoded = pc.take(pa.array(list(codes.values()), pa.string()), index)
+    return pc.take(decoded, encoded.indices)
 
 
 def lenient(codes: Mapping[str, str]) -> Decoder:
