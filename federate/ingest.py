@@ -33,7 +33,6 @@ from federate.bundle import (
     QUARANTINE_XLSX,
     REPORT,
     SIGNATURE,
-    parquet_writer,
     seal,
     staged_dir,
     table_path,
@@ -51,6 +50,7 @@ from federate.reshape import Counter, counted, reshape_sql, stream
 from federate.schema import Schema, Table
 from federate.signing import SigningKey, load_signing_key
 from federate.streaming import PARENT, Checks, Outcome, Pass, prepare
+from federate.writer import BackgroundWriter
 
 ProgressFn = Callable[[str, int], None]
 
@@ -180,7 +180,7 @@ def ingest(
                 windows=dict(schema.visit_windows),
             )
             seen: list[pa.Table] = []
-            with parquet_writer(table_path(stage, table_name), schema.arrow_schema(table)) as w:
+            with BackgroundWriter(table_path(stage, table_name), schema.arrow_schema(table)) as w:
                 for i in indices:
                     columns = _note_columns(plans[i], adapter, submission_id, warnings)
                     account, outcome, mapper = _map_source(
@@ -309,7 +309,7 @@ def _map_source(
     submission_id: str,
     pseudonymise: Pseudonymiser,
     con: duckdb.DuckDBPyConnection,
-    writer: pq.ParquetWriter,
+    writer: BackgroundWriter,
     checks: Checks,
     failures: Collector,
     warnings: Collector,

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from duckdb.func import PythonUDFType
 
 from federate.mapping import LOCAL_ID, TableMapper
@@ -30,6 +29,7 @@ from federate.readers.base import ROW_COLUMN
 from federate.reshape import MERGED
 from federate.schema import DType, Schema, Table
 from federate.sqltext import sql_ident, sql_str
+from federate.writer import BackgroundWriter
 
 PARENT = "subjects"
 FLAG = "__flag"
@@ -214,7 +214,7 @@ class Pass:
     schema: Schema
     mapper: TableMapper
     checks: Checks
-    writer: pq.ParquetWriter
+    writer: BackgroundWriter
     failures: Collector
     warnings: Collector
     date_column: str | None  # the site's column of the visit date, for visit warnings

@@ -38,34 +38,33 @@ class FileFacts:
 def inspect_file(
     path: Path, encodings: tuple[str, ...], relpath: str, quote: bytes = b'"'
 ) -> FileFacts:
-    """Hash the file and find the first declared encoding that decodes all of it."""
-    decoders = {enc: codecs.getincrementaldecoder(enc)() for enc in encodings}
-    failed: dict[str, int] = {}
+    """Hash the file and find the first declared encoding that decodes all of it. The pass that
+    hashes tries the first encoding; a later one is tried (by rereading) only if it fails."""
     digest = hashlib.sha256()
     size = 0
     last = b""
     nul_at = -1
     quotes = 0
+    first = codecs.getincrementaldecoder(encodings[0])()
+    failed: dict[str, int] = {}
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
             quotes += chunk.count(quote)
             if nul_at < 0 and (pos := chunk.find(b"\x00")) >= 0:
                 nul_at = size + pos
-            for enc, dec in list(decoders.items()):
+            if encodings[0] not in failed:
                 try:
-                    dec.decode(chunk)
+                    first.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    failed[enc] = size + exc.start
-                    del decoders[enc]
+                    failed[encodings[0]] = size + exc.start
             size += len(chunk)
             last = chunk[-1:]
-    for enc, dec in list(decoders.items()):
+    if encodings[0] not in failed:
         try:
-            dec.decode(b"", final=True)
+            first.decode(b"", final=True)
         except UnicodeDecodeError:
-            failed[enc] = size
-            del decoders[enc]
+            failed[encodings[0]] = size
     if size == 0:
         raise InputError("the file is empty", code="empty-file", where=Location(file=relpath))
     if nul_at >= 0:
@@ -75,15 +74,41 @@ def inspect_file(
             code="wrong-encoding",
             where=Location(file=relpath),
         )
-    if not decoders:
+    encoding = encodings[0] if encodings[0] not in failed else None
+    for enc in encodings[1:]:
+        if encoding is not None:
+            break
+        position = _decode_fails_at(path, enc)
+        if position is None:
+            encoding = enc
+        else:
+            failed[enc] = position
+    if encoding is None:
         where = ", ".join(f"{enc} fails at byte {pos}" for enc, pos in failed.items())
         raise InputError(
             f"the file is not in a declared encoding ({where})",
             code="wrong-encoding",
             where=Location(file=relpath),
         )
-    encoding = next(enc for enc in encodings if enc in decoders)
     return FileFacts(digest.hexdigest(), size, encoding, last in (b"\n", b"\r"), quotes % 2 == 1)
+
+
+def _decode_fails_at(path: Path, encoding: str) -> int | None:
+    """The byte at which ``encoding`` fails to decode the file, or None when it decodes all."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return size + exc.start
+            size += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return size
+    return None
 
 
 @dataclass(frozen=True)
