@@ -3,8 +3,9 @@ bare DuckDB connection over the same Parquet files.
 
     python benchmarks/pooled_queries.py WAREHOUSE OUT.json [--repeat 3]
 
-federate: ``query.connect`` (catalog, pyarrow datasets, role views, lock-down; the unblinded
-role also appends to the audit log) and ``session.run`` of each part's SQL.
+federate: ``query.connect`` (catalog, one view per table over ``read_parquet`` of the role's
+current files, role views, lock-down to exactly those files; the unblinded role also appends
+to the audit log) and ``session.run`` of each part's SQL (with its statement check).
 bare: ``duckdb.connect()``, one view per table over ``read_parquet`` of the same current files,
 the same role views, ``code_labels`` and ``intake``, and the same SQL.
 Both include opening the session, because every ``federate analyses run`` pays for it. The

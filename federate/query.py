@@ -1,30 +1,37 @@
 """Read-only SQL over the warehouse: the relations of one role, and nothing else.
 
-Each shared table is registered as a pyarrow dataset over the current submission of every
-site — the blinded role's from the warehouse's blinded area, which holds no restricted column
-(federate.warehouse_blind) — plus the role's views (federate.roles), ``code_labels`` (every
-code list's labels) and ``intake`` (each site's row accounting). Then external access is
-switched off and the configuration locked: SQL cannot read or write files, attach databases,
-load extensions or change a setting. On top, only a single SELECT (or WITH ... SELECT) is
-accepted, as DuckDB's own parser classifies it; it is interrupted at the time limit and
+Each shared table is a view over DuckDB's own ``read_parquet`` of the current submission of
+every site - the blinded role's from the warehouse's blinded area, which holds no restricted
+column (federate.warehouse_blind) - plus the role's views (federate.roles), ``code_labels``
+(every code list's labels) and ``intake`` (each site's row accounting). Then external access is
+switched off with exactly those files in ``allowed_paths``, and the configuration locked: SQL
+cannot read any other file, attach databases, load extensions or change a setting.
+
+``allowed_paths`` lets DuckDB write the files it names as well as read them, so two checks of
+the statement stand in front of the session: only a single SELECT (or WITH ... SELECT) is
+accepted, as DuckDB's own parser classifies it (no SELECT writes a file), and its syntax tree
+may name relations and a short list of table functions that open no file (so even the role's
+own files are read through its relations only). A query is interrupted at the time limit and
 refused past the memory limit (nothing spills to disk).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from federate import disclosure, registry, warehouse
 from federate.bundle import MANIFEST, read_manifest, sha256_file
 from federate.errors import IntegrityError, Location, UsageError
 from federate.roles import Role, record_unblinded, views
+from federate.schema import DType
 from federate.warehouse_blind import blinded_schema
 
 # Set before anything is registered; python_enable_replacements=false stops SQL from
@@ -36,6 +43,17 @@ _CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "python_enable_replacements": False,
     "temp_directory": "",
 }
+
+_DUCKDB_TYPE = {
+    DType.STRING: "VARCHAR",
+    DType.INT: "BIGINT",
+    DType.FLOAT: "DOUBLE",
+    DType.DATE: "DATE",
+    DType.BOOL: "BOOLEAN",
+}
+
+# DuckDB reads a path holding one of these as a glob pattern.
+_GLOB_CHARS = frozenset("*?[]{}")
 
 
 @dataclass(frozen=True)
@@ -56,20 +74,63 @@ class Session:
         return execute(self, sql)
 
 
-def datasets(wh: Path, role: Role = Role.BLINDED) -> dict[str, ds.Dataset]:
-    """Per shared table, a dataset over the role's files of the current submissions (empty,
-    typed, if none): the blinded role's files never held a restricted column."""
-    schema = registry.schema()
+def role_files(wh: Path, role: Role = Role.BLINDED) -> dict[str, list[Path]]:
+    """Per shared table, the role's Parquet files of the current submissions, each checked
+    against the catalog (absolute, symbolic links resolved): the blinded role's files never
+    held a restricted column."""
     catalog = warehouse.read_catalog(wh)
     if role is Role.UNBLINDED:
-        files, shape = warehouse.current_table_files(wh, catalog), schema.arrow_schema
+        files = warehouse.current_table_files(wh, catalog)
     else:
         files = warehouse.current_blinded_files(wh, catalog)
-        shape = lambda table: blinded_schema(schema, table)  # noqa: E731
-    return {
-        t.name: ds.dataset([str(p) for p in files[t.name]], schema=shape(t), format="parquet")
-        for t in schema
-    }
+    resolved = {name: [p.resolve() for p in paths] for name, paths in files.items()}
+    for paths in resolved.values():
+        for path in paths:
+            if _GLOB_CHARS & set(str(path)):
+                raise UsageError(
+                    f"the warehouse path {path.parent} holds a glob character "
+                    f"({' '.join(sorted(_GLOB_CHARS))}): move the warehouse to a plain path",
+                    code="bad-warehouse-path",
+                )
+    return resolved
+
+
+def _listed(files: list[Path]) -> str:
+    return "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
+
+
+def _file_columns(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> dict[str, frozenset[tuple[Any, ...]]]:
+    """Per file, its columns (name and Parquet types): one read of every footer."""
+    found: dict[str, set[tuple[Any, ...]]] = {str(p): set() for p in files}
+    if files:
+        rows = con.execute(
+            "SELECT file_name, name, type, converted_type, scale, precision, logical_type "
+            f"FROM parquet_schema({_listed(files)}) WHERE num_children IS NULL"
+        ).fetchall()
+        for file_name, *column in rows:
+            found[file_name].add(tuple(column))
+    return {f: frozenset(c) for f, c in found.items()}
+
+
+def _table_view(
+    name: str, shape: list[tuple[str, str]], files: list[Path], columns: list[frozenset[Any]]
+) -> str:
+    """A view of exactly the shared columns, typed as the schema says, as the pyarrow
+    dataset of the schema read them: a column no file has is NULL (an older submission), a
+    file's other columns are not shown. Files of one layout are read as they are; files of
+    different layouts by column name."""
+    present = {column[0] for file in columns for column in file}
+    select = ", ".join(
+        f"CAST({_sql_ident(c) if c in present else 'NULL'} AS {t}) AS {_sql_ident(c)}"
+        for c, t in shape
+    )
+    by_name = ", union_by_name = true" if len(set(columns)) > 1 else ""
+    return (
+        f"CREATE VIEW {_sql_ident(name)} AS SELECT {select} "
+        f"FROM read_parquet({_listed(files)}{by_name})"
+    )
 
 
 def connect(
@@ -83,16 +144,28 @@ def connect(
     """A sandboxed in-memory session that sees only the role's relations. An unblinded
     session is recorded in the warehouse's audit log (who, what for) before it opens."""
     limits = limits or Limits()
-    relations = datasets(wh, role)  # checks the warehouse before anything is logged
+    files = role_files(wh, role)  # checks the warehouse before anything is logged
     if role is Role.UNBLINDED:
         record_unblinded(wh, purpose, operator)
     con = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": limits.memory})
-    for name, dataset in relations.items():
-        con.register(name, dataset)
+    every_file = [p for paths in files.values() for p in paths]
+    layouts = _file_columns(con, every_file)
+    schema = registry.schema()
+    for table in schema:
+        full = schema.arrow_schema(table)
+        shape = full if role is Role.UNBLINDED else blinded_schema(schema, table)
+        paths = files[table.name]
+        if not paths:  # no submission has it: empty, typed
+            con.register(table.name, shape.empty_table())
+            continue
+        typed = [(f.name, _DUCKDB_TYPE[table.column(f.name).dtype]) for f in shape]
+        con.execute(_table_view(table.name, typed, paths, [layouts[str(p)] for p in paths]))
     con.register("code_labels", _code_labels())
     con.register("intake", _intake(wh))
     for statement in views(role):
         con.execute(statement)
+    # Exactly the role's files, and nothing else, from here on.
+    con.execute(f"SET allowed_paths = {_listed(every_file)}")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return Session(con, role, limits)
@@ -141,7 +214,8 @@ def _intake(wh: Path) -> pa.Table:
 
 
 def parse_select(sql: str) -> duckdb.Statement:
-    """The single SELECT statement in ``sql``; anything else is a usage error."""
+    """The single SELECT statement in ``sql``, reading relations only; anything else is a
+    usage error."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -156,7 +230,84 @@ def parse_select(sql: str) -> duckdb.Statement:
             f"only a SELECT (or WITH ... SELECT) query is allowed, not {kind.name}",
             code="sql-refused",
         )
+    _check_reads(statements[0].query)
     return statements[0]
+
+
+# Table functions that open no file and run no SQL text; every other one (read_parquet,
+# read_csv, read_blob, glob, parquet_metadata, query, query_table, ...) is refused.
+_TABLE_FUNCTIONS = frozenset(
+    {
+        "generate_series",
+        "histogram",
+        "histogram_values",
+        "icu_calendar_names",
+        "json_each",
+        "json_tree",
+        "pg_timezone_names",
+        "range",
+        "repeat",
+        "repeat_row",
+        "summary",
+        "test_all_types",
+        "test_vector_types",
+        "unnest",
+    }
+)
+_CATALOGUE_PREFIXES = ("duckdb_", "pragma_")  # the session's own catalogue and settings
+_PATH_CHARS = frozenset("/\\.:")  # a relation name never has one; a file name does
+
+_parser_lock = threading.Lock()
+_parser: duckdb.DuckDBPyConnection | None = None
+
+
+def _syntax_tree(sql: str) -> dict[str, Any]:
+    """DuckDB's own parse of a SELECT, as JSON (no relation is bound, nothing is run)."""
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": "64MB"})
+            _parser.execute("SET enable_external_access = false")
+            _parser.execute("SET lock_configuration = true")
+        row = _parser.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        raise UsageError(
+            f"refused: the query cannot be checked ({tree.get('error_message', 'no parse')})",
+            code="sql-refused",
+        )
+    return tree
+
+
+def _check_reads(sql: str) -> None:
+    """Refuse a table function that may open a file or run SQL text, and a table name that
+    is a path (DuckDB would read the file it names)."""
+    pending: list[Any] = [_syntax_tree(sql)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        pending.extend(node.values())
+        kind = node.get("type")
+        if kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if name not in _TABLE_FUNCTIONS and not name.startswith(_CATALOGUE_PREFIXES):
+                raise UsageError(
+                    f"refused: queries may read only the role's relations, not the table "
+                    f"function {name}()",
+                    code="sql-refused",
+                )
+        elif kind in ("BASE_TABLE", "SHOW_REF"):
+            name = str(node.get("table_name") or "")
+            if _PATH_CHARS & set(name):
+                raise UsageError(
+                    f"refused: queries may read only the role's relations, not {name!r}",
+                    code="sql-refused",
+                )
 
 
 def execute(session: Session, sql: str) -> pa.Table:
@@ -208,6 +359,14 @@ def run_query(
     rule = disclosure.inferred_rule(result)
     result = disclosure.complete(result, rule)
     return disclosure.apply(result, rule, disclosure.protect(result, rule, min_cell))
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: BaseException) -> str:

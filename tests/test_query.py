@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from federate import registry, warehouse
+from federate import query, registry, warehouse
 from federate.errors import UsageError
 from federate.pseudonym import SiteKey
-from federate.query import Limits, connect, run_query
+from federate.query import Limits, connect, role_files, run_query
 from federate.roles import Role
 from tests.test_warehouse import build_bundle, cli, clone_bundle, squeeze, tree_hash
 
@@ -214,6 +215,112 @@ def test_the_connection_itself_is_locked(wh: Path) -> None:
     for sql in ("SELECT * FROM read_csv('/etc/passwd')", "SET lock_configuration = false"):
         with pytest.raises(duckdb.Error, match=r"disabled|locked"):
             con.sql(sql).fetchall()
+
+
+def _other_files(wh: Path, role: Role) -> list[Path]:
+    """Files of the warehouse the role's session must not open: every file, for the blinded
+    role those of the signed submissions (restricted columns) too, but its own tables."""
+    own = {p.resolve() for paths in role_files(wh, role).values() for p in paths}
+    return sorted(p for p in wh.rglob("*") if p.is_file() and p.resolve() not in own)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_only_the_roles_files_are_allowed_and_scanned_natively(wh: Path, role: Role) -> None:
+    con = connect(wh, role).con
+    own = sorted(str(p) for paths in role_files(wh, role).values() for p in paths)
+    ((allowed,),) = con.sql("SELECT current_setting('allowed_paths')").fetchall()
+    assert sorted(allowed) == own
+    area = warehouse.SUBMISSIONS if role is Role.UNBLINDED else warehouse.BLINDED
+    assert all(Path(p).is_relative_to((wh / area).resolve()) for p in own)
+    # DuckDB's own Parquet scan (statistics, filters pushed into it), not a Python dataset.
+    plan = "\n".join(
+        r[1] for r in con.sql("EXPLAIN SELECT * FROM mri WHERE gel_count > 1").fetchall()
+    )
+    assert "READ_PARQUET" in plan and "ARROW" not in plan.upper()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_locked_connection_refuses_every_other_file(
+    tmp_path: Path, wh: Path, role: Role
+) -> None:
+    """Past the statement check too: DuckDB opens no file but the role's own."""
+    con = connect(wh, role).con
+    others = _other_files(wh, role)
+    assert others and any(p.suffix == ".parquet" for p in others)
+    if role is Role.BLINDED:  # the unblinded area is among them
+        assert any(warehouse.SUBMISSIONS in p.parts and p.suffix == ".parquet" for p in others)
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n", "utf-8")
+    tries = [f"SELECT * FROM read_parquet('{p}')" for p in others if p.suffix == ".parquet"]
+    tries += [f"SELECT * FROM read_csv('{p}')" for p in (*others, outside)]
+    tries += [f"SELECT * FROM read_blob('{p}')" for p in others]
+    tries += [
+        f"SELECT * FROM read_parquet('{wh}/**/*.parquet')",
+        f"SELECT * FROM read_parquet('{wh.resolve()}/submissions/*/*/tables/*.parquet')",
+        f"SELECT * FROM glob('{wh}/**')",
+        f"COPY (SELECT 1 AS a) TO '{tmp_path / 'written.csv'}'",
+        f"COPY (SELECT 1 AS a) TO '{wh / 'written.parquet'}' (FORMAT parquet)",
+    ]
+    for sql in tries:
+        with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+            con.sql(sql).fetchall()
+    assert not (tmp_path / "written.csv").exists() and not (wh / "written.parquet").exists()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_any_file_by_sql_is_refused_even_the_roles_own(
+    tmp_path: Path, wh: Path, role: Role, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The statement check: a query reads relations, never a file by its name - not one of
+    the role's own files either (DuckDB's allowed_paths would let it write those)."""
+    own = next(p for paths in role_files(wh, role).values() for p in paths)
+    others = _other_files(wh, role)
+    before = tree_hash(wh)
+    tries = [f"SELECT * FROM read_parquet('{p}')" for p in (own, *others) if p.suffix == ".parquet"]
+    tries += [f"SELECT * FROM read_csv('{p}')" for p in (own, *others)]
+    tries += [
+        f"SELECT * FROM '{own}'",
+        f'SELECT * FROM "{own}"',
+        f"SELECT * FROM read_blob('{own}')",
+        f"SELECT * FROM read_text('{own}')",
+        f"SELECT * FROM parquet_metadata('{own}')",
+        f"SELECT * FROM parquet_schema('{own}')",
+        f"SELECT * FROM system.main.read_parquet('{own}')",
+        f"SELECT * FROM query_table('{own}')",
+        f"SELECT * FROM query('SELECT * FROM read_parquet(''{own}'')')",
+        f"SELECT (SELECT count(*) FROM read_parquet('{own}')) AS n",
+        f"SELECT * FROM mri WHERE subject_id IN (SELECT subject_id FROM '{own}')",
+        f"DESCRIBE '{own}'",
+        f"SUMMARIZE '{own}'",
+        f"SELECT * FROM read_parquet('{wh}/**/*.parquet')",
+        f"SELECT * FROM glob('{wh}/*')",
+        f"COPY (SELECT 1 AS a) TO '{own}' (FORMAT parquet, USE_TMP_FILE false)",
+    ]
+    for sql in tries:
+        args = ["--warehouse", str(wh), "--format", "json", "--role", role.value]
+        code, out, err = cli(capsys, "query", sql, *args)
+        assert (code, out) == (2, ""), f"not refused: {sql!r}\n{out}{err}"
+        assert "(sql-refused)" in squeeze(err), (sql, err)
+    assert tree_hash(wh) == before
+    # Relations, table functions that open no file, and the session's catalogue still run.
+    session = connect(wh, role)
+    assert session.run("SELECT count(*) AS n FROM range(3), mri").to_pylist() == [{"n": 15}]
+    assert session.run("SELECT count(*) > 0 AS t FROM duckdb_views()").to_pylist() == [{"t": True}]
+    assert session.run("DESCRIBE mri").num_rows > 0
+
+
+def test_views_read_files_of_older_layouts_as_the_schema_types(tmp_path: Path) -> None:
+    """A column a file lacks is NULL, one it adds is not shown, a narrower type is cast."""
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    pq.write_table(pa.table({"a": pa.array([1], pa.int32()), "gone": ["x"]}), old)
+    pq.write_table(pa.table({"a": pa.array([2], pa.int64()), "b": ["y"]}), new)
+    con = duckdb.connect()
+    shape = [("a", "BIGINT"), ("b", "VARCHAR"), ("c", "DATE")]
+    layouts = list(query._file_columns(con, [old, new]).values())
+    con.execute(query._table_view("t", shape, [old, new], layouts))
+    got = con.sql("SELECT * FROM t ORDER BY a").to_arrow_table()
+    assert got.schema == pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.date32())])
+    assert got.to_pylist() == [{"a": 1, "b": None, "c": None}, {"a": 2, "b": "y", "c": None}]
 
 
 def test_refusal_happens_before_the_warehouse_is_read(tmp_path: Path) -> None:

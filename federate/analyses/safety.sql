@@ -28,23 +28,31 @@ WITH events AS (
         AND l.column_name = 'meddra_soc_code'
         AND l.code = e.meddra_soc_code
 ),
-long AS (
-    SELECT site, subject_id, arm, 'any' AS breakdown, 'any adverse event' AS category
+-- Each patient's count per category first: the patients of a category are then a plain
+-- count (one row per patient and site; a pseudonym carries its country's prefix, so none
+-- recurs at another site), and no distinct aggregate runs over every event.
+per_patient AS (
+    SELECT site, subject_id, arm, 'any' AS breakdown, 'any adverse event' AS category,
+           count(*) AS events
     FROM events
+    GROUP BY site, subject_id, arm
     UNION ALL
-    SELECT site, subject_id, arm, 'soc', soc FROM events
+    SELECT site, subject_id, arm, 'soc', soc, count(*)
+    FROM events GROUP BY site, subject_id, arm, soc
     UNION ALL
-    SELECT site, subject_id, arm, 'seriousness', seriousness FROM events
+    SELECT site, subject_id, arm, 'seriousness', seriousness, count(*)
+    FROM events GROUP BY site, subject_id, arm, seriousness
     UNION ALL
-    SELECT site, subject_id, arm, 'grade', grade FROM events
+    SELECT site, subject_id, arm, 'grade', grade, count(*)
+    FROM events GROUP BY site, subject_id, arm, grade
 )
 SELECT
     CASE WHEN grouping(site) = 1 THEN 'pooled' ELSE site END AS scope,
     arm,
     breakdown,
     category,
-    count(DISTINCT subject_id) AS patients,
-    count(*) AS events
-FROM long
+    count(*) AS patients,
+    CAST(sum(events) AS BIGINT) AS events
+FROM per_patient
 GROUP BY GROUPING SETS ((site, arm, breakdown, category), (arm, breakdown, category))
 ORDER BY scope <> 'pooled', scope, arm, breakdown <> 'any', breakdown, category

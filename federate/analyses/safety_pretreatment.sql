@@ -25,22 +25,26 @@ WITH events AS (
         AND l.column_name = 'meddra_soc_code'
         AND l.code = e.meddra_soc_code
 ),
-long AS (
-    SELECT site, subject_id, 'any' AS breakdown, 'any adverse event' AS category
+-- Each patient's count per category first (as in safety.sql).
+per_patient AS (
+    SELECT site, subject_id, 'any' AS breakdown, 'any adverse event' AS category,
+           count(*) AS events
     FROM events
+    GROUP BY site, subject_id
     UNION ALL
-    SELECT site, subject_id, 'soc', soc FROM events
+    SELECT site, subject_id, 'soc', soc, count(*) FROM events GROUP BY site, subject_id, soc
     UNION ALL
-    SELECT site, subject_id, 'seriousness', seriousness FROM events
+    SELECT site, subject_id, 'seriousness', seriousness, count(*)
+    FROM events GROUP BY site, subject_id, seriousness
     UNION ALL
-    SELECT site, subject_id, 'grade', grade FROM events
+    SELECT site, subject_id, 'grade', grade, count(*) FROM events GROUP BY site, subject_id, grade
 )
 SELECT
     CASE WHEN grouping(site) = 1 THEN 'pooled' ELSE site END AS scope,
     breakdown,
     category,
-    count(DISTINCT subject_id) AS patients,
-    count(*) AS events
-FROM long
+    count(*) AS patients,
+    CAST(sum(events) AS BIGINT) AS events
+FROM per_patient
 GROUP BY GROUPING SETS ((site, breakdown, category), (breakdown, category))
 ORDER BY scope <> 'pooled', scope, breakdown <> 'any', breakdown, category
