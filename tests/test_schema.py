@@ -165,7 +165,7 @@ def _probes(table: Table, name: str) -> list[Any]:
             values += [bound - step[col.dtype], bound, bound + step[col.dtype]]  # type: ignore[operator]
     if col.codes:
         values += list(col.codes)
-        values.append({DType.STRING: "NOT-A-CODE", DType.INT: 99}.get(col.dtype, None))
+        values.append({DType.STRING: "NOT-A-CODE", DType.INT: 99}.get(col.dtype))
     if col.pattern:
         good = valid_value(table, name)
         values += [good + "X", "X" + good, "", " " + good]
