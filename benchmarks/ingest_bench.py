@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bare_duckdb
 import exports
 import measure
 import profiling
@@ -104,9 +105,12 @@ def run_case(
     case.actual_lab_rows = exports.lab_rows(utf8)
     bundle, bare_out, pandas_out = folder / "bundle", folder / "bare", folder / "pandas"
     sampler = timeline.Sampler(bundle) if sample_memory else None
+    bare_plan = folder / "bare.json"
+    statements = bare_duckdb.plan("italy", utf8, bare_out)
+    bare_plan.write_text(json.dumps({"out": str(bare_out), "statements": statements}), "utf-8")
     commands = {
         "bare": measure.Command(
-            [PYTHON, HERE / "bare_duckdb.py", "italy", utf8, bare_out],
+            [PYTHON, HERE / "bare_duckdb.py", "run", bare_plan],
             before=lambda: _clear(bare_out),
         ),
         "federate": measure.Command(

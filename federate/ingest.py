@@ -455,7 +455,7 @@ def _connection(stage: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 
 
 def _apply(settlement: Settlement, accounts: list[SourceAccount]) -> None:

@@ -1,11 +1,13 @@
 """The streaming pass: one DuckDB query per source file that maps, pseudonymises, assigns visits
 by window, checks every rule and finds rows of unknown or held patients.
 
-A row that breaks no rule (the common case) goes straight to its table's Parquet writer: the
-pass costs what the bare conversion costs plus its CASE expressions. Only the few rows that break
-a rule are sent, with their raw input, through ``TableMapper.map`` (pandera, rule by rule),
-which names every failure; so the SQL decides only *whether* a row needs that careful look, from
-predicates derived from the same ``Column`` declarations as the pandera checks.
+Every row that breaks no hard rule (the common case) goes straight to its table's Parquet writer,
+in file order: the pass costs what the bare conversion costs plus its CASE expressions. The SQL
+decides only *whether* a row breaks a rule, from predicates derived from the same ``Column``
+declarations as the pandera checks; the few flagged rows are then sent, with their raw input and
+in bulk, through ``TableMapper.map`` (pandera, rule by rule), which names every failure. A row
+that broke a hard rule is quarantined there, one that broke only a soft rule is written with its
+warnings, and the two must agree with the SQL.
 
 Whole-submission facts reach the pass as two small tables, filled as tables settle (parents
 first): ``__ids`` (each patient of the subjects table, accepted or held) and ``__w0`` (each
@@ -32,12 +34,14 @@ from federate.sqltext import sql_ident, sql_str
 from federate.writer import BackgroundWriter
 
 PARENT = "subjects"
-FLAG = "__flag"
+HARD = "__hard"  # breaks a hard rule or does not parse: quarantined
+SOFT = "__soft"  # breaks a soft rule only: written, with a warning
 VERDICT = "__verdict"
 VISIT_WARN = "__visit_warn"
 STATUS = "__status"
 IN = "__in_"
 BATCH_ROWS = 1 << 17
+CAREFUL_ROWS = 1 << 16
 
 _DUCK_TYPES = {
     DType.STRING: "VARCHAR",
@@ -171,26 +175,31 @@ def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
     aux.append(f"{status} AS {STATUS}")
     typed = f"(SELECT {', '.join(shared + aux)} FROM ({mapped}) m {joined})"
 
-    broken = ["__unparsed"]
+    hard: list[str] = ["__unparsed"]
+    soft: list[str] = []
     for col in table.columns:
         if col.name in ("site", "subject_id", "submission_id", "source_file"):
             continue  # written by the engine, right by construction
-        for soft in (False, True):
-            test = col.violation_sql(sql_ident(col.name), soft=soft)
+        for rules, is_soft in ((hard, False), (soft, True)):
+            test = col.violation_sql(sql_ident(col.name), soft=is_soft)
             if test:
-                broken.append(f"({test})")
+                rules.append(f"({test})")
     settled = settle_sql(table, typed, checks, STATUS)
     names = ", ".join(sql_ident(c) for c in table.names)
     keep = ", ".join(
-        f"CASE WHEN {FLAG} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
+        f"CASE WHEN {HARD} OR {SOFT} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
         if dst != MERGED
         else MERGED
         for dst in carry.values()
     )
-    extra = f", {LOCAL_ID}" if tm.subject else ""
-    flagged = f"SELECT *, {' OR '.join(broken)} AS {FLAG} FROM ({settled})"
+    # Local ids leave the query only where ``__ids`` is filled from them.
+    extra = f", {LOCAL_ID}" if tm.subject and table.name == PARENT else ""
+    flagged = (
+        f"SELECT *, {' OR '.join(hard)} AS {HARD}, {' OR '.join(soft) or 'false'} AS {SOFT} "
+        f"FROM ({settled})"
+    )
     return (
-        f"SELECT {names}, {FLAG}, {VERDICT}, {VISIT_WARN}{extra}"
+        f"SELECT {names}, {HARD}, {SOFT}, {VERDICT}, {VISIT_WARN}{extra}"
         f"{', ' + keep if keep else ''} FROM ({flagged})"
     )
 
@@ -221,6 +230,8 @@ class Pass:
     id_column: str | None  # the site's patient id column, for patient verdicts
     progress: Callable[[int], None] | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    _held: list[pa.Table] = field(default_factory=list)
+    _held_rows: int = 0
 
     def run(self, stream: pa.RecordBatchReader, reshape: str | None = None) -> Outcome:
         """Stream ``stream`` (SQL ``raw``; or ``stream``, then ``raw`` is ``reshape`` over it)."""
@@ -256,6 +267,7 @@ class Pass:
             raise
         finally:
             self.con.unregister("stream" if reshape else "raw")
+        self._careful()
         return self.outcome
 
     def _route(self, rows: pa.Table) -> None:
@@ -265,20 +277,29 @@ class Pass:
             ids = rows.select([LOCAL_ID, "subject_id"]).filter(pc.is_valid(rows.column(LOCAL_ID)))
             self.outcome.ids.append(ids.rename_columns(["local_id", "subject_id"]))
         out = [*self.mapper.table.names, VISIT_WARN, VERDICT]
-        flag = rows.column(FLAG)
-        if not pc.any(flag).as_py():
-            self._emit(rows.select(out))
-            return
-        clean = rows.filter(pc.invert(flag)).select(out)
-        accepted = self._careful(rows.filter(flag))
-        if accepted is not None:  # back in file order
-            both = [clean, accepted.select(out).cast(clean.schema)]
-            clean = pa.concat_tables(both).sort_by("source_row")
-        self._emit(clean)
+        hard, soft = rows.column(HARD), rows.column(SOFT)
+        if pc.any(pc.or_(hard, soft)).as_py():
+            self._hold(rows.filter(pc.or_(hard, soft)))
+        if pc.any(hard).as_py():
+            rows = rows.filter(pc.invert(hard))
+        self._emit(rows.select(out))
 
-    def _careful(self, flagged: pa.Table) -> pa.Table | None:
-        """The rows that broke a rule, as the reader gave them, through the careful path: the
-        ones it accepts, settled like the others."""
+    def _hold(self, flagged: pa.Table) -> None:
+        """Keep flagged rows' input for the careful path, which runs once per CAREFUL_ROWS of
+        them (pandera has a high fixed cost per call), not once per batch."""
+        self._held.append(flagged.select([*carried(self._raw).values(), "source_row", HARD]))
+        self._held_rows += flagged.num_rows
+        if self._held_rows >= CAREFUL_ROWS:
+            self._careful()
+
+    def _careful(self) -> None:
+        """The flagged rows, as the reader gave them, through the careful path, which names
+        every rule each breaks. Rows that broke a hard rule were not written and must all be
+        quarantined here; rows that broke only a soft rule were written and must all pass."""
+        if not self._held:
+            return
+        flagged = pa.concat_tables(self._held)
+        self._held, self._held_rows = [], 0
         types = {f.name: f.type for f in self._raw}
         inputs = {
             name: flagged.column(kept).cast(types[name])
@@ -286,24 +307,18 @@ class Pass:
         }
         inputs[ROW_COLUMN] = flagged.column("source_row")
         raw = pa.Table.from_pydict(inputs).select([n for n in self._raw.names if n in inputs])
-        parts = [self.mapper.map(b, self.failures, self.warnings) for b in raw.to_batches()]
-        accepted = pa.concat_tables(parts) if parts else self._arrow.empty_table()
-        self.outcome.failed += flagged.num_rows - accepted.num_rows
-        if accepted.num_rows == 0:
-            return None
-        status = (
-            "(SELECT i.status FROM __ids i WHERE i.subject_id = a.subject_id LIMIT 1)"
-            if self.mapper.table.per_subject
-            else "NULL"
-        )
-        source = f"(SELECT *, {status} AS {STATUS} FROM __accepted a)"
-        side = self.con.cursor()  # the stream's query is still open on self.con
-        try:
-            side.register("__accepted", accepted)
-            settled = side.sql(settle_sql(self.mapper.table, source, self.checks, STATUS))
-            return settled.to_arrow_table()
-        finally:
-            side.close()
+        batches = raw.combine_chunks().to_batches()  # one pandera call, not one per batch held
+        parts = [self.mapper.map(b, self.failures, self.warnings) for b in batches]
+        accepted = pa.concat_tables(parts).column("source_row") if parts else pa.array([])
+        hard = flagged.filter(flagged.column(HARD)).column("source_row")
+        wrong = pc.sum(pc.is_in(accepted, hard)).as_py() or 0
+        soft_rows = flagged.num_rows - len(hard)
+        if wrong or len(accepted) - wrong != soft_rows:
+            raise RuntimeError(
+                f"{self.mapper.relpath}: the SQL rules and pandera disagree on "
+                f"{wrong + soft_rows - (len(accepted) - wrong)} row(s) (a bug in the engine)"
+            )
+        self.outcome.failed += len(hard)
 
     def _emit(self, rows: pa.Table) -> None:
         """Record visit warnings and patient verdicts; write the rows that remain."""

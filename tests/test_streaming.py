@@ -134,3 +134,44 @@ def test_pseudonyms_are_computed_once_per_distinct_id(tmp_path: Path) -> None:
     assert calls == 3
     assert first[0] == first[2] and first[3].as_py() is None
     assert second[0] == first[1] and second[2] == first[0]
+
+
+def test_flagged_rows_reach_pandera_in_bulk_not_batch_by_batch(
+    broken: SynthResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandera's fixed cost is paid once per source (per CAREFUL_ROWS flagged rows), however
+    many batches the flagged rows are spread over."""
+    calls: dict[str, int] = {}
+    careful = TableMapper.map
+
+    def counting(self: TableMapper, batch: pa.RecordBatch, *args: object) -> pa.Table:
+        calls[self.relpath] = calls.get(self.relpath, 0) + 1
+        return careful(self, batch, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 7)
+    monkeypatch.setattr(TableMapper, "map", counting)
+    small = _ingest(broken, tmp_path / "small")
+    assert calls and set(calls.values()) == {1}
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 1 << 17)
+    big = _ingest(broken, tmp_path / "big")
+    assert small.quarantine.drop(["submission_id"]).equals(big.quarantine.drop(["submission_id"]))
+    assert small.warnings.drop(["submission_id"]).equals(big.warnings.drop(["submission_id"]))
+
+
+def test_sql_rules_that_disagree_with_pandera_stop_the_run(
+    clean: SynthResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row the SQL holds back as breaking a hard rule but pandera accepts would be lost:
+    the engine refuses to go on rather than drop or keep it silently."""
+    from federate.schema import Column
+
+    real = Column.violation_sql
+
+    def strict(self: Column, ref: str, *, soft: bool = False) -> str | None:
+        if self.name == "edss" and not soft:
+            return f"{ref} >= 0"  # every real score: a rule pandera does not have
+        return real(self, ref, soft=soft)
+
+    monkeypatch.setattr(Column, "violation_sql", strict)
+    with pytest.raises(RuntimeError, match="disagree"):
+        _ingest(clean, tmp_path / "bundle")

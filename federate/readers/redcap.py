@@ -86,7 +86,7 @@ class RedcapReader(Reader):
     event_file: str | None = None  # REDCap's events export, beside the records
     instruments: Mapping[str, str] = field(default_factory=dict)  # instrument label -> form
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> unique group name
-    block_size: int = 8 << 20
+    block_size: int = 1 << 20
     format: str = field(default="redcap")
     _csv: _NamedCsv = field(init=False, compare=False, repr=False)
     _cache: dict[str, tuple[Dictionary, Header]] = field(
