@@ -76,15 +76,14 @@ _UNBLINDED = (
     SELECT site, subject_id, sequence AS arm FROM randomisation
     UNION ALL
     SELECT site, subject_id, 'ALL' AS arm FROM randomisation""",
+    # Each period row twice, under its product and under 'ALL', from one pass over periods: a
+    # UNION ALL of the two would compute periods (and the follow-up from every visit) twice
+    # for every query that reads this view.
     """CREATE VIEW treatment_periods AS
-    SELECT p.site, p.subject_id, p.period,
-           CASE WHEN p.period = 0 THEN 'NONE' ELSE i.product END AS arm,
-           p.start_date, p.end_date, p.follow_up_end
+    SELECT p.site, p.subject_id, p.period, a.arm, p.start_date, p.end_date, p.follow_up_end
     FROM periods AS p
     LEFT JOIN infusions AS i USING (site, subject_id, period)
-    UNION ALL
-    SELECT site, subject_id, period, 'ALL' AS arm, start_date, end_date, follow_up_end
-    FROM periods""",
+    CROSS JOIN unnest([CASE WHEN p.period = 0 THEN 'NONE' ELSE i.product END, 'ALL']) AS a(arm)""",
 )
 
 
