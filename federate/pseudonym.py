@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,6 +86,30 @@ def pseudonym(key: SiteKey, country: str, local_id: str) -> str:
     return f"{country}-" + base64.b32encode(digest).decode("ascii").lower()[:26]
 
 
+_BASE32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
+_CHARS = 26  # 130 bits
+
+
+def pseudonyms(key: SiteKey, country: str, local_ids: list[str]) -> pa.Array:
+    """``pseudonym`` of each id, as one string array. The base32 step (pure Python in
+    ``base64``, two thirds of the cost per id) is done on all digests at once."""
+    digests = b"".join(hmac.digest(key.secret, v.encode("utf-8"), "sha256") for v in local_ids)
+    n = len(local_ids)
+    # Base32 reads 5 bytes as 8 characters of 5 bits: the first 20 bytes give 32 characters.
+    groups = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)[:, :20].reshape(n, 4, 5)
+    value = np.zeros((n, 4), dtype=np.uint64)
+    for i in range(5):
+        value = (value << np.uint64(8)) | groups[:, :, i].astype(np.uint64)
+    shifts = np.arange(35, -1, -5, dtype=np.uint64)  # 8 characters per group
+    codes = (value[:, :, None] >> shifts) & np.uint64(31)
+    chars = _BASE32[codes.reshape(n, 32)[:, :_CHARS]]
+    prefix = np.frombuffer(f"{country}-".encode("ascii"), dtype=np.uint8)
+    text = np.concatenate([np.broadcast_to(prefix, (n, len(prefix))), chars], axis=1)
+    width = text.shape[1]
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
+
+
 class Pseudonymiser:
     """Computes each distinct id once (a cache across batches and tables) and maps whole arrays
     through their dictionary: a batch costs one lookup per distinct id in it, not per row."""
@@ -98,10 +123,10 @@ class Pseudonymiser:
         if isinstance(local_ids, pa.ChunkedArray):
             local_ids = local_ids.combine_chunks()
         encoded = pc.dictionary_encode(local_ids)
-        names = []
-        for value in encoded.dictionary.to_pylist():
-            name = self._cache.get(value)
-            if name is None:
-                name = self._cache[value] = pseudonym(self.key, self.country, value)
-            names.append(name)
+        values = encoded.dictionary.to_pylist()
+        new = [v for v in values if v not in self._cache]
+        if new:
+            names = pseudonyms(self.key, self.country, new).to_pylist()
+            self._cache.update(zip(new, names, strict=True))
+        names = [self._cache[v] for v in values]
         return pc.take(pa.array(names, pa.string()), encoded.indices)

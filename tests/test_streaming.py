@@ -117,23 +117,34 @@ def test_pseudonyms_are_computed_once_per_distinct_id(tmp_path: Path) -> None:
     from federate import pseudonym
 
     calls = 0
-    real = pseudonym.pseudonym
+    real = pseudonym.pseudonyms
 
-    def counting(*args: object) -> str:
+    def counting(key: SiteKey, country: str, ids: list[str]) -> pa.Array:
         nonlocal calls
-        calls += 1
-        return real(*args)  # type: ignore[arg-type]
+        calls += len(ids)
+        return real(key, country, ids)
 
-    pseudonymise = pseudonym.Pseudonymiser(SiteKey(bytes(32), tmp_path / "k"), "it")
-    pseudonym.pseudonym = counting  # type: ignore[assignment]
+    key = SiteKey(bytes(32), tmp_path / "k")
+    pseudonymise = pseudonym.Pseudonymiser(key, "it")
+    pseudonym.pseudonyms = counting  # type: ignore[assignment]
     try:
         first = pseudonymise(pa.array(["1", "2", "1", None, "2"]))
         second = pseudonymise(pa.chunked_array([["2", "3"], ["1"]]))
     finally:
-        pseudonym.pseudonym = real  # type: ignore[assignment]
+        pseudonym.pseudonyms = real  # type: ignore[assignment]
     assert calls == 3
     assert first[0] == first[2] and first[3].as_py() is None
     assert second[0] == first[1] and second[2] == first[0]
+    assert first.to_pylist()[:2] == [pseudonym.pseudonym(key, "it", v) for v in ("1", "2")]
+
+
+def test_bulk_pseudonyms_are_the_reference_hmac(tmp_path: Path) -> None:
+    from federate.pseudonym import pseudonym, pseudonyms
+
+    key = SiteKey(bytes(range(32)), tmp_path / "k")
+    ids = [f"{i:06d}" for i in range(2000)] + ["ø-1", "", "AB12", "x" * 300]
+    assert pseudonyms(key, "dk", ids).to_pylist() == [pseudonym(key, "dk", v) for v in ids]
+    assert pseudonyms(key, "dk", []).to_pylist() == []
 
 
 def test_flagged_rows_reach_pandera_in_bulk_not_batch_by_batch(
