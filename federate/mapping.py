@@ -7,7 +7,7 @@ read (raw batch) -> map (SQL built from the adapter's parsers) -> pseudonymise -
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -25,6 +25,7 @@ from federate.readers.base import ROW_COLUMN
 from federate.schema import Schema, Table, rule_reason
 
 LOCAL_ID = "__local_id"
+LOOKED_UP = "__lookup_"  # a mapped column computed ahead, per distinct input value
 
 RecordFn = Callable[
     [pa.Array, str | None, str | None, pa.Array | None, str, str, str, pa.ChunkedArray], None
@@ -112,29 +113,55 @@ class TableMapper:
             names.append("visit_code")
         return [*names, *self.table.derived]
 
-    def build_sql(self, raw_types: Mapping[str, pa.DataType], carry: Mapping[str, str]) -> str:
+    def build_sql(
+        self,
+        raw_types: Mapping[str, pa.DataType],
+        carry: Mapping[str, str],
+        looked_up: Collection[str] = (),
+    ) -> str:
         """The mapping SQL over ``raw`` for a stream of these column types; ``carry`` passes raw
-        columns through under another name (the streaming pass keeps a row's input with it)."""
+        columns through under another name (the streaming pass keeps a row's input with it);
+        ``looked_up``: input columns whose ``lookup_sql`` columns ``raw`` also holds."""
         self.raw_types = dict(raw_types)
-        sql = self._build_sql(carry)
-        return sql
+        return self._build_sql(carry, looked_up)
 
-    def _build_sql(self, carry: Mapping[str, str] | None = None) -> str:
-        selects = [f"{sql_ident(ROW_COLUMN)} AS {sql_ident(ROW_COLUMN)}"]
-        selects += [f"{sql_ident(src)} AS {sql_ident(dst)}" for src, dst in (carry or {}).items()]
+    def _selects(self) -> list[tuple[str, str, str | None]]:
+        """(expression, name, the input column it reads or None) of every mapped column: each
+        reads at most one input column, which is what lets ``lookup_sql`` map distinct values."""
+        out: list[tuple[str, str, str | None]] = []
         if self.tm.subject:
-            selects.append(
-                f"{self.tm.subject.sql(self._ref(self.tm.subject.source))} AS {LOCAL_ID}"
-            )
+            src = self.columns.get(self.tm.subject.source)
+            out.append((self.tm.subject.sql(self._ref(self.tm.subject.source)), LOCAL_ID, src))
         for name, parser in self.tm.fields.items():
             ref = self._ref(parser.source) if parser.source else "NULL"
-            for out, expr in parser.outputs(name, ref, self.locale).items():
-                selects.append(f"{expr} AS {sql_ident(out)}")
+            src = self.columns.get(parser.source) if parser.source else None
+            for out_name, expr in parser.outputs(name, ref, self.locale).items():
+                out.append((expr, out_name, src))
             if parser.source:
                 raw = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"  # NULL when absent
-                selects.append(f"{raw} AS {sql_ident('__raw_' + name)}")
+                out.append((raw, "__raw_" + name, src))
         if self.visit_by_window:
-            selects.append("'UNS' AS visit_code")
+            out.append(("'UNS'", "visit_code", None))
+        return out
+
+    def lookup_sql(self) -> dict[str, list[str]]:
+        """Per input column, the ``expression AS name`` of every mapped column read from it:
+        over a table ``dict`` with that column, they map its distinct values."""
+        by_source: dict[str, list[str]] = {}
+        for expr, name, src in self._selects():
+            if src is not None:
+                by_source.setdefault(src, []).append(f"{expr} AS {sql_ident(LOOKED_UP + name)}")
+        return by_source
+
+    def _build_sql(
+        self, carry: Mapping[str, str] | None = None, looked_up: Collection[str] = ()
+    ) -> str:
+        selects = [f"{sql_ident(ROW_COLUMN)} AS {sql_ident(ROW_COLUMN)}"]
+        selects += [f"{sql_ident(src)} AS {sql_ident(dst)}" for src, dst in (carry or {}).items()]
+        for expr, name, src in self._selects():
+            if src is not None and src in looked_up:
+                expr = sql_ident(LOOKED_UP + name)  # mapped ahead, once per distinct value
+            selects.append(f"{expr} AS {sql_ident(name)}")
         sql = "SELECT " + ",\n  ".join(selects) + " FROM raw"
         if self.table.derived:
             derived = [f"{d.sql} AS {sql_ident(name)}" for name, d in self.table.derived.items()]

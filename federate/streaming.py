@@ -16,7 +16,8 @@ patient's W0 date, for visits by window).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.func import PythonUDFType
 
+from federate.lookup import STATUS as STATUS_AHEAD
+from federate.lookup import SUBJECT, W0, Lookup
 from federate.mapping import LOCAL_ID, TableMapper
 from federate.pseudonym import Pseudonymiser
 from federate.quarantine import Collector
@@ -91,15 +94,19 @@ class Checks:
     windows: dict[str, tuple[int, int]]
 
 
-def settle_sql(table: Table, source: str, checks: Checks, status: str) -> str:
-    """Visit by window and the patient's verdict over ``source`` (shared columns, ``status``)."""
+def settle_sql(
+    table: Table, source: str, checks: Checks, status: str, w0: str | None = None
+) -> str:
+    """Visit by window and the patient's verdict over ``source`` (shared columns, ``status``;
+    ``w0``: its column of the patient's W0 date, else it is joined from ``__w0``)."""
     if checks.by_window:
         date = sql_ident(table.visit_date or "")
-        day = f"date_diff('day', w.w0, s.{date})"
+        base = f"s.{w0}" if w0 else "w.w0"
+        day = f"date_diff('day', {base}, s.{date})"
+        joined = "" if w0 else "LEFT JOIN __w0 w ON w.subject_id = s.subject_id"
         source = (
             f"(SELECT s.* REPLACE ({window_sql(checks.windows, day)} AS visit_code), "
-            f"w.w0 IS NULL AS __no_w0 FROM {source} s LEFT JOIN __w0 w "
-            "ON w.subject_id = s.subject_id)"
+            f"{base} IS NULL AS __no_w0 FROM {source} s {joined})"
         )
         warn = (
             "CASE WHEN visit_code = 'UNS' THEN CASE WHEN __no_w0 THEN 'no-baseline-visit' "
@@ -121,13 +128,23 @@ def carried(raw: pa.Schema) -> dict[str, str]:
     return {f.name: f"{IN}{i}" for i, f in enumerate(raw) if f.name not in (ROW_COLUMN, MERGED)}
 
 
-def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
-    """The whole streaming query over ``raw`` for one source."""
+def pass_sql(
+    mapper: TableMapper,
+    raw: pa.Schema,
+    checks: Checks,
+    looked_up: Collection[str] = (),
+    patients_ahead: bool = False,
+) -> str:
+    """The whole streaming query over ``raw`` for one source (``looked_up``: input columns
+    whose mapped columns ``Lookup`` computes ahead, beside the reader's columns;
+    ``patients_ahead``: so are each row's patient, status and W0 date, and the query has no
+    join, which keeps the file's order)."""
     table, tm = mapper.table, mapper.tm
     carry = carried(raw)
     if MERGED in raw.names:
         carry[MERGED] = MERGED
-    mapped = mapper.build_sql({f.name: f.type for f in raw}, carry)
+    ahead = {c: c for c in (SUBJECT, STATUS_AHEAD, W0)} if patients_ahead else {}
+    mapped = mapper.build_sql({f.name: f.type for f in raw}, carry | ahead, looked_up)
     outputs = set(mapper.outputs())
 
     shared = []
@@ -135,7 +152,9 @@ def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
         kind = _DUCK_TYPES[col.dtype]
         if col.name == "site":
             expr = sql_str(mapper.adapter.name)
-        elif col.name == "subject_id":
+        elif col.name == "subject_id" and patients_ahead:
+            expr = f"m.{SUBJECT}"
+        elif col.name == "subject_id" and tm.subject:
             # Patients of the subjects table are joined; only others reach the Python function.
             expr = f"coalesce(i.subject_id, __pseudonym(m.{LOCAL_ID}))"
         elif col.name == "submission_id":
@@ -168,10 +187,14 @@ def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
     ]
     if tm.subject:
         aux.append(f"m.{LOCAL_ID} AS {LOCAL_ID}")
+    if patients_ahead:
+        joined, status = "", f"m.{STATUS_AHEAD}"
+        aux.append(f"m.{W0} AS {W0}")
+    elif tm.subject:
         joined = f"LEFT JOIN __ids i ON i.local_id = m.{LOCAL_ID}"
         status = "i.status"
     else:
-        joined, status = "LEFT JOIN (SELECT NULL::VARCHAR AS subject_id) i ON false", "NULL"
+        joined, status = "", "NULL"
     aux.append(f"{status} AS {STATUS}")
     typed = f"(SELECT {', '.join(shared + aux)} FROM ({mapped}) m {joined})"
 
@@ -184,7 +207,7 @@ def pass_sql(mapper: TableMapper, raw: pa.Schema, checks: Checks) -> str:
             test = col.violation_sql(sql_ident(col.name), soft=is_soft)
             if test:
                 rules.append(f"({test})")
-    settled = settle_sql(table, typed, checks, STATUS)
+    settled = settle_sql(table, typed, checks, STATUS, W0 if patients_ahead else None)
     names = ", ".join(sql_ident(c) for c in table.names)
     keep = ", ".join(
         f"CASE WHEN {HARD} OR {SOFT} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
@@ -241,9 +264,6 @@ class Pass:
         if reshape:  # the reshaped columns' types, from the same SQL over no rows
             self.con.register("stream", stream.schema.empty_table())
             self._raw = self.con.sql(reshape).limit(0).to_arrow_table().schema
-        sql = pass_sql(self.mapper, self._raw, self.checks)
-        if reshape:
-            sql = f"WITH raw AS ({reshape}) {sql}"
         # A reader's error (e.g. a truncated file) surfaces as itself, not as DuckDB's.
         errors: list[Exception] = []
 
@@ -254,7 +274,28 @@ class Pass:
                 errors.append(exc)
                 raise
 
-        source = pa.RecordBatchReader.from_batches(stream.schema, guarded())
+        batches = guarded()
+        lookup = None
+        if not reshape:  # a reshaped stream is grouped by DuckDB first: no lookup ahead of it
+            self.mapper.raw_types = {f.name: f.type for f in self._raw}
+            first = next(batches, None)
+            if first is not None:
+                subject = self.mapper.tm.subject
+                patients = self.mapper.columns[subject.source] if subject else None
+                side = self.con.cursor()  # the pass's query holds self.con
+                lookup = Lookup.plan(self.mapper.lookup_sql(), first, side, patients)
+                batches = itertools.chain([first], batches)
+        looked_up = lookup.columns if lookup else ()
+        ahead = lookup is not None and lookup.patients is not None
+        sql = pass_sql(self.mapper, self._raw, self.checks, looked_up, ahead)
+        if reshape:
+            sql = f"WITH raw AS ({reshape}) {sql}"
+        if self.mapper.tm.subject and not ahead:  # joined in the pass, which loses the order
+            sql += f" ORDER BY {sql_ident('source_row')}"
+        if lookup is None:
+            source = pa.RecordBatchReader.from_batches(stream.schema, batches)
+        else:
+            source = pa.RecordBatchReader.from_batches(lookup.schema, lookup(batches))
         self.con.register("stream" if reshape else "raw", source)
         try:
             for batch in self.con.sql(sql).to_arrow_reader(BATCH_ROWS):
@@ -267,6 +308,8 @@ class Pass:
             raise
         finally:
             self.con.unregister("stream" if reshape else "raw")
+            if lookup is not None:
+                lookup.close()
         self._careful()
         return self.outcome
 

@@ -1,0 +1,177 @@
+"""Map each input column's distinct values once per batch, not once per row.
+
+Exports repeat themselves: a million lab rows hold a few thousand dates, a dozen units and one id
+per patient. Every mapped column reads at most one input column (``TableMapper.lookup_sql``), so
+the adapter's parsers - the costliest part of the streaming pass: trims, shape checks, date
+parsing, code lists - run over each batch's dictionary of that column, and the results are
+gathered back to the rows. The SQL is the mapper's own, so a value maps exactly as it would row
+by row. The work runs on a thread of its own, a batch ahead of the pass that consumes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from federate.mapping import LOCAL_ID, LOOKED_UP
+from federate.sqltext import sql_ident
+
+BATCH_ROWS = 1 << 17  # a reader's small batches are joined first: one query per batch
+SLICE_ROWS = 1 << 15  # and handed on in slices: DuckDB's threads share a stream by batch
+REPEATS = 4
+_INDEX = "__entry"
+_DONE = object()
+
+
+SUBJECT, STATUS, W0 = "__patient_subject", "__patient_status", "__patient_w0"
+
+
+class Lookup:
+    """``con``: a cursor of the ingest's database, whose ``__ids`` and ``__w0`` tables and
+    ``__pseudonym`` function give each local id of the input column ``patients`` its patient:
+    the pass itself then joins nothing, and DuckDB's parallel hash join, which does not keep a
+    stream's order, never reorders the file's rows."""
+
+    def __init__(
+        self,
+        queries: dict[str, list[str]],
+        schema: pa.Schema,
+        con: duckdb.DuckDBPyConnection,
+        patients: str | None = None,
+    ):
+        self._con = con
+        self.columns = list(queries)
+        self._widths = [len(q) for q in queries.values()]
+        self.patients = patients
+        # Every column's dictionary side by side in one table, each padded with NULLs to the
+        # longest: one query per batch maps them all (padding rows are never gathered).
+        exprs = ", ".join(e for q in queries.values() for e in q)
+        self._sql = f"SELECT {exprs} FROM dict ORDER BY {_INDEX}"
+        if patients is not None:
+            local = sql_ident(LOOKED_UP + LOCAL_ID)
+            # Written as RIGHT JOINs: the batch's few ids build the hash table and the patient
+            # tables probe it (the ingest's connection keeps joins in the order written).
+            self._sql = (
+                f"SELECT q.* EXCLUDE ({_INDEX}), w.w0 AS {W0} FROM __w0 w RIGHT JOIN ("
+                f"SELECT m.*, coalesce(p.subject_id, __pseudonym(m.{local})) AS {SUBJECT}, "
+                f"p.status AS {STATUS} FROM __ids p RIGHT JOIN "
+                f"(SELECT {_INDEX}, {exprs} FROM dict) m ON p.local_id = m.{local}) q "
+                f"ON w.subject_id = q.{SUBJECT} ORDER BY q.{_INDEX}"
+            )
+        self._types = [schema.field(c).type for c in self.columns]
+        self._out = self._map([pa.array([], t) for t in self._types]).schema
+        self.schema = pa.schema([*schema, *self._out])
+
+    @classmethod
+    def plan(
+        cls,
+        queries: dict[str, list[str]],
+        first: pa.RecordBatch,
+        con: duckdb.DuckDBPyConnection,
+        patients: str | None = None,
+    ) -> Lookup | None:
+        """A lookup of the columns that repeat their values (at most one distinct value in
+        REPEATS rows of the first batch), and of the patient id whatever its repeats; free
+        text and measurements are left to the pass."""
+        chosen = {
+            column: q
+            for column, q in queries.items()
+            if column == patients
+            or pc.count_distinct(first.column(column), mode="all").as_py()
+            <= max(1, first.num_rows // REPEATS)
+        }
+        return cls(chosen, first.schema, con, patients) if chosen else None
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _map(self, dictionaries: list[pa.Array]) -> pa.Table:
+        longest = max((len(d) for d in dictionaries), default=0)
+        padded = [
+            pa.concat_arrays([d, pa.nulls(longest - len(d), d.type)]) if len(d) < longest else d
+            for d in dictionaries
+        ]
+        table = pa.table([*padded, pa.array(range(longest), pa.int64())],
+                         names=[*self.columns, _INDEX])  # fmt: skip
+        self._con.register("dict", table)
+        try:
+            return self._con.sql(self._sql).to_arrow_table()
+        finally:
+            self._con.unregister("dict")
+
+    def _mapped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        encoded = [
+            pc.dictionary_encode(batch.column(c), null_encoding="encode") for c in self.columns
+        ]
+        mapped = self._map([e.dictionary for e in encoded]).cast(self._out)
+        columns = list(batch.columns)
+        i = 0
+        for e, width in zip(encoded, self._widths, strict=True):
+            for j in range(i, i + width):
+                columns.append(pc.take(mapped.column(j).combine_chunks(), e.indices))
+            i += width
+        if self.patients is not None:  # SUBJECT, STATUS, W0: by the local id's dictionary
+            ids = encoded[self.columns.index(self.patients)].indices
+            for j in range(i, i + 3):
+                columns.append(pc.take(mapped.column(j).combine_chunks(), ids))
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """The batches with their mapped columns, computed a batch ahead on a thread."""
+        ahead: queue.Queue[object] = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                for batch in _joined(batches):
+                    if stop.is_set():
+                        return
+                    ahead.put(self._mapped(batch))
+                ahead.put(_DONE)
+            except BaseException as exc:  # the reader's error, raised where it is consumed
+                ahead.put(exc)
+
+        thread = threading.Thread(target=work, name="lookup", daemon=True)
+        thread.start()
+        try:
+            while (item := ahead.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, pa.RecordBatch)
+                for start in range(0, item.num_rows, SLICE_ROWS):
+                    yield item.slice(start, SLICE_ROWS)
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a producer waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    ahead.get(timeout=0.05)
+            thread.join()
+
+
+def _joined(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches regrouped into ones of at least BATCH_ROWS rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= BATCH_ROWS:
+            yield _concat(pending)
+            pending, rows = [], 0
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
+    if not joined:  # only empty batches
+        return batches[0]
+    return joined[0] if len(joined) == 1 else pa.concat_batches(joined)
