@@ -157,9 +157,9 @@ def main() -> int:
 
 def notes(rep: report.Report) -> list[str]:
     out = [
-        "The machine is shared (2 cores, other engineers' test suites running): the load "
-        f"average was {rep.load_before} before and {machine.load()} after. Ratios are "
-        "measured back to back in the same run to cancel most of that drift.",
+        "The machine has 2 cores and may be shared: the load average was "
+        f"{rep.load_before} before and {machine.load()} after. Ratios are measured back to "
+        "back in the same run to cancel most of any drift.",
         "The pandas + pandera baseline runs at the first size only (it holds every form in "
         "memory); the cp1252 twin, the profile and the distinct-value check likewise.",
     ]
