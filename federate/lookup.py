@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 from federate.mapping import LOCAL_ID, LOOKED_UP
 from federate.sqltext import sql_ident
 
-BATCH_ROWS = 1 << 17  # a reader's small batches are joined first: one query per batch
+BATCH_ROWS = 1 << 17  # a reader's small batches are joined first: one query per batch,
+BATCH_BYTES = 16 << 20  # up to this many rows or bytes (a wide export's rows are large)
 SLICE_ROWS = 1 << 15  # and handed on in slices: DuckDB's threads share a stream by batch
 REPEATS = 4
 _INDEX = "__entry"
@@ -46,6 +47,7 @@ class Lookup:
         patients: str | None = None,
     ):
         self._con = con
+        self.error: BaseException | None = None  # what stopped the thread, as itself
         self.columns = list(queries)
         self._widths = [len(q) for q in queries.values()]
         self.patients = patients
@@ -83,13 +85,11 @@ class Lookup:
             column: q
             for column, q in queries.items()
             if column == patients
+            or pa.types.is_null(first.column(column).type)  # all missing: one value
             or pc.count_distinct(first.column(column), mode="all").as_py()
             <= max(1, first.num_rows // REPEATS)
         }
         return cls(chosen, first.schema, con, patients) if chosen else None
-
-    def close(self) -> None:
-        self._con.close()
 
     def _map(self, dictionaries: list[pa.Array]) -> pa.Table:
         longest = max((len(d) for d in dictionaries), default=0)
@@ -134,7 +134,8 @@ class Lookup:
                         return
                     ahead.put(self._mapped(batch))
                 ahead.put(_DONE)
-            except BaseException as exc:  # the reader's error, raised where it is consumed
+            except BaseException as exc:  # raised where the batches are consumed
+                self.error = exc
                 ahead.put(exc)
 
         thread = threading.Thread(target=work, name="lookup", daemon=True)
@@ -155,15 +156,17 @@ class Lookup:
 
 
 def _joined(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The batches regrouped into ones of at least BATCH_ROWS rows (the last may be smaller)."""
+    """The batches regrouped into ones of BATCH_ROWS rows or BATCH_BYTES bytes (or more)."""
     pending: list[pa.RecordBatch] = []
     rows = 0
+    size = 0
     for batch in batches:
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= BATCH_ROWS:
+        size += batch.nbytes
+        if rows >= BATCH_ROWS or size >= BATCH_BYTES:
             yield _concat(pending)
-            pending, rows = [], 0
+            pending, rows, size = [], 0, 0
     if pending:
         yield _concat(pending)
 

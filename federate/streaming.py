@@ -274,42 +274,45 @@ class Pass:
                 errors.append(exc)
                 raise
 
-        batches = guarded()
-        lookup = None
-        if not reshape:  # a reshaped stream is grouped by DuckDB first: no lookup ahead of it
-            self.mapper.raw_types = {f.name: f.type for f in self._raw}
-            first = next(batches, None)
-            if first is not None:
-                subject = self.mapper.tm.subject
-                patients = self.mapper.columns[subject.source] if subject else None
-                side = self.con.cursor()  # the pass's query holds self.con
-                lookup = Lookup.plan(self.mapper.lookup_sql(), first, side, patients)
-                batches = itertools.chain([first], batches)
-        looked_up = lookup.columns if lookup else ()
-        ahead = lookup is not None and lookup.patients is not None
-        sql = pass_sql(self.mapper, self._raw, self.checks, looked_up, ahead)
-        if reshape:
-            sql = f"WITH raw AS ({reshape}) {sql}"
-        if self.mapper.tm.subject and not ahead:  # joined in the pass, which loses the order
-            sql += f" ORDER BY {sql_ident('source_row')}"
-        if lookup is None:
-            source = pa.RecordBatchReader.from_batches(stream.schema, batches)
-        else:
-            source = pa.RecordBatchReader.from_batches(lookup.schema, lookup(batches))
-        self.con.register("stream" if reshape else "raw", source)
+        side = self.con.cursor()  # the lookup's: the pass's query holds self.con
+        registered = "stream" if reshape else "raw"
+        lookup: Lookup | None = None
         try:
+            batches = guarded()
+            if not reshape:  # a reshaped stream is grouped by DuckDB first: no lookup ahead
+                self.mapper.raw_types = {f.name: f.type for f in self._raw}
+                first = next(batches, None)
+                if first is not None:
+                    subject = self.mapper.tm.subject
+                    patients = self.mapper.columns[subject.source] if subject else None
+                    lookup = Lookup.plan(self.mapper.lookup_sql(), first, side, patients)
+                    batches = itertools.chain([first], batches)
+            looked_up = lookup.columns if lookup else ()
+            ahead = lookup is not None and lookup.patients is not None
+            sql = pass_sql(self.mapper, self._raw, self.checks, looked_up, ahead)
+            if reshape:
+                sql = f"WITH raw AS ({reshape}) {sql}"
+            if self.mapper.tm.subject and not ahead:  # joined in the pass: loses the order
+                sql += f" ORDER BY {sql_ident('source_row')}"
+            if lookup is None:
+                source = pa.RecordBatchReader.from_batches(stream.schema, batches)
+            else:
+                source = pa.RecordBatchReader.from_batches(lookup.schema, lookup(batches))
+            self.con.register(registered, source)
             for batch in self.con.sql(sql).to_arrow_reader(BATCH_ROWS):
                 self._route(pa.Table.from_batches([batch]))
                 if self.progress:
                     self.progress(batch.num_rows)
         except duckdb.Error:
+            # The reader's or the lookup's own error, not DuckDB's report of it.
             if errors:
                 raise errors[0] from None
+            if lookup is not None and lookup.error is not None:
+                raise lookup.error from None
             raise
         finally:
-            self.con.unregister("stream" if reshape else "raw")
-            if lookup is not None:
-                lookup.close()
+            self.con.unregister(registered)
+            side.close()
         self._careful()
         return self.outcome
 

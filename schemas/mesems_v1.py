@@ -397,7 +397,7 @@ ADVERSE_EVENTS = Table(
             DType.STRING,
             "MedDRA preferred term code.",
             required=False,
-            pattern=r"\d{8}",
+            pattern=r"[0-9]{8}",
         ),
         Column(
             "meddra_soc_code",
@@ -412,7 +412,7 @@ ADVERSE_EVENTS = Table(
             DType.STRING,
             "MedDRA version of the codes, e.g. 16.1.",
             required=False,
-            pattern=r"\d{1,2}\.\d",
+            pattern=r"[0-9]{1,2}\.[0-9]",
         ),
         *partial_date("onset_date", "Onset of the event.", min=TRIAL_START),
         *partial_date("end_date", "End of the event.", required=False, min=TRIAL_START),
@@ -463,7 +463,7 @@ CONMEDS = Table(
             DType.STRING,
             "ATC index year the export used, e.g. 2019.",
             required=False,
-            pattern=r"(19|20)\d\d",
+            pattern=r"(19|20)[0-9][0-9]",
         ),
         Column(
             "atc_code_current",

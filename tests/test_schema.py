@@ -169,6 +169,9 @@ def _probes(table: Table, name: str) -> list[Any]:
     if col.pattern:
         good = valid_value(table, name)
         values += [good + "X", "X" + good, "", " " + good]
+        # Digits of other scripts: polars' \d takes them, DuckDB's does not (patterns say [0-9]).
+        for digits in ("０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"):
+            values.append(good.translate(str.maketrans("0123456789", digits)))
     return values
 
 

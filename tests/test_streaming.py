@@ -239,3 +239,26 @@ def test_a_source_read_in_many_batches_is_written_in_file_order(
         got = pq.read_table(tmp_path / "b" / "tables" / f"{tm.table}.parquet")
         want = pq.read_table(clean.truth[tm.table]).filter(pc.equal(pc.field("site"), "italy"))
         assert got.drop(["submission_id"]).equals(want.drop(["submission_id"])), tm.table
+
+
+def test_a_wide_export_is_regrouped_by_bytes_as_well_as_rows() -> None:
+    from federate import lookup
+
+    wide = pa.record_batch({f"c{i}": pa.array(["x" * 100] * 1000) for i in range(50)})
+    grouped = list(lookup._joined(iter([wide] * 20)))  # 20 batches of ~5 MB, 1,000 rows each
+    assert sum(b.num_rows for b in grouped) == 20_000
+    assert max(b.nbytes for b in grouped) < 2 * lookup.BATCH_BYTES
+    assert len(grouped) > 1
+
+
+def test_an_error_in_the_lookup_surfaces_as_itself(
+    clean: SynthResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from federate import lookup
+
+    def failing(self: object, batch: pa.RecordBatch) -> pa.RecordBatch:
+        raise ValueError("lookup failed here")
+
+    monkeypatch.setattr(lookup.Lookup, "_mapped", failing)
+    with pytest.raises(ValueError, match="lookup failed here"):
+        _ingest(clean, tmp_path / "bundle")

@@ -164,6 +164,9 @@ class CsvReader(Reader):
         header = [h.strip() for h in header]
         if not any(header):
             raise InputError("the file has no header row", code="no-header", where=where)
+        # A blank header cell (e.g. a trailing delimiter) names an unknown column, ignored
+        # with a warning like any other; SQL has no empty names.
+        header = [h or f"(column {i + 1})" for i, h in enumerate(header)]
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
             raise InputError(

@@ -107,3 +107,11 @@ def test_a_large_file_is_not_read_far_ahead_of_its_consumer(tmp_path: Path) -> N
         rows += batch.num_rows
     assert rows == 2_000_000
     assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB held by the reader"
+
+
+def test_a_blank_header_cell_names_an_unknown_column(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b";a;b;\n1;2;3;\n")  # a leading and a trailing delimiter
+    assert READER.columns(Source(path, "x.csv")) == ["(column 1)", "a", "b", "(column 4)"]
+    table, rejects = read(path)
+    assert not rejects and table.column("a").to_pylist() == ["2"]
