@@ -106,7 +106,13 @@ def select(tm: TableMap, adapter: SiteAdapter) -> str:
     return ",\n  ".join(exprs)
 
 
-def plan(site: str, export_dir: Path, out: Path) -> list[str]:
+def plan(site: str, export_dir: Path, out: Path, statements: Path) -> None:
+    """Write the COPY statements, and where they write, to ``statements`` for ``run``."""
+    planned = {"out": str(out), "statements": copies(site, export_dir, out)}
+    statements.write_text(json.dumps(planned, indent=1), "utf-8")
+
+
+def copies(site: str, export_dir: Path, out: Path) -> list[str]:
     from federate import registry
     from federate.adapter import sql_str
 
@@ -141,8 +147,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("statements", type=Path)
     args = parser.parse_args()
-    planned = {"out": str(args.out), "statements": plan(args.site, args.export_dir, args.out)}
-    args.statements.write_text(json.dumps(planned, indent=1), "utf-8")
+    plan(args.site, args.export_dir, args.out, args.statements)
 
 
 if __name__ == "__main__":

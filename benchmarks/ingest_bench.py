@@ -106,8 +106,7 @@ def run_case(
     bundle, bare_out, pandas_out = folder / "bundle", folder / "bare", folder / "pandas"
     sampler = timeline.Sampler(bundle) if sample_memory else None
     bare_plan = folder / "bare.json"
-    statements = bare_duckdb.plan("italy", utf8, bare_out)
-    bare_plan.write_text(json.dumps({"out": str(bare_out), "statements": statements}), "utf-8")
+    bare_duckdb.plan("italy", utf8, bare_out, bare_plan)
     commands = {
         "bare": measure.Command(
             [PYTHON, HERE / "bare_duckdb.py", "run", bare_plan],

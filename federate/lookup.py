@@ -30,7 +30,8 @@ _INDEX = "__entry"
 _DONE = object()
 
 
-SUBJECT, STATUS, W0 = "__patient_subject", "__patient_status", "__patient_w0"
+# Each local id's patient, looked up with it.
+PATIENT, PATIENT_STATUS, PATIENT_W0 = "__patient_subject", "__patient_status", "__patient_w0"
 
 
 class Lookup:
@@ -60,11 +61,11 @@ class Lookup:
             # Written as RIGHT JOINs: the batch's few ids build the hash table and the patient
             # tables probe it (the ingest's connection keeps joins in the order written).
             self._sql = (
-                f"SELECT q.* EXCLUDE ({_INDEX}), w.w0 AS {W0} FROM __w0 w RIGHT JOIN ("
-                f"SELECT m.*, coalesce(p.subject_id, __pseudonym(m.{local})) AS {SUBJECT}, "
-                f"p.status AS {STATUS} FROM __ids p RIGHT JOIN "
+                f"SELECT q.* EXCLUDE ({_INDEX}), w.w0 AS {PATIENT_W0} FROM __w0 w RIGHT JOIN ("
+                f"SELECT m.*, coalesce(p.subject_id, __pseudonym(m.{local})) AS {PATIENT}, "
+                f"p.status AS {PATIENT_STATUS} FROM __ids p RIGHT JOIN "
                 f"(SELECT {_INDEX}, {exprs} FROM dict) m ON p.local_id = m.{local}) q "
-                f"ON w.subject_id = q.{SUBJECT} ORDER BY q.{_INDEX}"
+                f"ON w.subject_id = q.{PATIENT} ORDER BY q.{_INDEX}"
             )
         self._types = [schema.field(c).type for c in self.columns]
         self._out = self._map([pa.array([], t) for t in self._types]).schema
@@ -110,16 +111,16 @@ class Lookup:
             pc.dictionary_encode(batch.column(c), null_encoding="encode") for c in self.columns
         ]
         mapped = self._map([e.dictionary for e in encoded]).cast(self._out)
-        columns = list(batch.columns)
-        i = 0
-        for e, width in zip(encoded, self._widths, strict=True):
-            for j in range(i, i + width):
-                columns.append(pc.take(mapped.column(j).combine_chunks(), e.indices))
-            i += width
-        if self.patients is not None:  # SUBJECT, STATUS, W0: by the local id's dictionary
-            ids = encoded[self.columns.index(self.patients)].indices
-            for j in range(i, i + 3):
-                columns.append(pc.take(mapped.column(j).combine_chunks(), ids))
+        # Each mapped column is gathered by its input column's indices; the patient's three
+        # (last, when looked up) by the local id's.
+        indices = [e.indices for e, width in zip(encoded, self._widths, strict=True)
+                   for _ in range(width)]  # fmt: skip
+        if self.patients is not None:
+            indices += [encoded[self.columns.index(self.patients)].indices] * 3
+        columns = list(batch.columns) + [
+            pc.take(column.combine_chunks(), at)
+            for column, at in zip(mapped.columns, indices, strict=True)
+        ]
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -172,9 +173,4 @@ def _joined(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
 
 def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
-    if not joined:  # only empty batches
-        return batches[0]
-    return joined[0] if len(joined) == 1 else pa.concat_batches(joined)
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)

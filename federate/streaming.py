@@ -25,8 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.func import PythonUDFType
 
-from federate.lookup import STATUS as STATUS_AHEAD
-from federate.lookup import SUBJECT, W0, Lookup
+from federate.lookup import PATIENT, PATIENT_STATUS, PATIENT_W0, Lookup
 from federate.mapping import LOCAL_ID, TableMapper
 from federate.pseudonym import Pseudonymiser
 from federate.quarantine import Collector
@@ -143,7 +142,7 @@ def pass_sql(
     carry = carried(raw)
     if MERGED in raw.names:
         carry[MERGED] = MERGED
-    ahead = {c: c for c in (SUBJECT, STATUS_AHEAD, W0)} if patients_ahead else {}
+    ahead = {c: c for c in (PATIENT, PATIENT_STATUS, PATIENT_W0)} if patients_ahead else {}
     mapped = mapper.build_sql({f.name: f.type for f in raw}, carry | ahead, looked_up)
     outputs = set(mapper.outputs())
 
@@ -153,7 +152,7 @@ def pass_sql(
         if col.name == "site":
             expr = sql_str(mapper.adapter.name)
         elif col.name == "subject_id" and patients_ahead:
-            expr = f"m.{SUBJECT}"
+            expr = f"m.{PATIENT}"
         elif col.name == "subject_id" and tm.subject:
             # Patients of the subjects table are joined; only others reach the Python function.
             expr = f"coalesce(i.subject_id, __pseudonym(m.{LOCAL_ID}))"
@@ -188,8 +187,8 @@ def pass_sql(
     if tm.subject:
         aux.append(f"m.{LOCAL_ID} AS {LOCAL_ID}")
     if patients_ahead:
-        joined, status = "", f"m.{STATUS_AHEAD}"
-        aux.append(f"m.{W0} AS {W0}")
+        joined, status = "", f"m.{PATIENT_STATUS}"
+        aux.append(f"m.{PATIENT_W0} AS {PATIENT_W0}")
     elif tm.subject:
         joined = f"LEFT JOIN __ids i ON i.local_id = m.{LOCAL_ID}"
         status = "i.status"
@@ -207,7 +206,7 @@ def pass_sql(
             test = col.violation_sql(sql_ident(col.name), soft=is_soft)
             if test:
                 rules.append(f"({test})")
-    settled = settle_sql(table, typed, checks, STATUS, W0 if patients_ahead else None)
+    settled = settle_sql(table, typed, checks, STATUS, PATIENT_W0 if patients_ahead else None)
     names = ", ".join(sql_ident(c) for c in table.names)
     keep = ", ".join(
         f"CASE WHEN {HARD} OR {SOFT} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
@@ -323,9 +322,10 @@ class Pass:
             ids = rows.select([LOCAL_ID, "subject_id"]).filter(pc.is_valid(rows.column(LOCAL_ID)))
             self.outcome.ids.append(ids.rename_columns(["local_id", "subject_id"]))
         out = [*self.mapper.table.names, VISIT_WARN, VERDICT]
-        hard, soft = rows.column(HARD), rows.column(SOFT)
-        if pc.any(pc.or_(hard, soft)).as_py():
-            self._hold(rows.filter(pc.or_(hard, soft)))
+        hard = rows.column(HARD)
+        flagged = pc.or_(hard, rows.column(SOFT))
+        if pc.any(flagged).as_py():
+            self._hold(rows.filter(flagged))
         if pc.any(hard).as_py():
             rows = rows.filter(pc.invert(hard))
         self._emit(rows.select(out))

@@ -262,3 +262,23 @@ def test_an_error_in_the_lookup_surfaces_as_itself(
     monkeypatch.setattr(lookup.Lookup, "_mapped", failing)
     with pytest.raises(ValueError, match="lookup failed here"):
         _ingest(clean, tmp_path / "bundle")
+
+
+def test_a_reshaped_source_read_in_many_batches_is_written_in_file_order(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A reshaped source (France's findings, pivoted to one row per assessment) is grouped by
+    DuckDB before the pass, so its patients are joined there: the pass then sorts by record."""
+    import dataclasses
+
+    france = registry.adapter("france")
+    assert any(tm.pivot is not None for tm in france.tables)
+    result = run(tmp_path_factory.mktemp("fr") / "out", patients=40)
+    small_chunks = dataclasses.replace(france.reader, chunk_rows=7)  # type: ignore[type-var]
+    adapter = dataclasses.replace(france, reader=small_chunks)
+    key = load_key("france", result.keys["france"])
+    out = tmp_path_factory.mktemp("fr-bundle") / "b"
+    ingest(adapter, result.export_dir("france"), out, key, operator="test")
+    for table in ("edss", "msfc", "mri", "labs"):
+        rows = pq.read_table(out / "tables" / f"{table}.parquet").column("source_row")
+        assert rows.to_pylist() == sorted(rows.to_pylist()), table
