@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fnmatch
+import functools
 import getpass
 import shutil
 import uuid
@@ -50,6 +51,7 @@ from federate.reshape import Counter, counted, reshape_sql, stream
 from federate.schema import Schema, Table
 from federate.signing import SigningKey, load_signing_key
 from federate.streaming import PARENT, Checks, Outcome, Pass, prepare
+from federate.workers import run_side_by_side
 from federate.writer import BackgroundWriter
 
 ProgressFn = Callable[[str, int], None]
@@ -167,37 +169,50 @@ def ingest(
     pseudonymise = Pseudonymiser(key, adapter.country)
     with staged_dir(out) as stage, _connection(stage) as con:
         prepare(con, pseudonymise)
-        settler = Settler(con, stage, schema, adapter, submission_id, failures, warnings)
-        held: set[str] = set()
+        order = _settle_order(plans, schema)
+        held: set[str] = set()  # subjects whose every row was quarantined
         by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = {}
-        staged: list[str] = []
-        for table_name in _settle_order(plans, schema):
+
+        def stage_table(table_name: str, cur: duckdb.DuckDBPyConnection) -> None:
+            """Map a table's sources into its Parquet file, then settle its keys (and, for the
+            tables others join with, fill what they join with)."""
             table = schema.table(table_name)
             indices = [i for i, p in enumerate(plans) if p.tm.table == table_name]
             checks = Checks(
-                parents=PARENT in staged,
+                parents=table_name != PARENT and PARENT in order,
                 by_window=_by_window(table, plans[indices[0]].tm),
                 windows=dict(schema.visit_windows),
             )
+            settler = Settler(cur, stage, schema, adapter, submission_id, failures, warnings)
             seen: list[pa.Table] = []
             with BackgroundWriter(table_path(stage, table_name), schema.arrow_schema(table)) as w:
                 for i in indices:
                     columns = _note_columns(plans[i], adapter, submission_id, warnings)
                     account, outcome, mapper = _map_source(
-                        plans[i], adapter, table, submission_id, pseudonymise, con, w, checks,
+                        plans[i], adapter, table, submission_id, pseudonymise, cur, w, checks,
                         failures, warnings, progress,
                     )  # fmt: skip
                     by_plan[i] = (account, columns)
                     seen += outcome.ids
                     if table_name == PARENT:
-                        held |= mapper.quarantined_subjects
-            staged.append(table_name)
+                        held.update(mapper.quarantined_subjects)
             settler.keys(table, held)
-            _apply(settler.result, [a for a, _ in by_plan.values()])
+            _apply(settler.result, [by_plan[i][0] for i in indices])
             if table_name == PARENT:
                 settler.parents(seen, held)
             elif table_name == "visits":
                 settler.baselines()
+
+        # The tables others join with first, one by one; then the rest side by side, the
+        # largest first (the Collectors sort, so the quarantine's order does not depend on it).
+        first = [n for n in order if n in _JOINED_WITH]
+        rest = sorted(
+            (n for n in order if n not in _JOINED_WITH),
+            key=lambda n: -sum(p.source.path.stat().st_size for p in plans if p.tm.table == n),
+        )
+        for table_name in first:
+            stage_table(table_name, con)
+        run_side_by_side(con, [functools.partial(stage_table, n) for n in rest])
         # The manifest lists sources as the adapter declares them.
         accounts = [by_plan[i][0] for i in sorted(by_plan)]
         report_columns = [by_plan[i][1] for i in sorted(by_plan)]
@@ -456,6 +471,8 @@ def _connection(stage: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 MEMORY_LIMIT = "512MB"
+# What the other tables' passes join with (patients, W0 dates): settled before them.
+_JOINED_WITH = (PARENT, "visits")
 
 
 def _apply(settlement: Settlement, accounts: list[SourceAccount]) -> None:

@@ -7,13 +7,13 @@ read (raw batch) -> map (SQL built from the adapter's parsers) -> pseudonymise -
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandera.errors
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +23,9 @@ from federate.pseudonym import Pseudonymiser
 from federate.quarantine import Collector
 from federate.readers.base import ROW_COLUMN
 from federate.schema import Schema, Table, rule_reason
+
+if TYPE_CHECKING:
+    import pandera.polars as pa_pl
 
 LOCAL_ID = "__local_id"
 LOOKED_UP = "__lookup_"  # a mapped column computed ahead, per distinct input value
@@ -88,8 +91,15 @@ class TableMapper:
         self.quarantined_subjects: set[str] = set()
         self._sql: str | None = None  # built from the first batch's column types
         self._arrow_schema = self.schema.arrow_schema(self.table)
-        self._hard = self.schema.pandera_schema(self.table)
-        self._soft = self.schema.pandera_schema(self.table, soft=True)
+
+    # Built when a row first needs pandera: most sources never do.
+    @functools.cached_property
+    def _hard(self) -> pa_pl.DataFrameSchema:
+        return self.schema.pandera_schema(self.table)
+
+    @functools.cached_property
+    def _soft(self) -> pa_pl.DataFrameSchema:
+        return self.schema.pandera_schema(self.table, soft=True)
 
     @property
     def locale(self) -> Locale:
@@ -317,6 +327,9 @@ class TableMapper:
     ) -> pa.Array:
         """Run the hard (error) or soft (warning) pandera schema lazily; record every failure
         and return the mask of rows that failed."""
+        import pandera.errors
+        import polars as pl
+
         n = typed.num_rows
         failed = np.zeros(n, dtype=bool)
         if n == 0:

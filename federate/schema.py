@@ -10,13 +10,14 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.polars as pa_pl
-import polars as pl
 import pyarrow as pa
 
 from federate.sqltext import sql_literal, sql_str
+
+if TYPE_CHECKING:
+    import pandera.polars as pa_pl
 
 
 class DType(StrEnum):
@@ -32,7 +33,9 @@ class DType(StrEnum):
 
     @property
     def polars(self) -> Any:
-        return _POLARS[self]
+        import polars as pl  # only when validating with pandera: ~0.1 s to import
+
+        return getattr(pl, _POLARS[self])
 
 
 _ARROW = {
@@ -43,11 +46,11 @@ _ARROW = {
     DType.BOOL: pa.bool_(),
 }
 _POLARS = {
-    DType.STRING: pl.Utf8,
-    DType.INT: pl.Int64,
-    DType.FLOAT: pl.Float64,
-    DType.DATE: pl.Date,
-    DType.BOOL: pl.Boolean,
+    DType.STRING: "Utf8",
+    DType.INT: "Int64",
+    DType.FLOAT: "Float64",
+    DType.DATE: "Date",
+    DType.BOOL: "Boolean",
 }
 
 Scalar = str | int | float | bool | dt.date
@@ -75,6 +78,8 @@ class Column:
 
     def hard_rules(self) -> list[tuple[str, str, pa_pl.Check]]:
         """(reason code, human rule, pandera check) for every hard rule but nullability."""
+        import pandera.polars as pa_pl  # imported when a row needs pandera (~0.4 s)
+
         rules = []
         if self.codes is not None:
             listed = "one of " + ", ".join(str(c) for c in self.codes)
@@ -92,6 +97,8 @@ class Column:
         return rules
 
     def soft_rules(self) -> list[tuple[str, str, pa_pl.Check]]:
+        import pandera.polars as pa_pl
+
         rules = []
         if self.warn_min is not None:
             rules.append(
@@ -273,6 +280,8 @@ class Schema:
 
     def pandera_schema(self, table: Table, *, soft: bool = False) -> pa_pl.DataFrameSchema:
         """Hard rules (soft=False) decide quarantine; soft rules only warn."""
+        import pandera.polars as pa_pl
+
         columns = {}
         for col in table.columns:
             rules = col.soft_rules() if soft else col.hard_rules()

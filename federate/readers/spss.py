@@ -21,16 +21,18 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
 from federate.errors import InputError, Location
 from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Kind = Literal["sav", "zsav", "por", "dta"]
 _FORMAT_NAMES: dict[Kind, str] = {
@@ -146,6 +148,8 @@ class SpssReader(Reader):
             output_format="polars",
             disable_datetime_conversion=True,
         )
+        import polars as pl  # pyreadstat's chunks; imported only for SPSS / Stata / SAS files
+
         row = 1
         with _readstat_errors(source, meta.kind):
             for frame, _ in chunks:
