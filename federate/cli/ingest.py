@@ -62,10 +62,11 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from federate import registry
-        from federate.ingest import ingest
+        from federate.ingest import ingest, use_jemalloc
         from federate.pseudonym import load_key
         from federate.signing import load_signing_key
 
+        use_jemalloc()
         adapter = registry.adapter(site)
         key = load_key(adapter.name, key_file)
         signing = load_signing_key(adapter.name, signing_key)
