@@ -52,7 +52,7 @@ from federate.reshape import Counter, counted, reshape_sql, stream
 from federate.schema import Schema, Table
 from federate.signing import SigningKey, load_signing_key
 from federate.streaming import PARENT, Checks, Outcome, Pass, prepare
-from federate.workers import run_side_by_side
+from federate.workers import run_when_ready
 from federate.writer import BackgroundWriter
 
 ProgressFn = Callable[[str, int], None]
@@ -180,7 +180,7 @@ def ingest(
     pseudonymise = Pseudonymiser(key, adapter.country)
     with staged_dir(out) as stage, _connection(stage) as con:
         prepare(con, pseudonymise)
-        order = _settle_order(plans, schema)
+        order = list(dict.fromkeys(p.tm.table for p in plans))
         held: set[str] = set()  # subjects whose every row was quarantined
         by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = {}
 
@@ -214,16 +214,17 @@ def ingest(
             elif table_name == "visits":
                 settler.baselines()
 
-        # The tables others join with first, one by one; then the rest side by side, the
-        # largest first (the Collectors sort, so the quarantine's order does not depend on it).
-        first = [n for n in order if n in _JOINED_WITH]
-        rest = sorted(
-            (n for n in order if n not in _JOINED_WITH),
-            key=lambda n: -sum(p.source.path.stat().st_size for p in plans if p.tm.table == n),
+        # Each table once the tables it joins with are settled; of those ready, the ones others
+        # wait on first, then the largest (the Collectors sort: the order leaves no trace).
+        def size(name: str) -> int:
+            return sum(p.source.path.stat().st_size for p in plans if p.tm.table == name)
+
+        by_priority = sorted(order, key=lambda n: (n not in _JOINED_WITH, -size(n)))
+        run_when_ready(
+            con,
+            {name: functools.partial(stage_table, name) for name in by_priority},
+            {name: _joins_with(name, plans, schema) for name in order},
         )
-        for table_name in first:
-            stage_table(table_name, con)
-        run_side_by_side(con, [functools.partial(stage_table, n) for n in rest])
         # The manifest lists sources as the adapter declares them.
         accounts = [by_plan[i][0] for i in sorted(by_plan)]
         report_columns = [by_plan[i][1] for i in sorted(by_plan)]
@@ -447,15 +448,16 @@ def matching_files(export_dir: Path, pattern: str) -> list[Source]:
     ]
 
 
-def _settle_order(plans: list[Plan], schema: Schema) -> list[str]:
-    """Parents first, then the tables W0 dates come from, then assessments by window: each
-    table is settled before the tables that join with it are streamed."""
-    names = list(dict.fromkeys(p.tm.table for p in plans))
-    first = {n: next(p.tm for p in plans if p.tm.table == n) for n in names}
-    return sorted(
-        names,
-        key=lambda n: (n != PARENT, n != "visits", _by_window(schema.table(n), first[n])),
-    )
+def _joins_with(name: str, plans: list[Plan], schema: Schema) -> list[str]:
+    """The tables a table's pass joins with, which must be settled first: every table with the
+    patients (subjects), and a table whose visits are assigned by window with the W0 dates
+    (visits)."""
+    present = {p.tm.table for p in plans}
+    first = next(p.tm for p in plans if p.tm.table == name)
+    wanted = [PARENT] if name != PARENT else []
+    if _by_window(schema.table(name), first):
+        wanted.append("visits")
+    return [n for n in wanted if n in present and n != name]
 
 
 def _by_window(table: Table, tm: TableMap) -> bool:
@@ -482,7 +484,7 @@ def _connection(stage: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 MEMORY_LIMIT = "512MB"
-# What the other tables' passes join with (patients, W0 dates): settled before them.
+# What other tables' passes join with (patients, W0 dates): first among the tables ready.
 _JOINED_WITH = (PARENT, "visits")
 
 

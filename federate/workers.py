@@ -1,62 +1,73 @@
-"""Tables that depend on nothing still unsettled are staged side by side, each on its own DuckDB
-cursor: one table's pass leaves cores idle while it waits on its reader, its lookup or its writer,
-and the other's fills them.
+"""Tables are staged side by side, each on its own DuckDB cursor, as soon as the tables they join
+with are settled: one table's pass leaves cores idle while it waits on its reader, its lookup or
+its writer, and the other's fills them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import duckdb
 
 T = TypeVar("T")
+Task = Callable[[duckdb.DuckDBPyConnection], T]
 
 # Two tables at once: each pass already runs DuckDB on every core, and each holds a batch in its
 # reader, its lookup and its writer, so more would add memory and little speed.
 WORKERS = 2
 
 
-def run_side_by_side(
+def run_when_ready(
     con: duckdb.DuckDBPyConnection,
-    tasks: Sequence[Callable[[duckdb.DuckDBPyConnection], T]],
+    tasks: Mapping[str, Task[T]],
+    after: Mapping[str, Collection[str]],
     workers: int = WORKERS,
-) -> list[T]:
-    """Run each task on a cursor of its own, started in the order given, at most ``workers`` at
-    once; their results in that order. When one fails, the tasks not started are dropped, the
-    running ones are interrupted, and the failure is raised (the first, in task order, that is
-    not an interruption: so the error a user sees is the real one)."""
-    cursors = [con.cursor() for _ in tasks]
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="table") as pool:
-            futures = [pool.submit(task, cur) for task, cur in zip(tasks, cursors, strict=True)]
-            try:
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                failed = any(f.exception() is not None for f in done)
-            except BaseException:  # Ctrl-C while waiting: stop the tables, then leave
-                _stop(futures, cursors)
-                raise
-            if failed:
-                _stop(futures, cursors)
-                raise _first_failure(futures)
-            return [f.result() for f in futures]
-    finally:
-        for cur in cursors:
-            cur.close()
+) -> dict[str, T]:
+    """Run each task on a cursor of its own once the tasks it comes ``after`` have finished, at
+    most ``workers`` at once, the ready ones in the order given. When one fails, the tasks not
+    started are dropped, the running ones are interrupted, and the failure is raised: the first,
+    in the order given, that is not an interruption, so the error a user sees is the real one."""
+    waiting = dict(tasks)
+    names: dict[Future[T], str] = {}
+    running: dict[Future[T], duckdb.DuckDBPyConnection] = {}  # and each one's cursor
+    results: dict[str, T] = {}
+    with ThreadPoolExecutor(workers, thread_name_prefix="table") as pool:
+        try:
+            while waiting or running:
+                ready = [n for n in waiting if set(after.get(n, ())) <= results.keys()]
+                for name in ready[: workers - len(running)]:
+                    cur = con.cursor()
+                    future = pool.submit(waiting.pop(name), cur)
+                    names[future], running[future] = name, cur
+                if not running:
+                    raise ValueError(f"tasks wait on no task that can run: {sorted(waiting)}")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future).close()
+                    if future.exception() is None:
+                        results[names[future]] = future.result()
+                if any(f.exception() is not None for f in finished):
+                    break
+            else:
+                return {name: results[name] for name in tasks}
+        except BaseException:  # Ctrl-C while waiting: stop the others before leaving
+            _stop(running)
+            raise
+        _stop(running)
+    order = list(tasks)
+    failed = [f for f in names if f.exception() is not None]
+    genuine = [f for f in failed if not isinstance(f.exception(), duckdb.InterruptException)]
+    error = min(genuine or failed, key=lambda f: order.index(names[f])).exception()
+    assert error is not None
+    raise error
 
 
-def _stop(futures: list[Future[T]], cursors: list[duckdb.DuckDBPyConnection]) -> None:
-    for future in futures:
-        future.cancel()
-    for cur in cursors:
+def _stop(running: dict[Future[T], duckdb.DuckDBPyConnection]) -> None:
+    for cur in running.values():
         cur.interrupt()
-    wait(futures)
-
-
-def _first_failure(futures: list[Future[T]]) -> BaseException:
-    errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
-    genuine = [e for e in errors if not isinstance(e, duckdb.InterruptException)]
-    found = (genuine or errors)[0]
-    assert found is not None
-    return found
+    wait(running)
+    for cur in running.values():
+        cur.close()
+    running.clear()

@@ -1,5 +1,5 @@
-"""Tables staged side by side: results in task order; a failure stops the others and is raised
-as itself, not as the interruption it caused."""
+"""Tables staged side by side: each once the tables it joins with are settled; results by name;
+a failure stops the others and is raised as itself, not as the interruption it caused."""
 
 from __future__ import annotations
 
@@ -9,23 +9,55 @@ import time
 import duckdb
 import pytest
 
-from federate.workers import run_side_by_side
+from federate.workers import Task, run_when_ready
 
 
-def test_results_come_back_in_task_order() -> None:
+def test_results_by_name_whatever_order_they_finish_in() -> None:
     con = duckdb.connect()
-    slow_first = threading.Event()
+    fast_done = threading.Event()
 
     def slow(cur: duckdb.DuckDBPyConnection) -> int:
-        slow_first.wait(5)  # finishes after the fast one
+        fast_done.wait(5)  # finishes after the fast one
         return int(cur.execute("SELECT 1").fetchall()[0][0])
 
     def fast(cur: duckdb.DuckDBPyConnection) -> int:
         value = int(cur.execute("SELECT 2").fetchall()[0][0])
-        slow_first.set()
+        fast_done.set()
         return value
 
-    assert run_side_by_side(con, [slow, fast]) == [1, 2]
+    assert run_when_ready(con, {"slow": slow, "fast": fast}, {}) == {"slow": 1, "fast": 2}
+
+
+def test_a_task_starts_only_after_the_tasks_it_comes_after() -> None:
+    con = duckdb.connect()
+    log: list[str] = []
+
+    def step(name: str, pause: float = 0.0) -> Task[str]:
+        def task(cur: duckdb.DuckDBPyConnection) -> str:
+            log.append(f"start {name}")
+            time.sleep(pause)
+            log.append(f"end {name}")
+            return name
+
+        return task
+
+    tasks = {
+        "subjects": step("subjects", 0.05),
+        "visits": step("visits", 0.05),
+        "labs": step("labs"),
+        "conmeds": step("conmeds"),
+    }
+    after = {"visits": ["subjects"], "labs": ["subjects", "visits"], "conmeds": ["subjects"]}
+    run_when_ready(con, tasks, after)
+    assert log.index("end subjects") < log.index("start visits")
+    assert log.index("end subjects") < log.index("start conmeds")
+    assert log.index("end visits") < log.index("start labs")
+
+
+def test_tasks_that_can_never_start_are_an_error_not_a_hang() -> None:
+    con = duckdb.connect()
+    with pytest.raises(ValueError, match="labs"):
+        run_when_ready(con, {"labs": lambda cur: 1}, {"labs": ["visits"]})
 
 
 def test_a_failure_interrupts_the_running_query_and_is_raised_as_itself() -> None:
@@ -48,23 +80,21 @@ def test_a_failure_interrupts_the_running_query_and_is_raised_as_itself() -> Non
 
     # The interrupted task comes first: its InterruptException is not what the user must see.
     with pytest.raises(ValueError, match="bad input in the second table"):
-        run_side_by_side(con, [endless, broken])
+        run_when_ready(con, {"endless": endless, "broken": broken}, {})
     assert len(seen) == 1 and isinstance(seen[0], duckdb.InterruptException)
 
 
-def test_tasks_not_started_are_dropped_after_a_failure() -> None:
+def test_after_a_failure_no_other_task_starts() -> None:
     con = duckdb.connect()
-    ran: list[int] = []
+    ran: list[str] = []
 
     def fail(cur: duckdb.DuckDBPyConnection) -> None:
-        raise RuntimeError("first")
+        raise RuntimeError("subjects broke")
 
-    def note(i: int):  # type: ignore[no-untyped-def]
-        def task(cur: duckdb.DuckDBPyConnection) -> None:
-            ran.append(i)
+    def note(name: str) -> Task[None]:
+        return lambda cur: ran.append(name)
 
-        return task
-
-    with pytest.raises(RuntimeError, match="first"):
-        run_side_by_side(con, [fail, *(note(i) for i in range(50))], workers=1)
-    assert len(ran) < 50
+    tasks: dict[str, Task[None]] = {"subjects": fail, **{f"t{i}": note(f"t{i}") for i in range(5)}}
+    with pytest.raises(RuntimeError, match="subjects broke"):
+        run_when_ready(con, tasks, {f"t{i}": ["subjects"] for i in range(5)})
+    assert ran == []
