@@ -43,7 +43,7 @@ from federate.bundle import (
 from federate.errors import ExitCode, InputError, Location, UsageError
 from federate.integrity import ROW_COUNTS_AS, Settlement, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
-from federate.privacy import check_column_names, scan_bundle
+from federate.privacy import Scan, check_column_names, identifier_verdict, scan_table
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
 from federate.quarantine_xlsx import write_quarantine_xlsx
@@ -182,11 +182,12 @@ def ingest(
         prepare(con, pseudonymise)
         order = list(dict.fromkeys(p.tm.table for p in plans))
         held: set[str] = set()  # subjects whose every row was quarantined
+        allowed = set(allow_identifiers_in)
         by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = {}
 
-        def stage_table(table_name: str, cur: duckdb.DuckDBPyConnection) -> None:
-            """Map a table's sources into its Parquet file, then settle its keys (and, for the
-            tables others join with, fill what they join with)."""
+        def stage_table(table_name: str, cur: duckdb.DuckDBPyConnection) -> Scan:
+            """Map a table's sources into its Parquet file, settle its keys (and, for the tables
+            others join with, fill what they join with), then scan it for identifiers."""
             table = schema.table(table_name)
             indices = [i for i, p in enumerate(plans) if p.tm.table == table_name]
             checks = Checks(
@@ -213,6 +214,7 @@ def ingest(
                 settler.parents(seen, held)
             elif table_name == "visits":
                 settler.baselines()
+            return scan_table(cur, stage, schema, table_name, allowed)
 
         # Each table once the tables it joins with are settled; of those ready, the ones others
         # wait on first, then the largest (the Collectors sort: the order leaves no trace).
@@ -220,7 +222,7 @@ def ingest(
             return sum(p.source.path.stat().st_size for p in plans if p.tm.table == name)
 
         by_priority = sorted(order, key=lambda n: (n not in _JOINED_WITH, -size(n)))
-        run_when_ready(
+        scans = run_when_ready(
             con,
             {name: functools.partial(stage_table, name) for name in by_priority},
             {name: _joins_with(name, plans, schema) for name in order},
@@ -228,17 +230,10 @@ def ingest(
         # The manifest lists sources as the adapter declares them.
         accounts = [by_plan[i][0] for i in sorted(by_plan)]
         report_columns = [by_plan[i][1] for i in sorted(by_plan)]
-        staged = list(dict.fromkeys(p.tm.table for p in plans))
         for rule, source in skipped_files:
             accounts.append(_skip_file(rule.reader or reader, source, rule))
 
-        identifier_scan = scan_bundle(
-            con,
-            stage,
-            schema,
-            staged,
-            set(allow_identifiers_in),
-        )
+        identifier_scan = identifier_verdict([scans[n] for n in order], allowed)
         for account in accounts:
             if account.table:  # files skipped whole feed no table
                 table_rows[account.table] = table_rows.get(account.table, 0) + account.rows_mapped

@@ -48,45 +48,55 @@ def check_column_names(adapter: SiteAdapter) -> None:
                 )
 
 
-def scan_bundle(
+Scan = tuple[int, list[Finding]]  # columns scanned, findings
+
+
+def scan_table(
     con: duckdb.DuckDBPyConnection,
     stage: Path,
     schema: Schema,
-    tables: list[str],
+    name: str,
     allowed: set[str],
-) -> dict[str, Any]:
+) -> Scan:
+    """The staged table's text columns scanned, each distinct value once: (columns scanned,
+    findings). Run as each table is settled; ``identifier_verdict`` then rules on them all."""
     findings: list[Finding] = []
     scanned = 0
-    for name in tables:
-        table = schema.table(name)
-        path = sql_str(str(table_path(stage, name)))
-        for col in table.columns:
-            if col.dtype is not DType.STRING or col.name in (
-                "site",
-                "subject_id",
-                "submission_id",
-                "source_file",
-            ):
-                continue
-            if f"{name}.{col.name}" in allowed or col.name in allowed:
-                continue
-            scanned += 1
-            ident = sql_ident(col.name)
-            values = (
-                con.sql(
-                    f"SELECT DISTINCT {ident} AS v FROM read_parquet({path}) "
-                    f"WHERE {ident} IS NOT NULL"
-                )
-                .to_arrow_table()
-                .column("v")
-                .combine_chunks()
+    table = schema.table(name)
+    path = sql_str(str(table_path(stage, name)))
+    for col in table.columns:
+        if col.dtype is not DType.STRING or col.name in (
+            "site",
+            "subject_id",
+            "submission_id",
+            "source_file",
+        ):
+            continue
+        if f"{name}.{col.name}" in allowed or col.name in allowed:
+            continue
+        scanned += 1
+        ident = sql_ident(col.name)
+        values = (
+            con.sql(
+                f"SELECT DISTINCT {ident} AS v FROM read_parquet({path}) WHERE {ident} IS NOT NULL"
             )
-            for hit in scan_values(values, free_text=col.free_text):
-                rows = con.sql(
-                    f"SELECT source_file, source_row FROM read_parquet({path}) WHERE {ident} = "
-                    f"{sql_str(hit.value)} ORDER BY source_file, source_row LIMIT {MAX_ROWS_SHOWN}"
-                ).fetchall()
-                findings.append(Finding(name, col.name, hit.kind, hit.masked, rows))
+            .to_arrow_table()
+            .column("v")
+            .combine_chunks()
+        )
+        for hit in scan_values(values, free_text=col.free_text):
+            rows = con.sql(
+                f"SELECT source_file, source_row FROM read_parquet({path}) WHERE {ident} = "
+                f"{sql_str(hit.value)} ORDER BY source_file, source_row LIMIT {MAX_ROWS_SHOWN}"
+            ).fetchall()
+            findings.append(Finding(name, col.name, hit.kind, hit.masked, rows))
+    return scanned, findings
+
+
+def identifier_verdict(scans: list[Scan], allowed: set[str]) -> dict[str, Any]:
+    """Refuse the bundle (exit 3) if any table's scan found something; else the manifest's
+    record of the scan."""
+    findings = [f for _, found in scans for f in found]
     if findings:
         lines = "\n".join("  " + f.describe() for f in findings[:20])
         more = f"\n  … and {len(findings) - 20} more" if len(findings) > 20 else ""
@@ -97,4 +107,5 @@ def scan_bundle(
             f"TABLE.COLUMN:\n{lines}{more}",
             code="identifier-found",
         )
+    scanned = sum(n for n, _ in scans)
     return {"scanned_columns": scanned, "allowed": sorted(allowed), "findings": 0}
