@@ -156,14 +156,17 @@ def ingest(
 
     # Resolve every file and header before doing any work: a missing file or column stops the
     # run with exit 2 and nothing written.
-    plans: list[Plan] = []
+    found: list[tuple[TableMap, Source]] = []
     for tm in adapter.tables:
         try:
-            source = find_source(export_dir, tm.file, tm.part)
+            found.append((tm, find_source(export_dir, tm.file, tm.part)))
         except InputError:
             if tm.optional:
                 continue
             raise
+    reader.prepare([source for _, source in found])
+    plans: list[Plan] = []
+    for tm, source in found:
         header = reader.columns(source)
         columns = resolve_columns(tm, header, source.relpath)
         plans.append(Plan(tm, source, header, columns, reader.source_facts(source)))

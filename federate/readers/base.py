@@ -72,6 +72,10 @@ class Reader(ABC):
         """What the reader found out about a file (e.g. its encoding), for the manifest."""
         return {}
 
+    def prepare(self, sources: list[Source]) -> None:  # noqa: B027 - a hook, empty by default
+        """Called with every source before any is read: a reader that inspects whole files
+        first may do so side by side here."""
+
     def sha256(self, source: Source) -> str:
         """The file's SHA-256 for the manifest; a reader that already read the file says it."""
         digest = hashlib.sha256()

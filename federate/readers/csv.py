@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,18 +40,23 @@ def inspect_file(
     path: Path, encodings: tuple[str, ...], relpath: str, quote: bytes = b'"'
 ) -> FileFacts:
     """Hash the file and find the first declared encoding that decodes all of it. The pass that
-    hashes tries the first encoding; a later one is tried (by rereading) only if it fails."""
+    hashes tries the first encoding; a later one is tried (by rereading) only if it fails. Its
+    steps release the GIL (hashing, Arrow's UTF-8 check, numpy's count), so files are inspected
+    side by side (``CsvReader.prepare``)."""
     digest = hashlib.sha256()
     size = 0
     last = b""
     nul_at = -1
     quotes = 0
-    first = codecs.getincrementaldecoder(encodings[0])()
+    first: _Utf8Check | codecs.IncrementalDecoder
+    utf8 = codecs.lookup(encodings[0]).name in ("utf-8", "utf-8-sig")
+    first = _Utf8Check() if utf8 else codecs.getincrementaldecoder(encodings[0])()
+    quote_byte = quote[0]
     failed: dict[str, int] = {}
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
-            quotes += chunk.count(quote)
+            quotes += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == quote_byte))
             if nul_at < 0 and (pos := chunk.find(b"\x00")) >= 0:
                 nul_at = size + pos
             if encodings[0] not in failed:
@@ -65,6 +71,8 @@ def inspect_file(
             first.decode(b"", final=True)
         except UnicodeDecodeError:
             failed[encodings[0]] = size
+    if utf8 and encodings[0] in failed:  # Arrow's check says only that it fails: find where
+        failed[encodings[0]] = _decode_fails_at(path, encodings[0]) or size
     if size == 0:
         raise InputError("the file is empty", code="empty-file", where=Location(file=relpath))
     if nul_at >= 0:
@@ -91,6 +99,39 @@ def inspect_file(
             where=Location(file=relpath),
         )
     return FileFacts(digest.hexdigest(), size, encoding, last in (b"\n", b"\r"), quotes % 2 == 1)
+
+
+class _Utf8Check:
+    """Python's UTF-8 decoder, answering only whether the bytes decode (Arrow's SIMD check,
+    ~3x faster and without building the text). A character cut by a chunk's end is carried on
+    to the next chunk."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def decode(self, chunk: bytes, final: bool = False) -> None:
+        data = self._pending + chunk if self._pending else chunk
+        cut = len(data) if final else _complete(data)
+        offsets = pa.py_buffer(np.array([0, cut], dtype=np.int32).tobytes())
+        text = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
+        try:
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            raise UnicodeDecodeError("utf-8", data, 0, cut, "invalid UTF-8") from None
+        self._pending = data[cut:]
+
+
+def _complete(data: bytes) -> int:
+    """Where a character that the end of ``data`` cuts short begins (``len(data)`` if none)."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte < 0x80:
+            return n
+        if byte >= 0xC0:  # a lead byte: how long its character is
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return n if back >= need else n - back
+    return n
 
 
 def _decode_fails_at(path: Path, encoding: str) -> int | None:
@@ -138,6 +179,13 @@ class CsvReader(Reader):
 
     def sha256(self, source: Source) -> str:
         return self.facts(source).sha256  # hashed in the encoding pass: no second read
+
+    def prepare(self, sources: list[Source]) -> None:
+        """Inspect the files two at a time (each pass mostly releases the GIL)."""
+        todo = [s for s in sources if file_version(s.path, s.relpath) not in self._facts]
+        with ThreadPoolExecutor(2, thread_name_prefix="inspect") as pool:
+            for future in [pool.submit(self.facts, s) for s in todo]:
+                future.result()
 
     def source_facts(self, source: Source) -> dict[str, str]:
         return {"encoding": self.facts(source).encoding}

@@ -1,0 +1,68 @@
+"""The fast UTF-8 check of the encoding pass agrees with Python's decoder, wherever the chunks
+cut the text (inside a character too) and whatever the bytes."""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from federate.errors import InputError
+from federate.readers.csv import _Utf8Check, inspect_file
+
+
+def _python_says(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_says(data: bytes, cuts: list[int]) -> bool:
+    check = _Utf8Check()
+    bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    try:
+        for lo, hi in itertools.pairwise(bounds):
+            check.decode(data[lo:hi])
+        check.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT, st.lists(st.integers(0, 300), max_size=6))
+def test_valid_text_passes_wherever_it_is_cut(text: str, cuts: list[int]) -> None:
+    assert _check_says(text.encode("utf-8"), cuts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=40), st.lists(st.integers(0, 60), max_size=5))
+def test_any_bytes_judged_as_python_judges_them(data: bytes, cuts: list[int]) -> None:
+    assert _check_says(data, cuts) == _python_says(data)
+
+
+def test_known_invalid_sequences() -> None:
+    for bad in (b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"a\x80", b"\xe2\x82"):
+        assert not _check_says(bad, [])
+        assert not _check_says(bad, [1])
+
+
+def test_the_failing_byte_is_still_named(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    body = "città;€\n".encode() * 200_000  # longer than one chunk
+    path.write_bytes(body + b"bad \xff here\n")
+    facts = inspect_file(path, ("utf-8", "cp1252"), "x.csv")
+    assert facts.encoding == "cp1252"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    decoder.decode(body)  # the body itself is fine
+    with pytest.raises(InputError, match=f"utf-8 fails at byte {len(body) + 4}"):
+        inspect_file(path, ("utf-8",), "x.csv")
