@@ -30,8 +30,18 @@ def write_quarantine_xlsx(path: Path, quarantine: pa.Table, warnings: pa.Table) 
         sheet.write_row(0, 0, columns, bold)
         sheet.freeze_panes(1, 0)
         data = rows.select(list(columns)).slice(0, MAX_ROWS)
-        for i, row in enumerate(zip(*(data.column(c).to_pylist() for c in columns), strict=True)):
-            sheet.write_row(i + 1, 0, row)
+        # Each column's writer chosen once, not per cell as write_row does (a third of the cost
+        # at 60,000 warnings); row by row, as constant_memory requires. A blank is not written.
+        writers = [
+            sheet.write_number if pa.types.is_integer(data.schema.field(c).type)
+            else sheet.write_string
+            for c in columns
+        ]  # fmt: skip
+        values = [data.column(c).to_pylist() for c in columns]
+        for i, row in enumerate(zip(*values, strict=True), start=1):
+            for j, (write, value) in enumerate(zip(writers, row, strict=True)):
+                if value is not None:
+                    write(i, j, value)
         if rows.num_rows > MAX_ROWS:
             # Failures are all in quarantine.csv; warnings only here (and counted in report.json).
             where = "counted in report.json" if name == "warnings" else "in quarantine.csv"

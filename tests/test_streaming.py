@@ -138,6 +138,38 @@ def test_pseudonyms_are_computed_once_per_distinct_id(tmp_path: Path) -> None:
     assert first.to_pylist()[:2] == [pseudonym.pseudonym(key, "it", v) for v in ("1", "2")]
 
 
+def test_settled_patients_pseudonyms_are_looked_up_not_cached(tmp_path: Path) -> None:
+    """Once the subjects table is settled the cache (which grows with the patients) is dropped;
+    a settled patient's pseudonym then comes from ``__ids``, with no HMAC computed again."""
+    import duckdb
+
+    from federate import pseudonym
+    from federate.streaming import prepare, settled_pseudonyms
+
+    key = SiteKey(bytes(32), tmp_path / "k")
+    pseudonymise = pseudonym.Pseudonymiser(key, "it")
+    con = duckdb.connect()
+    prepare(con, pseudonymise)
+    known = pseudonymise(pa.array(["1", "2"])).to_pylist()
+    con.execute("INSERT INTO __ids VALUES ('1', ?, 'ok'), ('2', ?, 'held')", known)
+    pseudonymise.settle(settled_pseudonyms)
+    assert pseudonymise._cache == {}
+    calls: list[str] = []
+    real = pseudonym.pseudonyms
+
+    def counting(key: SiteKey, country: str, ids: list[str]) -> pa.Array:
+        calls.extend(ids)
+        return real(key, country, ids)
+
+    pseudonym.pseudonyms = counting  # type: ignore[assignment]
+    try:
+        got = pseudonymise.of(pa.array(["2", "9", "1", "9", None]), con).to_pylist()
+    finally:
+        pseudonym.pseudonyms = real  # type: ignore[assignment]
+    assert calls == ["9"]  # only the id no settled patient has
+    assert got == [known[1], pseudonym.pseudonym(key, "it", "9"), known[0], got[1], None]
+
+
 def test_bulk_pseudonyms_are_the_reference_hmac(tmp_path: Path) -> None:
     from federate.pseudonym import pseudonym, pseudonyms
 
