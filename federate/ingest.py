@@ -383,7 +383,10 @@ def _map_source(
         id_column=columns.get(id_source) if id_source else None,
         progress=(lambda n: progress(source.relpath, n)) if progress else None,
     )
-    outcome = run.run(batches, reshape)
+    try:
+        outcome = run.run(batches, reshape)
+    finally:
+        mapper.con.close()
     _reject(rejects, adapter, submission_id, tm.table, source, failures)
     account.rows_read = counter.rows + len(rejects)
     account.rows_mapped = outcome.written

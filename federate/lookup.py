@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -123,7 +123,7 @@ class Lookup:
         ]
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch]:
         """The batches with their mapped columns, computed a batch ahead on a thread."""
         ahead: queue.Queue[object] = queue.Queue(maxsize=1)
         stop = threading.Event()

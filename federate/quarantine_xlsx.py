@@ -31,7 +31,8 @@ def write_quarantine_xlsx(path: Path, quarantine: pa.Table, warnings: pa.Table) 
         sheet.freeze_panes(1, 0)
         data = rows.select(list(columns)).slice(0, MAX_ROWS)
         # Each column's writer chosen once, not per cell as write_row does (a third of the cost
-        # at 60,000 warnings); row by row, as constant_memory requires. A blank is not written.
+        # at 60,000 warnings); row by row, as constant_memory requires. Text stays text: a
+        # value like "=HYPERLINK(...)" from an export is never made a formula or a link.
         writers = [
             sheet.write_number if pa.types.is_integer(data.schema.field(c).type)
             else sheet.write_string
@@ -40,7 +41,7 @@ def write_quarantine_xlsx(path: Path, quarantine: pa.Table, warnings: pa.Table) 
         values = [data.column(c).to_pylist() for c in columns]
         for i, row in enumerate(zip(*values, strict=True), start=1):
             for j, (write, value) in enumerate(zip(writers, row, strict=True)):
-                if value is not None:
+                if value is not None and value != "":  # a blank cell is not written
                     write(i, j, value)
         if rows.num_rows > MAX_ROWS:
             # Failures are all in quarantine.csv; warnings only here (and counted in report.json).

@@ -17,7 +17,7 @@ patient's W0 date, for visits by window).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -290,6 +290,9 @@ class Pass:
         side = self.con.cursor()  # the lookup's: the pass's query holds self.con
         registered = "stream" if reshape else "raw"
         lookup: Lookup | None = None
+        feed: Generator[pa.RecordBatch] | None = None  # the lookup's output
+        source: pa.RecordBatchReader | None = None
+        result: pa.RecordBatchReader | None = None
         try:
             batches = guarded()
             if not reshape:  # a reshaped stream is grouped by DuckDB first: no lookup ahead
@@ -307,24 +310,34 @@ class Pass:
                 sql = f"WITH raw AS ({reshape}) {sql}"
             if self.mapper.tm.subject and not ahead:  # joined in the pass: loses the order
                 sql += f" ORDER BY {sql_ident('source_row')}"
-            if lookup is None:
-                source = pa.RecordBatchReader.from_batches(stream.schema, batches)
-            else:
-                source = pa.RecordBatchReader.from_batches(lookup.schema, lookup(batches))
+            if lookup is not None:
+                batches = feed = lookup(batches)
+            source = pa.RecordBatchReader.from_batches(
+                lookup.schema if lookup else stream.schema, batches
+            )
             self.con.register(registered, source)
-            for batch in self.con.sql(sql).to_arrow_reader(BATCH_ROWS):
+            result = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
+            for batch in result:
                 self._route(pa.Table.from_batches([batch]))
                 if self.progress:
                     self.progress(batch.num_rows)
-        except duckdb.Error:
-            # The reader's or the lookup's own error, not DuckDB's report of it.
+        except (duckdb.Error, pa.ArrowException, OSError):
+            # The reader's or the lookup's own error, not DuckDB's (or Arrow's, when it comes
+            # through the stream mid-file) report of it.
             if errors:
                 raise errors[0] from None
             if lookup is not None and lookup.error is not None:
                 raise lookup.error from None
             raise
         finally:
+            # Closed now, not by the garbage collector: the lookup's thread must not outlive
+            # a failed run (it would still be running when the interpreter exits).
+            for closable in (result, source):
+                if closable is not None:
+                    closable.close()
             self.con.unregister(registered)
+            if feed is not None:
+                feed.close()
             side.close()
         self._careful()
         return self.outcome

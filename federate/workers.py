@@ -27,8 +27,9 @@ def run_when_ready(
 ) -> dict[str, T]:
     """Run each task on a cursor of its own once the tasks it comes ``after`` have finished, at
     most ``workers`` at once, the ready ones in the order given. When one fails, the tasks not
-    started are dropped, the running ones are interrupted, and the failure is raised: the first,
-    in the order given, that is not an interruption, so the error a user sees is the real one."""
+    started are dropped, the query a running one has open on its cursor is interrupted (its
+    other work runs to its end), and the failure is raised - not the interruption it caused,
+    so the error a user sees is the real one."""
     waiting = dict(tasks)
     names: dict[Future[T], str] = {}
     running: dict[Future[T], duckdb.DuckDBPyConnection] = {}  # and each one's cursor
@@ -48,7 +49,8 @@ def run_when_ready(
                     running.pop(future).close()
                     if future.exception() is None:
                         results[names[future]] = future.result()
-                if any(f.exception() is not None for f in finished):
+                failed = [f for f in finished if f.exception() is not None]
+                if failed:
                     break
             else:
                 return {name: results[name] for name in tasks}
@@ -56,10 +58,10 @@ def run_when_ready(
             _stop(running)
             raise
         _stop(running)
+    # Only what failed before the others were stopped: an interrupted pass fails too, as
+    # DuckDB's InterruptException or as an OSError from the Arrow stream it was reading.
     order = list(tasks)
-    failed = [f for f in names if f.exception() is not None]
-    genuine = [f for f in failed if not isinstance(f.exception(), duckdb.InterruptException)]
-    error = min(genuine or failed, key=lambda f: order.index(names[f])).exception()
+    error = min(failed, key=lambda f: order.index(names[f])).exception()
     assert error is not None
     raise error
 

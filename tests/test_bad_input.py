@@ -216,6 +216,22 @@ def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
     assert labs[1][3:6] == ("unita", "g/furlong", "unknown-code")
 
 
+def test_quarantine_workbook_writes_values_as_text_never_formulas(tmp_path: Path) -> None:
+    import openpyxl
+
+    from federate import registry
+    from federate.ingest import ingest
+    from federate.pseudonym import SiteKey
+
+    export = write_italy_export(tmp_path / "export")
+    text("esami.csv", ";90;mg/dL", ";90;=HYPERLINK(1)")(export)
+    ingest(registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k"))
+    book = openpyxl.load_workbook(tmp_path / "b" / "quarantine.xlsx")
+    cell = next(r for r in book["labs"].iter_rows(min_row=2) if r[4].value == "=HYPERLINK(1)")[4]
+    assert cell.data_type == "s"  # a string, not a formula
+    assert next(book["labs"].iter_rows(min_row=2))[1].value is None  # no part: a blank cell
+
+
 def test_warnings_beside_quarantined_rows_and_restricted_warnings_unlisted(tmp_path: Path) -> None:
     from federate import registry
     from federate.ingest import ingest
@@ -237,3 +253,28 @@ def test_warnings_beside_quarantined_rows_and_restricted_warnings_unlisted(tmp_p
     ]
     assert [(w["source_row"], w["value"]) for w in dose] == [(0, "(restricted)")]
     assert "1 row(s), not listed" in dose[0]["rule"]
+
+
+def test_a_failing_table_beside_a_streaming_one_reports_its_own_error(tmp_path: Path) -> None:
+    """Tables are staged two at a time. When one fails (here: a truncated file), the other's
+    pass is interrupted mid-stream; the user must see the real error with exit 2, not the
+    interruption (exit 70), and the interrupted pass's threads must not outlive the run."""
+    export = write_italy_export(tmp_path / "export")
+    header, *rows = FILES["eventi_avversi.csv"].splitlines(keepends=True)
+    with (export / "eventi_avversi.csv").open("w", encoding="utf-8") as fh:
+        fh.write(header)
+        for i in range(60_000):  # still streaming when the relapses fail
+            for row in rows:
+                fh.write(row.replace(";1;", f";{i + 1};", 1))
+    (export / "ricadute.csv").write_bytes(FILES["ricadute.csv"].encode()[:-12])
+    key = tmp_path / "k"
+    key.write_text("ab" * 32)
+    done = subprocess.run(
+        [sys.executable, "-m", "federate", "ingest", "italy", str(export),
+         "--out", str(tmp_path / "b"), "--key-file", str(key)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "ricadute.csv" in done.stderr and "truncated" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Fatal" not in done.stderr
+    assert not (tmp_path / "b").exists()

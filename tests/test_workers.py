@@ -98,3 +98,22 @@ def test_after_a_failure_no_other_task_starts() -> None:
     with pytest.raises(RuntimeError, match="subjects broke"):
         run_when_ready(con, tasks, {f"t{i}": ["subjects"] for i in range(5)})
     assert ran == []
+
+
+def test_a_pass_interrupted_mid_stream_does_not_hide_the_real_failure() -> None:
+    """An interrupted streaming result fails as an OSError from Arrow, not as DuckDB's
+    InterruptException: it must not be taken for the error, even when it comes first."""
+    con = duckdb.connect()
+    streaming = threading.Event()
+
+    def stream(cur: duckdb.DuckDBPyConnection) -> None:
+        reader = cur.sql("SELECT hash(i) FROM range(10000000000000) t(i)").to_arrow_reader(1024)
+        for _ in reader:
+            streaming.set()
+
+    def broken(cur: duckdb.DuckDBPyConnection) -> None:
+        streaming.wait(5)
+        raise ValueError("the real failure")
+
+    with pytest.raises(ValueError, match="the real failure"):
+        run_when_ready(con, {"stream": stream, "broken": broken}, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -80,10 +81,12 @@ def register(app: typer.Typer) -> None:
             disable=not err.is_terminal,
         ) as bar:
             tasks: dict[str, TaskID] = {}
+            adding = threading.Lock()  # tables are staged two at a time
 
             def on_progress(source: str, rows: int) -> None:
-                if source not in tasks:
-                    tasks[source] = bar.add_task(source, total=None)
+                with adding:
+                    if source not in tasks:
+                        tasks[source] = bar.add_task(source, total=None)
                 bar.advance(tasks[source], rows)
 
             result = ingest(

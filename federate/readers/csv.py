@@ -72,7 +72,8 @@ def inspect_file(
         except UnicodeDecodeError:
             failed[encodings[0]] = size
     if utf8 and encodings[0] in failed:  # Arrow's check says only that it fails: find where
-        failed[encodings[0]] = _decode_fails_at(path, encodings[0]) or size
+        at = _decode_fails_at(path, encodings[0])
+        failed[encodings[0]] = size if at is None else at
     if size == 0:
         raise InputError("the file is empty", code="empty-file", where=Location(file=relpath))
     if nul_at >= 0:
@@ -181,11 +182,15 @@ class CsvReader(Reader):
         return self.facts(source).sha256  # hashed in the encoding pass: no second read
 
     def prepare(self, sources: list[Source]) -> None:
-        """Inspect the files two at a time (each pass mostly releases the GIL)."""
-        todo = [s for s in sources if file_version(s.path, s.relpath) not in self._facts]
-        with ThreadPoolExecutor(2, thread_name_prefix="inspect") as pool:
-            for future in [pool.submit(self.facts, s) for s in todo]:
+        """Inspect the files two at a time (a UTF-8 file's pass mostly releases the GIL)."""
+        todo = {file_version(s.path, s.relpath): s for s in sources}
+        todo = {k: s for k, s in todo.items() if k not in self._facts}
+        pool = ThreadPoolExecutor(2, thread_name_prefix="inspect")
+        try:
+            for future in [pool.submit(self.facts, s) for s in todo.values()]:
                 future.result()
+        finally:  # after a failure (or Ctrl-C), the files not yet inspected are not
+            pool.shutdown(cancel_futures=True)
 
     def source_facts(self, source: Source) -> dict[str, str]:
         return {"encoding": self.facts(source).encoding}

@@ -66,3 +66,10 @@ def test_the_failing_byte_is_still_named(tmp_path: Path) -> None:
     decoder.decode(body)  # the body itself is fine
     with pytest.raises(InputError, match=f"utf-8 fails at byte {len(body) + 4}"):
         inspect_file(path, ("utf-8",), "x.csv")
+
+
+def test_a_failure_at_the_first_byte_is_named_as_byte_zero(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("Ålder;x\n1;2\n".encode("cp1252"))
+    with pytest.raises(InputError, match="utf-8 fails at byte 0"):
+        inspect_file(path, ("utf-8",), "x.csv")
