@@ -123,12 +123,12 @@ def phases_section(rep: Report) -> list[str]:
     out = [
         "### Where the ingest's memory goes",
         "",
-        "RSS sampled every 0.25 s from `/proc`. A phase is the time from one file of the "
-        "bundle's staging folder being written until the next one is: `T.parquet` first while "
-        "form T is mapped; then, after every form, the whole-submission rules run table by "
-        "table - a DuckDB temporary table of T, and `T.settling`, T rewritten (visits by "
-        "window first, for the assessment tables, then keys and orphans) - so a phase named "
-        "after the last file written is the work on the next table. `quarantine.*` and "
+        "RSS sampled every 0.25 s from `/proc`. A phase is named after the newest file in "
+        "the bundle's staging folder (or DuckDB's spill folder) while it ran: `T.parquet` "
+        "while table T is mapped, or just after, while its keys are checked and it is scanned "
+        "for identifiers (a table whose keys repeat is rewritten through `T.settling`). Tables "
+        "are staged two at a time once subjects (and, for those assigned a visit by window, "
+        "visits) are settled, so a phase shows the newer of the two. `quarantine.*` and "
         "`report.json` come last.",
         "",
     ]
