@@ -57,8 +57,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Turn a site's local export into a validated, sealed submission bundle.
 
-        Exit 0 when every row was accepted, 1 when some rows were quarantined (see
-        BUNDLE/quarantine.csv), 2 when the export cannot be read (nothing written).
+        Exit 0 when every row was accepted, 1 when some rows were quarantined
+        (see BUNDLE/quarantine.csv), 2 when the export cannot be read, 3 when a
+        national identifier, e-mail address or phone number is in the data, 70 on
+        an internal error (a log file is named). On 2, 3 and 70 nothing is written.
         """
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
