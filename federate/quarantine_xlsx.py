@@ -41,7 +41,7 @@ def write_quarantine_xlsx(path: Path, quarantine: pa.Table, warnings: pa.Table) 
         values = [data.column(c).to_pylist() for c in columns]
         for i, row in enumerate(zip(*values, strict=True), start=1):
             for j, (write, value) in enumerate(zip(writers, row, strict=True)):
-                if value is not None and value != "":  # a blank cell is not written
+                if value is not None:
                     write(i, j, value)
         if rows.num_rows > MAX_ROWS:
             # Failures are all in quarantine.csv; warnings only here (and counted in report.json).

@@ -16,6 +16,7 @@ patient's W0 date, for visits by window).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
@@ -331,14 +332,16 @@ class Pass:
             raise
         finally:
             # Closed now, not by the garbage collector: the lookup's thread must not outlive
-            # a failed run (it would still be running when the interpreter exits).
-            for closable in (result, source):
-                if closable is not None:
-                    closable.close()
-            self.con.unregister(registered)
-            if feed is not None:
-                feed.close()
-            side.close()
+            # a failed run (it would still be running when the interpreter exits). Each step
+            # runs even if one before it fails; the last registered runs first.
+            with contextlib.ExitStack() as cleanup:
+                cleanup.callback(side.close)
+                if feed is not None:
+                    cleanup.callback(feed.close)
+                cleanup.callback(self.con.unregister, registered)
+                for closable in (source, result):
+                    if closable is not None:
+                        cleanup.callback(closable.close)
         self._careful()
         return self.outcome
 
