@@ -14,8 +14,8 @@ import duckdb
 T = TypeVar("T")
 Task = Callable[[duckdb.DuckDBPyConnection], T]
 
-# Two tables at once: each pass already runs DuckDB on every core, and each holds a batch in its
-# reader, its lookup and its writer, so more would add memory and little speed.
+# Two tables at once: each pass holds a batch in its reader, its lookup and its writer, so more
+# would add memory; the ingest gives DuckDB the cores divided by this (one each on two cores).
 WORKERS = 2
 
 
