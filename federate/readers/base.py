@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
 
@@ -61,6 +62,10 @@ def file_version(path: Path, relpath: str | None = None) -> str:
 
 class Reader(ABC):
     format: str = "?"
+    # Whether two tables read by this reader may be staged at once. Not for a reader that
+    # parses in Python, under the GIL: its two tables only take turns (ODM, 1,000 Spanish
+    # patients: 13.6 s one table at a time, 16.6 s side by side).
+    side_by_side: ClassVar[bool] = True
 
     @abstractmethod
     def columns(self, source: Source) -> list[str]: ...

@@ -28,6 +28,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pyarrow as pa
 
@@ -67,6 +68,7 @@ class OdmReader(Reader):
     batch_size: int = 4096
     format: str = field(default="odm")
     _surveys: dict[str, Survey] = field(default_factory=dict, compare=False, repr=False)
+    side_by_side: ClassVar[bool] = False  # the XML walk is Python: one table at a time
 
     def describe(self) -> str:
         kept = f"; keeps {', '.join(self.keep_attributes)}" if self.keep_attributes else ""
