@@ -105,12 +105,23 @@ def test_the_ingest_connection_has_bounded_memory(tmp_path: Path) -> None:
 
     stage = tmp_path / "stage"
     stage.mkdir()
-    with _connection(stage) as con:
+    with _connection(stage, 2) as con:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         spill = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
     number, unit = limit.split()
     assert float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit] <= 2**30, MEMORY_LIMIT
     assert not Path(spill).is_relative_to(stage)
+
+
+def test_the_tables_staged_at_once_share_the_cores(tmp_path: Path) -> None:
+    from federate.ingest import _connection, _cores
+
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    for workers in (1, 2):
+        with _connection(stage, workers) as con:
+            threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        assert int(threads) == max(1, _cores() // workers)
 
 
 def test_pseudonyms_are_computed_once_per_distinct_id(tmp_path: Path) -> None:
