@@ -223,14 +223,17 @@ def ingest(
 
         # Each table once the tables it joins with are settled; of those ready, the ones others
         # wait on first, then the largest (the Collectors sort: the order leaves no trace).
+        after = {name: _joins_with(name, plans, schema) for name in order}
+        waited_on = {n for needs in after.values() for n in needs}
+
         def size(name: str) -> int:
             return sum(p.source.path.stat().st_size for p in plans if p.tm.table == name)
 
-        by_priority = sorted(order, key=lambda n: (n not in _JOINED_WITH, -size(n)))
+        by_priority = sorted(order, key=lambda n: (n not in waited_on, -size(n)))
         scans = run_when_ready(
             con,
             {name: functools.partial(stage_table, name) for name in by_priority},
-            {name: _joins_with(name, plans, schema) for name in order},
+            after,
             workers,
         )
         # The manifest lists sources as the adapter declares them.
@@ -499,8 +502,6 @@ def _cores() -> int:
 
 
 MEMORY_LIMIT = "512MB"
-# What other tables' passes join with (patients, W0 dates): first among the tables ready.
-_JOINED_WITH = (PARENT, "visits")
 
 
 def _apply(settlement: Settlement, accounts: list[SourceAccount]) -> None:

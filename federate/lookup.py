@@ -111,6 +111,12 @@ class Lookup:
             pc.dictionary_encode(batch.column(c), null_encoding="encode") for c in self.columns
         ]
         mapped = self._map([e.dictionary for e in encoded]).cast(self._out)
+        longest = max(len(e.dictionary) for e in encoded)
+        if mapped.num_rows != longest:  # the dictionaries below are built unchecked
+            raise RuntimeError(
+                f"the lookup mapped {longest} distinct values to {mapped.num_rows} rows: a "
+                "patient table holds a patient twice (a bug in the engine)"
+            )
         # Each mapped column is gathered by its input column's indices; the patient's three
         # (last, when looked up) by the local id's.
         indices = [e.indices for e, width in zip(encoded, self._widths, strict=True)

@@ -221,3 +221,27 @@ def test_zero_padding_restores_zeros_and_never_truncates() -> None:
         f"SELECT {sql} FROM (VALUES ('124'), ('000124'), ('1234567'), (' ab12 ')) t(id)"
     ).fetchall()
     assert [r[0] for r in rows] == ["000124", "000124", "1234567", "AB12"]
+
+
+def test_ingest_uses_arrows_jemalloc_pool_unless_the_user_chose_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pyarrow as pa
+
+    from federate.ingest import use_jemalloc
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no jemalloc")
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        use_jemalloc()
+        assert pa.default_memory_pool().backend_name == "system"  # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        use_jemalloc()
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+    finally:
+        pa.set_memory_pool(before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,33 @@ def test_a_failure_at_the_first_byte_is_named_as_byte_zero(tmp_path: Path) -> No
     path.write_bytes("Ålder;x\n1;2\n".encode("cp1252"))
     with pytest.raises(InputError, match="utf-8 fails at byte 0"):
         inspect_file(path, ("utf-8",), "x.csv")
+
+
+def test_prepare_inspects_each_file_once_and_reports_the_first_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import federate.readers.csv as csv_module
+    from federate.readers.base import Source
+    from federate.readers.csv import CsvReader
+
+    good, bad1, bad2 = (tmp_path / n for n in ("good.csv", "bad1.csv", "bad2.csv"))
+    good.write_text("a;b\n1;2\n", encoding="utf-8")
+    bad1.write_bytes("Ålder;x\n".encode("cp1252"))
+    bad2.write_bytes("x;Ø\n".encode("cp1252"))
+    inspected: list[str] = []
+    real = csv_module.inspect_file
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        inspected.append(path.name)
+        time.sleep(0.05)  # two inspections of one file would overlap, not hit the cache
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csv_module, "inspect_file", counting)
+    reader = CsvReader(delimiter=";", encodings=("utf-8",))
+    reader.prepare([Source(good, "good.csv"), Source(good, "good.csv")])
+    assert inspected == ["good.csv"]  # listed twice, inspected once; then cached
+    reader.prepare([Source(good, "good.csv")])
+    assert inspected == ["good.csv"]
+    with pytest.raises(InputError) as caught:
+        reader.prepare([Source(bad1, "bad1.csv"), Source(bad2, "bad2.csv")])
+    assert caught.value.where is not None and caught.value.where.file == "bad1.csv"
