@@ -43,6 +43,7 @@ from federate.bundle import (
 from federate.errors import ExitCode, InputError, Location, UsageError
 from federate.integrity import ROW_COUNTS_AS, Settlement, Settler
 from federate.mapping import TableMapper, resolve_columns, unknown_columns
+from federate.patients import Patients
 from federate.privacy import Scan, check_column_names, identifier_verdict, scan_table
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
@@ -181,6 +182,7 @@ def ingest(
     failures, warnings = Collector(), Collector()
     table_rows: dict[str, int] = {}
     pseudonymise = Pseudonymiser(key, adapter.country)
+    patients = Patients(pseudonymise)
     workers = WORKERS if reader.side_by_side else 1
     with staged_dir(out) as stage, _connection(stage, workers) as con:
         prepare(con, pseudonymise)
@@ -205,7 +207,7 @@ def ingest(
                 for i in indices:
                     columns = _note_columns(plans[i], adapter, submission_id, warnings)
                     account, outcome, mapper = _map_source(
-                        plans[i], adapter, table, submission_id, pseudonymise, cur, w, checks,
+                        plans[i], adapter, table, submission_id, patients, cur, w, checks,
                         failures, warnings, progress,
                     )  # fmt: skip
                     by_plan[i] = (account, columns)
@@ -217,8 +219,10 @@ def ingest(
             if table_name == PARENT:
                 settler.parents(seen, held)
                 pseudonymise.settle(settled_pseudonyms)
+                patients.load(cur)
             elif table_name == "visits":
                 settler.baselines()
+                patients.load(cur)
             return scan_table(cur, stage, schema, table_name, allowed)
 
         # Each table once the tables it joins with are settled; of those ready, the ones others
@@ -338,7 +342,7 @@ def _map_source(
     adapter: SiteAdapter,
     table: Table,
     submission_id: str,
-    pseudonymise: Pseudonymiser,
+    patients: Patients,
     con: duckdb.DuckDBPyConnection,
     writer: BackgroundWriter,
     checks: Checks,
@@ -359,7 +363,7 @@ def _map_source(
         columns,
         source.relpath,
         submission_id,
-        pseudonymise,
+        patients.pseudonymise,
         con.cursor(),
         facts=plan.facts,
     )
@@ -386,6 +390,7 @@ def _map_source(
         warnings,
         date_column=_date_column(tm, table),
         id_column=columns.get(id_source) if id_source else None,
+        settled=patients,
         progress=(lambda n: progress(source.relpath, n)) if progress else None,
     )
     try:

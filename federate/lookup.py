@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.mapping import LOCAL_ID, LOOKED_UP
-from federate.sqltext import sql_ident
+from federate.patients import Patients
 
 BATCH_ROWS = 1 << 17  # a reader's small batches are joined first: one query per batch,
 BATCH_BYTES = 16 << 20  # up to this many rows or bytes (a wide export's rows are large)
@@ -35,9 +35,9 @@ PATIENT, PATIENT_STATUS, PATIENT_W0 = "__patient_subject", "__patient_status", "
 
 
 class Lookup:
-    """``con``: a cursor of the ingest's database, whose ``__ids`` and ``__w0`` tables and
-    ``__pseudonym`` function give each local id of the input column ``patients`` its patient:
-    the pass itself then joins nothing, and DuckDB's parallel hash join, which does not keep a
+    """``con``: a cursor of the ingest's database, which maps the dictionaries; ``settled``
+    gives each local id of the input column ``patients`` its patient, status and W0 date: the
+    pass itself then joins nothing, and DuckDB's parallel hash join, which does not keep a
     stream's order, never reorders the file's rows."""
 
     def __init__(
@@ -46,27 +46,20 @@ class Lookup:
         schema: pa.Schema,
         con: duckdb.DuckDBPyConnection,
         patients: str | None = None,
+        settled: Patients | None = None,
     ):
         self._con = con
         self.error: BaseException | None = None  # what stopped the thread, as itself
         self.columns = list(queries)
         self._widths = [len(q) for q in queries.values()]
         self.patients = patients
+        if patients is not None and settled is None:
+            raise ValueError("a lookup of patients needs the settled patients")
+        self._settled = settled
         # Every column's dictionary side by side in one table, each padded with NULLs to the
         # longest: one query per batch maps them all (padding rows are never gathered).
         exprs = ", ".join(e for q in queries.values() for e in q)
         self._sql = f"SELECT {exprs} FROM dict ORDER BY {_INDEX}"
-        if patients is not None:
-            local = sql_ident(LOOKED_UP + LOCAL_ID)
-            # Written as RIGHT JOINs: the batch's few ids build the hash table and the patient
-            # tables probe it (the ingest's connection keeps joins in the order written).
-            self._sql = (
-                f"SELECT q.* EXCLUDE ({_INDEX}), w.w0 AS {PATIENT_W0} FROM __w0 w RIGHT JOIN ("
-                f"SELECT m.*, coalesce(p.subject_id, __pseudonym(m.{local})) AS {PATIENT}, "
-                f"p.status AS {PATIENT_STATUS} FROM __ids p RIGHT JOIN "
-                f"(SELECT {_INDEX}, {exprs} FROM dict) m ON p.local_id = m.{local}) q "
-                f"ON w.subject_id = q.{PATIENT} ORDER BY q.{_INDEX}"
-            )
         self._types = [schema.field(c).type for c in self.columns]
         self._out = self._map([pa.array([], t) for t in self._types]).schema
         self.schema = pa.schema([*schema, *(_gathered(f) for f in self._out)])
@@ -78,6 +71,7 @@ class Lookup:
         first: pa.RecordBatch,
         con: duckdb.DuckDBPyConnection,
         patients: str | None = None,
+        settled: Patients | None = None,
     ) -> Lookup | None:
         """A lookup of the columns that repeat their values (at most one distinct value in
         REPEATS rows of the first batch), and of the patient id whatever its repeats; free
@@ -90,7 +84,7 @@ class Lookup:
             or pc.count_distinct(first.column(column), mode="all").as_py()
             <= max(1, first.num_rows // REPEATS)
         }
-        return cls(chosen, first.schema, con, patients) if chosen else None
+        return cls(chosen, first.schema, con, patients, settled) if chosen else None
 
     def _map(self, dictionaries: list[pa.Array]) -> pa.Table:
         longest = max((len(d) for d in dictionaries), default=0)
@@ -102,9 +96,17 @@ class Lookup:
                          names=[*self.columns, _INDEX])  # fmt: skip
         self._con.register("dict", table)
         try:
-            return self._con.sql(self._sql).to_arrow_table()
+            mapped = self._con.sql(self._sql).to_arrow_table()
         finally:
             self._con.unregister("dict")
+        if self._settled is None:
+            return mapped
+        local = mapped.column(LOOKED_UP + LOCAL_ID).combine_chunks()
+        found = self._settled.look_up(local)
+        for name, column in ((PATIENT, found.subject), (PATIENT_STATUS, found.status),
+                             (PATIENT_W0, found.w0)):  # fmt: skip
+            mapped = mapped.append_column(name, column)
+        return mapped
 
     def _mapped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         encoded = [
@@ -114,8 +116,8 @@ class Lookup:
         longest = max(len(e.dictionary) for e in encoded)
         if mapped.num_rows != longest:  # the dictionaries below are built unchecked
             raise RuntimeError(
-                f"the lookup mapped {longest} distinct values to {mapped.num_rows} rows: a "
-                "patient table holds a patient twice (a bug in the engine)"
+                f"the lookup mapped {longest} distinct values to {mapped.num_rows} rows "
+                "(a bug in the engine)"
             )
         # Each mapped column is gathered by its input column's indices; the patient's three
         # (last, when looked up) by the local id's.

@@ -28,6 +28,7 @@ from duckdb.func import PythonUDFType
 
 from federate.lookup import PATIENT, PATIENT_STATUS, PATIENT_W0, Lookup
 from federate.mapping import LOCAL_ID, TableMapper
+from federate.patients import Patients
 from federate.pseudonym import Pseudonymiser
 from federate.quarantine import Collector
 from federate.readers.base import ROW_COLUMN
@@ -265,6 +266,7 @@ class Pass:
     warnings: Collector
     date_column: str | None  # the site's column of the visit date, for visit warnings
     id_column: str | None  # the site's patient id column, for patient verdicts
+    settled: Patients | None = None  # the settled patients, for the lookup
     progress: Callable[[int], None] | None = None
     outcome: Outcome = field(default_factory=Outcome)
     _held: list[pa.Table] = field(default_factory=list)
@@ -302,7 +304,9 @@ class Pass:
                 if first is not None:
                     subject = self.mapper.tm.subject
                     patients = self.mapper.columns[subject.source] if subject else None
-                    lookup = Lookup.plan(self.mapper.lookup_sql(), first, side, patients)
+                    lookup = Lookup.plan(
+                        self.mapper.lookup_sql(), first, side, patients, self.settled
+                    )
                     batches = itertools.chain([first], batches)
             looked_up = lookup.columns if lookup else ()
             ahead = lookup is not None and lookup.patients is not None

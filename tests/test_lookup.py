@@ -1,5 +1,6 @@
 """The lookup maps each distinct value once and hands text to DuckDB as dictionaries built
-without a bounds check: that is safe only while every distinct value maps to exactly one row."""
+without a bounds check: that is safe only while every distinct value maps to exactly one row
+(the settled patients hold each patient once)."""
 
 from __future__ import annotations
 
@@ -9,39 +10,58 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from federate.lookup import PATIENT, PATIENT_W0, Lookup
+from federate.lookup import PATIENT, PATIENT_STATUS, PATIENT_W0, Lookup
 from federate.mapping import LOCAL_ID, LOOKED_UP
+from federate.patients import Patients
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.streaming import prepare
 
 QUERIES = {"id": [f"trim(id) AS {LOOKED_UP}{LOCAL_ID}"], "unit": [f"lower(unit) AS {LOOKED_UP}u"]}
 
 
-def _lookup(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, Lookup, pa.RecordBatch]:
+def _lookup(
+    tmp_path: Path,
+) -> tuple[duckdb.DuckDBPyConnection, Lookup, Patients, pa.RecordBatch]:
     con = duckdb.connect()
     pseudonymise = Pseudonymiser(SiteKey(bytes(32), tmp_path / "k"), "it")
     prepare(con, pseudonymise)
+    patients = Patients(pseudonymise)
     batch = pa.record_batch({"id": [" 1", "2", " 1", None], "unit": ["MG", "mg", None, "MG"]})
-    lookup = Lookup(QUERIES, batch.schema, con, patients="id")
-    return con, lookup, batch
+    lookup = Lookup(QUERIES, batch.schema, con, patients="id", settled=patients)
+    return con, lookup, patients, batch
 
 
 def test_each_row_gets_its_values_mapped(tmp_path: Path) -> None:
-    con, lookup, batch = _lookup(tmp_path)
+    con, lookup, patients, batch = _lookup(tmp_path)
     con.execute("INSERT INTO __ids VALUES ('1', 'it-one', 'ok')")
     con.execute("INSERT INTO __w0 VALUES ('it-one', DATE '2013-01-07')")
+    patients.load(con)
     out = lookup._mapped(batch)
     assert out.column(f"{LOOKED_UP}u").cast(pa.string()).to_pylist() == ["mg", "mg", None, "mg"]
-    patients = out.column(PATIENT).cast(pa.string()).to_pylist()
-    assert patients[0] == patients[2] == "it-one" and patients[1].startswith("it-")
-    assert out.column(PATIENT_W0).to_pylist()[0].isoformat() == "2013-01-07"
+    subjects = out.column(PATIENT).cast(pa.string()).to_pylist()
+    # An id no settled patient holds gets its pseudonym; a missing id gets none.
+    assert subjects[0] == subjects[2] == "it-one" and subjects[3] is None
+    assert subjects[1] == patients.pseudonymise(pa.array(["2"])).to_pylist()[0]
+    assert out.column(PATIENT_STATUS).cast(pa.string()).to_pylist() == ["ok", None, "ok", None]
+    w0 = out.column(PATIENT_W0).to_pylist()
+    assert w0[0].isoformat() == "2013-01-07" and w0[1] is None
 
 
-def test_a_patient_held_twice_stops_the_lookup_instead_of_misaligning_rows(
+def test_the_lookup_reads_patients_settled_after_it_was_planned(tmp_path: Path) -> None:
+    con, lookup, patients, batch = _lookup(tmp_path)
+    before = lookup._mapped(batch).column(PATIENT).cast(pa.string()).to_pylist()
+    con.execute("INSERT INTO __ids VALUES ('1', 'it-one', 'held')")
+    patients.load(con)
+    after = lookup._mapped(batch)
+    assert before[0] != "it-one" and after.column(PATIENT).cast(pa.string())[0].as_py() == "it-one"
+    assert after.column(PATIENT_STATUS).cast(pa.string())[0].as_py() == "held"
+
+
+def test_a_patient_held_twice_stops_the_ingest_instead_of_misaligning_rows(
     tmp_path: Path,
 ) -> None:
-    con, lookup, batch = _lookup(tmp_path)
+    con, _, patients, _ = _lookup(tmp_path)
     con.execute("INSERT INTO __ids VALUES ('1', 'it-one', 'ok')")
     con.execute("INSERT INTO __w0 VALUES ('it-one', DATE '2013-01-07'), ('it-one', NULL)")
-    with pytest.raises(RuntimeError, match="holds a patient twice"):
-        lookup._mapped(batch)
+    with pytest.raises(RuntimeError, match="held twice"):
+        patients.load(con)
