@@ -68,6 +68,13 @@ CASES: list[tuple[str, Edit, int, list[str]]] = [
     ),
     ("wrong encoding", raw("rm.csv", FILES["rm.csv"].encode("utf-16")), 2, ["rm.csv", "UTF-16"]),
     (
+        # Not read as cp1252 (which would report the first column missing, its name "ï»¿...").
+        "UTF-8 with a byte-order mark and one cp1252 byte",
+        raw("rm.csv", FILES["rm.csv"].encode("utf-8-sig").replace(b";SI\n", b";S\xcc\n", 1)),
+        2,
+        ["rm.csv", "byte-order mark but is not valid UTF-8", "(line 3)"],
+    ),
+    (
         "delimiter inside a quoted verbatim term",
         text("eventi_avversi.csv", "cefalea", '"cefalea; forte"'),
         0,

@@ -54,6 +54,8 @@ def inspect_file(
     quote_byte = quote[0]
     failed: dict[str, int] = {}
     with path.open("rb") as fh:
+        head = fh.read(len(codecs.BOM_UTF8))
+        fh.seek(0)
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
             quotes += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == quote_byte))
@@ -74,6 +76,16 @@ def inspect_file(
     if utf8 and encodings[0] in failed:  # Arrow's check says only that it fails: find where
         at = _decode_fails_at(path, encodings[0])
         failed[encodings[0]] = size if at is None else at
+        if head.startswith(codecs.BOM_UTF8):
+            # The file declares itself UTF-8: read as a fallback encoding, its mark would turn
+            # the first column's name into "ï»¿..." and report that column missing instead.
+            at = failed[encodings[0]]
+            raise InputError(
+                f"the file starts with a UTF-8 byte-order mark but is not valid UTF-8 from byte "
+                f"{at} (line {_line_of(path, at)}): re-export it as UTF-8, or without the mark",
+                code="wrong-encoding",
+                where=Location(file=relpath),
+            )
     if size == 0:
         raise InputError("the file is empty", code="empty-file", where=Location(file=relpath))
     if nul_at >= 0:
@@ -133,6 +145,16 @@ def _complete(data: bytes) -> int:
             need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
             return n if back >= need else n - back
     return n
+
+
+def _line_of(path: Path, position: int) -> int:
+    """The line (from 1) holding byte ``position``."""
+    lines = 1
+    with path.open("rb") as fh:
+        while position > 0 and (chunk := fh.read(min(_CHUNK, position))):
+            lines += chunk.count(b"\n")
+            position -= len(chunk)
+    return lines
 
 
 def _decode_fails_at(path: Path, encoding: str) -> int | None:

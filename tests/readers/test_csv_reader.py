@@ -37,6 +37,21 @@ def test_utf8_bom_is_not_part_of_the_header(tmp_path: Path) -> None:
     assert table.column("b").to_pylist() == ["ø"]
 
 
+def test_a_utf8_bom_then_invalid_utf8_names_the_byte_instead_of_falling_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("a;b\n1;ø\n2;".encode("utf-8-sig") + b"\xe9t\xe9\n")
+    with pytest.raises(InputError) as caught:
+        READER.facts(Source(path, "x.csv"))
+    assert caught.value.code == "wrong-encoding"
+    assert "from byte 14 (line 3)" in str(caught.value)
+    path.write_bytes("a;b\n1;ø\n2;".encode() + b"\xe9t\xe9\n")  # no mark: cp1252
+    assert CsvReader(delimiter=";", encodings=READER.encodings).source_facts(
+        Source(path, "x.csv")
+    ) == {"encoding": "cp1252"}
+
+
 def test_record_numbers_survive_quoted_newlines_and_malformed_records(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text('a;b\n1;x\n2;"two\nlines"\n3;y;extra\n4;z\n5\n6;w\n', encoding="utf-8")
