@@ -219,10 +219,10 @@ def ingest(
             if table_name == PARENT:
                 settler.parents(seen, held)
                 pseudonymise.settle(settled_pseudonyms)
-                patients.load(cur)
+                patients.load_ids(cur)
             elif table_name == "visits":
                 settler.baselines()
-                patients.load(cur)
+                patients.load_w0(cur)
             return scan_table(cur, stage, schema, table_name, allowed)
 
         # Each table once the tables it joins with are settled; of those ready, the ones others
@@ -240,6 +240,7 @@ def ingest(
             after,
             workers,
         )
+        patients.clear()  # every table is staged: what remains needs none of them
         # The manifest lists sources as the adapter declares them.
         accounts = [by_plan[i][0] for i in sorted(by_plan)]
         report_columns = [by_plan[i][1] for i in sorted(by_plan)]

@@ -55,7 +55,7 @@ class Lookup:
         self.patients = patients
         if patients is not None and settled is None:
             raise ValueError("a lookup of patients needs the settled patients")
-        self._settled = settled
+        self._settled = settled if patients is not None else None
         # Every column's dictionary side by side in one table, each padded with NULLs to the
         # longest: one query per batch maps them all (padding rows are never gathered).
         exprs = ", ".join(e for q in queries.values() for e in q)

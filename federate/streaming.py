@@ -9,9 +9,10 @@ in bulk, through ``TableMapper.map`` (pandera, rule by rule), which names every 
 that broke a hard rule is quarantined there, one that broke only a soft rule is written with its
 warnings, and the two must agree with the SQL.
 
-Whole-submission facts reach the pass as two small tables, filled as tables settle (parents
-first): ``__ids`` (each patient of the subjects table, accepted or held) and ``__w0`` (each
-patient's W0 date, for visits by window).
+Whole-submission facts are two small tables, filled as tables settle (parents first): ``__ids``
+(each patient of the subjects table, accepted or held) and ``__w0`` (each patient's W0 date, for
+visits by window). The lookup reads them through their snapshot in memory (``Patients``); a
+reshaped source, which the lookup does not see, joins them in its query.
 """
 
 from __future__ import annotations

@@ -219,3 +219,35 @@ def test_optional_columns_may_be_missing(tmp_path: Path) -> None:
     result = ingest(adapter, folder, tmp_path / "b", SiteKey(bytes(32), tmp_path))
     (bad,) = result.quarantine.to_pylist()
     assert (bad["column"], bad["reason"]) == ("BRTHDTC", "required-missing")
+
+
+def test_visits_by_window_without_a_subjects_table(tmp_path: Path) -> None:
+    """An export without a subjects table still assigns visits by each patient's W0 (the lookup
+    finds W0 by the patient's pseudonym, as the pass's join did, not through ``__ids``)."""
+    edss = TableMap(
+        "edss",
+        "ed.csv",
+        subject=ID,
+        fields={
+            "assessment_date": Date("DTC"),
+            "edss": Decimal("EDSS", places=1),
+            "rater_blinded": Const(True),
+        },
+    )
+    adapter = SiteAdapter(
+        name="testland",
+        country="tl",
+        version="0",
+        title="test",
+        reader=CsvReader(delimiter=","),
+        locale=Locale(date_formats=("%Y-%m-%d",)),
+        tables=(ADAPTER.tables[1], edss),
+    )
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "sv.csv").write_text(FILES["sv.csv"])
+    (folder / "ed.csv").write_text("USUBJID,DTC,EDSS\nA1,2014-01-10,3.5\nA1,2014-02-07,4.0\n")
+    result = ingest(adapter, folder, tmp_path / "b", SiteKey(bytes(32), tmp_path))
+    rows = pq.read_table(tmp_path / "b" / "tables" / "edss.parquet").to_pylist()
+    assert [r["visit_code"] for r in rows] == ["W0", "W4"]
+    assert result.warnings.num_rows == 0

@@ -265,8 +265,8 @@ def test_mapping_distinct_values_ahead_changes_nothing(
 def test_a_source_read_in_many_batches_is_written_in_file_order(
     clean: SynthResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DuckDB's parallel hash join reorders a stream: the pass joins nothing (the lookup joins
-    each id with its patient), so a file read in many small blocks keeps its order."""
+    """DuckDB's parallel hash join reorders a stream: the pass joins nothing (the lookup gives
+    each id its patient), so a file read in many small blocks keeps its order."""
     import dataclasses
 
     from federate import lookup
