@@ -42,8 +42,9 @@ from federate.bundle import (
 )
 from federate.errors import ExitCode, InputError, Location, UsageError
 from federate.integrity import ROW_COUNTS_AS, Settlement, Settler
-from federate.mapping import TableMapper, resolve_columns, unknown_columns
+from federate.mapping import TableMapper, unknown_columns
 from federate.patients import Patients
+from federate.plans import Plan, Plans
 from federate.privacy import Scan, check_column_names, identifier_verdict, scan_table
 from federate.pseudonym import Pseudonymiser, SiteKey
 from federate.quarantine import Collector
@@ -155,8 +156,8 @@ def ingest(
     submission_id = new_submission_id(adapter.name, now)
     reader = adapter.reader
 
-    # Resolve every file and header before doing any work: a missing file or column stops the
-    # run with exit 2 and nothing written.
+    # Resolve every file before doing any work: a missing file stops the run with exit 2 and
+    # nothing written (and a missing column or an unreadable file likewise: ``Plans``).
     found: list[tuple[TableMap, Source]] = []
     for tm in adapter.tables:
         try:
@@ -165,13 +166,8 @@ def ingest(
             if tm.optional:
                 continue
             raise
-    reader.prepare([source for _, source in found])
-    plans: list[Plan] = []
-    for tm, source in found:
-        header = reader.columns(source)
-        columns = resolve_columns(tm, header, source.relpath)
-        plans.append(Plan(tm, source, header, columns, reader.source_facts(source)))
-    used = {p.source.relpath.lower() for p in plans}
+    workers = WORKERS if reader.side_by_side else 1
+    used = {source.relpath.lower() for _, source in found}
     skipped_files = [
         (rule, source)
         for rule in adapter.skip
@@ -183,10 +179,13 @@ def ingest(
     table_rows: dict[str, int] = {}
     pseudonymise = Pseudonymiser(key, adapter.country)
     patients = Patients(pseudonymise)
-    workers = WORKERS if reader.side_by_side else 1
-    with staged_dir(out) as stage, _connection(stage, workers) as con:
+    with (
+        Plans(reader, found, PARENT, ahead=workers > 1) as plans,
+        staged_dir(out) as stage,
+        _connection(stage, workers) as con,
+    ):
         prepare(con, pseudonymise)
-        order = list(dict.fromkeys(p.tm.table for p in plans))
+        order = list(dict.fromkeys(tm.table for tm, _ in found))
         held: set[str] = set()  # subjects whose every row was quarantined
         allowed = set(allow_identifiers_in)
         by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = {}
@@ -195,10 +194,10 @@ def ingest(
             """Map a table's sources into its Parquet file, settle its keys (and, for the tables
             others join with, fill what they join with), then scan it for identifiers."""
             table = schema.table(table_name)
-            indices = [i for i, p in enumerate(plans) if p.tm.table == table_name]
+            indices = [i for i, (tm, _) in enumerate(found) if tm.table == table_name]
             checks = Checks(
                 parents=table_name != PARENT and PARENT in order,
-                by_window=_by_window(table, plans[indices[0]].tm),
+                by_window=_by_window(table, found[indices[0]][0]),
                 windows=dict(schema.visit_windows),
             )
             settler = Settler(cur, stage, schema, adapter, submission_id, failures, warnings)
@@ -227,11 +226,11 @@ def ingest(
 
         # Each table once the tables it joins with are settled; of those ready, the ones others
         # wait on first, then the largest (the Collectors sort: the order leaves no trace).
-        after = {name: _joins_with(name, plans, schema) for name in order}
+        after = {name: _joins_with(name, [tm for tm, _ in found], schema) for name in order}
         waited_on = {n for needs in after.values() for n in needs}
 
         def size(name: str) -> int:
-            return sum(p.source.path.stat().st_size for p in plans if p.tm.table == name)
+            return sum(src.path.stat().st_size for tm, src in found if tm.table == name)
 
         by_priority = sorted(order, key=lambda n: (n not in waited_on, -size(n)))
         scans = run_when_ready(
@@ -292,15 +291,6 @@ def ingest(
             },
         )
     return IngestResult(out, manifest, report, quarantine, warning_table)
-
-
-@dataclass(frozen=True)
-class Plan:
-    tm: TableMap
-    source: Source
-    header: list[str]
-    columns: dict[str, str]  # declared input column -> the header's spelling
-    facts: dict[str, str]  # what the reader found out about the file
 
 
 def _note_columns(
@@ -461,12 +451,12 @@ def matching_files(export_dir: Path, pattern: str) -> list[Source]:
     ]
 
 
-def _joins_with(name: str, plans: list[Plan], schema: Schema) -> list[str]:
+def _joins_with(name: str, maps: list[TableMap], schema: Schema) -> list[str]:
     """The tables a table's pass joins with, which must be settled first: every table with the
     patients (subjects), and a table whose visits are assigned by window with the W0 dates
     (visits)."""
-    present = {p.tm.table for p in plans}
-    first = next(p.tm for p in plans if p.tm.table == name)
+    present = {tm.table for tm in maps}
+    first = next(tm for tm in maps if tm.table == name)
     wanted = [PARENT] if name != PARENT else []
     if _by_window(schema.table(name), first):
         wanted.append("visits")

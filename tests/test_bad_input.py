@@ -32,6 +32,14 @@ def raw(name: str, data: bytes) -> Edit:
     return lambda export: (export / name).write_bytes(data)
 
 
+def both(*edits: Edit) -> Edit:
+    def edit(export: Path) -> None:
+        for one in edits:
+            one(export)
+
+    return edit
+
+
 RM_ROW = "000123;SETT4;02/04/2013;3;0;0;0;12,00;1499,5;SI\n"
 CASES: list[tuple[str, Edit, int, list[str]]] = [
     (
@@ -54,6 +62,17 @@ CASES: list[tuple[str, Edit, int, list[str]]] = [
         [],
     ),
     ("empty file", raw("visite.csv", b""), 2, ["visite.csv", "empty"]),
+    (
+        # The MRI file is resolved beside the subjects table's staging: its error is still the
+        # one reported, as when every file was resolved first.
+        "missing column, and the patients file truncated",
+        both(
+            text("rm.csv", "lesioni_gd;", "gd;"),
+            raw("pazienti.csv", FILES["pazienti.csv"].encode()[:-30]),
+        ),
+        2,
+        ["rm.csv", "missing column(s) 'lesioni_gd'"],
+    ),
     (
         "header only",
         raw("ricadute.csv", FILES["ricadute.csv"].split("\n")[0].encode() + b"\n"),

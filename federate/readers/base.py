@@ -78,8 +78,9 @@ class Reader(ABC):
         return {}
 
     def prepare(self, sources: list[Source]) -> None:  # noqa: B027 - a hook, empty by default
-        """Called with every source before any is read: a reader that inspects whole files
-        first may do so side by side here."""
+        """Called with sources before any of them is read (the subjects' first, then the others,
+        on a thread beside the subjects table's staging): a reader that inspects whole files
+        first may do so side by side here. It must be safe beside ``batches`` of another file."""
 
     def sha256(self, source: Source) -> str:
         """The file's SHA-256 for the manifest; a reader that already read the file says it."""
