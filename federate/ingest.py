@@ -238,7 +238,9 @@ def ingest(
             {name: functools.partial(stage_table, name) for name in by_priority},
             after,
             workers,
+            before=lambda name: None if name == PARENT else plans.ready(),
         )
+        plans.ready()  # every file resolved, whichever tables read them
         patients.clear()  # every table is staged: what remains needs none of them
         # The manifest lists sources as the adapter declares them.
         accounts = [by_plan[i][0] for i in sorted(by_plan)]

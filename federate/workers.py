@@ -24,12 +24,15 @@ def run_when_ready(
     tasks: Mapping[str, Task[T]],
     after: Mapping[str, Collection[str]],
     workers: int = WORKERS,
+    before: Callable[[str], None] | None = None,
 ) -> dict[str, T]:
     """Run each task on a cursor of its own once the tasks it comes ``after`` have finished, at
-    most ``workers`` at once, the ready ones in the order given. When one fails, the tasks not
-    started are dropped, the query a running one has open on its cursor is interrupted (its
-    other work runs to its end), and the failure is raised - not the interruption it caused,
-    so the error a user sees is the real one."""
+    most ``workers`` at once, the ready ones in the order given (``before``, if given, is called
+    with each task's name just before it starts, on the calling thread, where Ctrl-C reaches:
+    a wait belongs there, not in a task, which an interruption cannot stop while it waits). When
+    one fails, the tasks not started are dropped, the query a running one has open on its
+    cursor is interrupted (its other work runs to its end), and the failure is raised - not the
+    interruption it caused, so the error a user sees is the real one."""
     waiting = dict(tasks)
     names: dict[Future[T], str] = {}
     running: dict[Future[T], duckdb.DuckDBPyConnection] = {}  # and each one's cursor
@@ -39,6 +42,8 @@ def run_when_ready(
             while waiting or running:
                 ready = [n for n in waiting if set(after.get(n, ())) <= results.keys()]
                 for name in ready[: workers - len(running)]:
+                    if before is not None:
+                        before(name)
                     cur = con.cursor()
                     future = pool.submit(waiting.pop(name), cur)
                     names[future], running[future] = name, cur

@@ -4,6 +4,7 @@ table's staging, and a file's error wins over a table's."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,8 +62,28 @@ def test_the_subjects_sources_first_the_others_on_a_thread(tmp_path: Path) -> No
 def test_without_ahead_every_plan_is_resolved_at_once(tmp_path: Path) -> None:
     reader = Recording()
     with Plans(reader, _found(tmp_path), "subjects", ahead=False) as plans:
-        assert reader.prepared[0] == (["sv.csv", "dm.csv", "lb.csv"], True)
+        # Two files at a time, all before any work, on the calling thread.
+        assert reader.prepared == [(["sv.csv", "dm.csv"], True), (["lb.csv"], True)]
         assert plans[0].header == ["ID"]
+
+
+def test_ctrl_c_stops_resolving_the_other_files(tmp_path: Path) -> None:
+    found = [
+        (TableMap(table, f"{table}.csv", fields={}), Source(tmp_path / f"{table}.csv", table))
+        for table in ("subjects", "a", "b", "c", "d", "e", "f")
+    ]
+
+    class Slow(Recording):
+        def prepare(self, sources: list[Source]) -> None:
+            super().prepare(sources)
+            if sources[0].relpath != "subjects":
+                time.sleep(0.2)
+
+    reader = Slow()
+    with pytest.raises(KeyboardInterrupt), Plans(reader, found, "subjects", ahead=True):
+        time.sleep(0.05)  # the first pair is being inspected
+        raise KeyboardInterrupt
+    assert len(reader.prepared) == 2  # the subjects, and the one pair begun: not all three
 
 
 def test_a_later_files_error_is_raised_where_its_plan_is_asked_for(tmp_path: Path) -> None:

@@ -117,3 +117,18 @@ def test_a_pass_interrupted_mid_stream_does_not_hide_the_real_failure() -> None:
 
     with pytest.raises(ValueError, match="the real failure"):
         run_when_ready(con, {"stream": stream, "broken": broken}, {})
+
+
+def test_before_runs_on_the_calling_thread_and_its_error_stops_the_run() -> None:
+    con = duckdb.connect()
+    seen: list[tuple[str, bool]] = []
+
+    def before(name: str) -> None:
+        seen.append((name, threading.current_thread() is threading.main_thread()))
+        if name == "c":
+            raise ValueError("c's files are unreadable")
+
+    tasks = {n: (lambda cur, n=n: n) for n in ("a", "b", "c")}
+    with pytest.raises(ValueError, match="unreadable"):
+        run_when_ready(con, tasks, {"b": ["a"], "c": ["a"]}, workers=2, before=before)
+    assert seen == [("a", True), ("b", True), ("c", True)]
