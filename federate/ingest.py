@@ -53,7 +53,7 @@ from federate.readers.base import Reader, Reject, Source
 from federate.reshape import Counter, counted, reshape_sql, stream
 from federate.schema import Schema, Table
 from federate.signing import SigningKey, load_signing_key
-from federate.streaming import PARENT, Checks, Outcome, Pass, prepare, settled_pseudonyms
+from federate.streaming import PARENT, Checks, Outcome, Pass, prepare
 from federate.workers import WORKERS, run_when_ready
 from federate.writer import BackgroundWriter
 
@@ -217,8 +217,8 @@ def ingest(
             _apply(settler.result, [by_plan[i][0] for i in indices])
             if table_name == PARENT:
                 settler.parents(seen, held)
-                pseudonymise.settle(settled_pseudonyms)
                 patients.load_ids(cur)
+                pseudonymise.settle(patients.subjects_of)
             elif table_name == "visits":
                 settler.baselines()
                 patients.load_w0(cur)

@@ -301,7 +301,7 @@ class TableMapper:
             if col.name == "site":
                 arr = pa.repeat(pa.scalar(self.adapter.name, pa.string()), n)
             elif col.name == "subject_id":
-                arr = self.pseudonymise.of(parsed.column(LOCAL_ID), self.con)
+                arr = self.pseudonymise.of(parsed.column(LOCAL_ID))
             elif col.name == "submission_id":
                 arr = pa.repeat(pa.scalar(self.submission_id, pa.string()), n)
             elif col.name == "source_file":

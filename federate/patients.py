@@ -104,6 +104,13 @@ class Patients:
             dict(others),
         )
 
+    def subjects_of(self, local_ids: list[str]) -> dict[str, str]:
+        """The pseudonym of each of ``local_ids`` that a settled patient holds."""
+        now = self._now
+        held = [(v, now.index[v]) for v in local_ids if v in now.index]
+        subjects = pc.take(now.subject, pa.array([r for _, r in held], pa.int64())).to_pylist()
+        return {v: s for (v, _), s in zip(held, subjects, strict=True)}
+
     def look_up(self, local_ids: pa.Array) -> Looked:
         """Each id's patient (a pseudonym computed for an id no settled patient holds), status
         and W0 date; a missing id has none."""

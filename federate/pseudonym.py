@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import platformdirs
@@ -25,11 +24,8 @@ import pyarrow.compute as pc
 
 from federate.errors import UsageError
 
-if TYPE_CHECKING:
-    from duckdb import DuckDBPyConnection
-
-# The settled patients' pseudonyms of the given ids, asked on the given connection.
-Known = Callable[["DuckDBPyConnection", list[str]], dict[str, str]]
+# The settled patients' pseudonyms of those of the given ids they hold.
+Known = Callable[[list[str]], dict[str, str]]
 
 KEY_ENV = "FEDERATE_KEY_FILE"
 _MIN_KEY_BYTES = 32
@@ -122,9 +118,9 @@ class Pseudonymiser:
     """Computes each distinct id once (a cache across batches and tables) and maps whole arrays
     through their dictionary: a batch costs one lookup per distinct id in it, not per row.
 
-    Once the patients are settled (``settle``), their pseudonyms are in the ingest's patient
-    table: the cache, which grows with the patients (80 MB at 500,000), is dropped, and ``of``
-    asks that table before computing anything."""
+    Once the patients are settled (``settle``), their pseudonyms are held by the ingest's
+    settled patients: the cache, which grows with the patients (80 MB at 500,000), is dropped,
+    and ``of`` asks them before computing anything."""
 
     def __init__(self, key: SiteKey, country: str):
         self.key = key
@@ -133,28 +129,25 @@ class Pseudonymiser:
         self._known: Known | None = None
 
     def settle(self, known: Known) -> None:
-        """``known(con, ids)``: the pseudonym of each of ``ids`` that the settled patients hold,
-        asked on the caller's DuckDB connection."""
+        """``known(ids)``: the pseudonym of each of ``ids`` that the settled patients hold."""
         self._cache.clear()
         self._known = known
 
     def __call__(self, local_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Pseudonyms computed (or cached): for ids that are not settled patients."""
-        return self._map(local_ids, None)
+        return self._map(local_ids, settled=False)
 
-    def of(self, local_ids: pa.Array | pa.ChunkedArray, con: DuckDBPyConnection) -> pa.Array:
+    def of(self, local_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Pseudonyms of any ids: a settled patient's as settled, others computed."""
-        return self._map(local_ids, con)
+        return self._map(local_ids, settled=True)
 
-    def _map(
-        self, local_ids: pa.Array | pa.ChunkedArray, con: DuckDBPyConnection | None
-    ) -> pa.Array:
+    def _map(self, local_ids: pa.Array | pa.ChunkedArray, settled: bool) -> pa.Array:
         if isinstance(local_ids, pa.ChunkedArray):
             local_ids = local_ids.combine_chunks()
         encoded = pc.dictionary_encode(local_ids)
         values = encoded.dictionary.to_pylist()
         new = [v for v in values if v not in self._cache]
-        found = self._known(con, new) if con and new and self._known is not None else {}
+        found = self._known(new) if settled and new and self._known is not None else {}
         new = [v for v in new if v not in found]
         if new:
             names = pseudonyms(self.key, self.country, new).to_pylist()

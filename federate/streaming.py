@@ -79,20 +79,6 @@ def prepare(con: duckdb.DuckDBPyConnection, pseudonymise: Pseudonymiser) -> None
     )
 
 
-def settled_pseudonyms(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
-    """The pseudonym of each of ``ids`` that ``__ids`` holds (a settled patient, accepted or
-    held)."""
-    cur = con.cursor()  # registers nothing on the caller's connection
-    try:
-        cur.register("__asked", pa.table({"local_id": pa.array(ids, pa.string())}))
-        rows = cur.execute(
-            "SELECT local_id, subject_id FROM __ids SEMI JOIN __asked USING (local_id)"
-        ).fetchall()
-    finally:
-        cur.close()
-    return dict(rows)
-
-
 def window_sql(windows: dict[str, tuple[int, int]], day: str) -> str:
     whens = " ".join(
         f"WHEN {day} BETWEEN {lo} AND {hi} THEN {sql_str(code)}"

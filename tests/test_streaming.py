@@ -151,11 +151,13 @@ def test_pseudonyms_are_computed_once_per_distinct_id(tmp_path: Path) -> None:
 
 def test_settled_patients_pseudonyms_are_looked_up_not_cached(tmp_path: Path) -> None:
     """Once the subjects table is settled the cache (which grows with the patients) is dropped;
-    a settled patient's pseudonym then comes from ``__ids``, with no HMAC computed again."""
+    a settled patient's pseudonym then comes from the settled patients, with no HMAC computed
+    again."""
     import duckdb
 
     from federate import pseudonym
-    from federate.streaming import prepare, settled_pseudonyms
+    from federate.patients import Patients
+    from federate.streaming import prepare
 
     key = SiteKey(bytes(32), tmp_path / "k")
     pseudonymise = pseudonym.Pseudonymiser(key, "it")
@@ -163,7 +165,9 @@ def test_settled_patients_pseudonyms_are_looked_up_not_cached(tmp_path: Path) ->
     prepare(con, pseudonymise)
     known = pseudonymise(pa.array(["1", "2"])).to_pylist()
     con.execute("INSERT INTO __ids VALUES ('1', ?, 'ok'), ('2', ?, 'held')", known)
-    pseudonymise.settle(settled_pseudonyms)
+    patients = Patients(pseudonymise)
+    patients.load_ids(con)
+    pseudonymise.settle(patients.subjects_of)
     assert pseudonymise._cache == {}
     calls: list[str] = []
     real = pseudonym.pseudonyms
@@ -174,7 +178,7 @@ def test_settled_patients_pseudonyms_are_looked_up_not_cached(tmp_path: Path) ->
 
     pseudonym.pseudonyms = counting  # type: ignore[assignment]
     try:
-        got = pseudonymise.of(pa.array(["2", "9", "1", "9", None]), con).to_pylist()
+        got = pseudonymise.of(pa.array(["2", "9", "1", "9", None])).to_pylist()
     finally:
         pseudonym.pseudonyms = real  # type: ignore[assignment]
     assert calls == ["9"]  # only the id no settled patient has
