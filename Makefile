@@ -20,6 +20,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check federate schemas site_adapters tests
 	$(BIN)/ruff format --check federate schemas site_adapters tests
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy federate schemas site_adapters

@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from federate.adapter import Locale, Parser, SiteAdapter, TableMap
+    from federate.adapters.declaration import SiteAdapter, TableMap
+    from federate.adapters.parsers import Locale, Parser
     from federate.schema import DType
 
 _SHAPES = {"%d": r"\d{1,2}", "%m": r"\d{1,2}", "%Y": r"\d{4}", "%y": r"\d{2}"}
 
 
 def _date(col: str, formats: tuple[str, ...]) -> str:
-    from federate.adapter import sql_str
+    from federate.sqltext import sql_str
 
     """The first format whose shape matches, as the engine reads dates: DuckDB's own %Y would
     otherwise read the "12" of 02/02/12 as the year 12."""
@@ -49,17 +50,9 @@ def _date(col: str, formats: tuple[str, ...]) -> str:
 
 def expressions(name: str, parser: Parser, locale: Locale, dtype: DType) -> list[str]:
     """The cast alone, named as the shared column(s)."""
-    from federate.adapter import (
-        Code,
-        Date,
-        Decimal,
-        Integer,
-        PartialDate,
-        YearOf,
-        sql_ident,
-        sql_str,
-    )
+    from federate.adapters.parsers import Code, Date, Decimal, Integer, PartialDate, YearOf
     from federate.schema import DType
+    from federate.sqltext import sql_ident, sql_str
 
     col = sql_ident(parser.source or "")
     out = sql_ident(name)
@@ -92,9 +85,10 @@ def expressions(name: str, parser: Parser, locale: Locale, dtype: DType) -> list
 
 
 def select(tm: TableMap, adapter: SiteAdapter) -> str:
-    from federate import registry
-    from federate.adapter import Const, sql_ident
+    from federate.adapters import registry
+    from federate.adapters.parsers import Const
     from federate.schema import DType
+    from federate.sqltext import sql_ident
 
     table = registry.schema().table(tm.table)
     types = {c.name: c.dtype for c in table.columns}
@@ -113,8 +107,8 @@ def plan(site: str, export_dir: Path, out: Path, statements: Path) -> None:
 
 
 def copies(site: str, export_dir: Path, out: Path) -> list[str]:
-    from federate import registry
-    from federate.adapter import sql_str
+    from federate.adapters import registry
+    from federate.sqltext import sql_str
 
     adapter = registry.adapter(site)
     delimiter = getattr(adapter.reader, "delimiter", ",")

@@ -3,8 +3,8 @@
     python benchmarks/distinct_check.py italy EXPORT_DIR BUNDLE KEY SIGNING_KEY OUT.json
 
 Runs one ingest in this process with two counters spliced in: the HMAC behind every pseudonym
-(``federate.pseudonym.pseudonyms``) and the identifier scan's input
-(``federate.privacy.scan_values``). It then compares the calls with the distinct local ids and
+(``federate.privacy.pseudonym.pseudonyms``) and the identifier scan's input
+(``federate.privacy.gate.scan_values``). It then compares the calls with the distinct local ids and
 the distinct values of the scanned columns, and with the rows.
 """
 
@@ -19,15 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import federate.privacy
-import federate.pseudonym
-from federate import registry
-from federate.ingest import ingest
-from federate.signing import load_signing_key
+import federate.privacy.gate
+import federate.privacy.pseudonym
+from federate.adapters import registry
+from federate.bundle.signing import load_signing_key
+from federate.ingest.run import ingest
 
 counts = {"hmac_calls": 0, "scan_values_in": 0, "scan_distinct_in": 0, "scan_calls": 0}
-_hmac = federate.pseudonym.pseudonyms
-_scan = getattr(federate.privacy, "scan_values")  # noqa: B009
+_hmac = federate.privacy.pseudonym.pseudonyms
+_scan = getattr(federate.privacy.gate, "scan_values")  # noqa: B009
 
 
 def counting_hmac(key: Any, country: str, ids: list[str]) -> Any:
@@ -45,10 +45,10 @@ def counting_scan(values: pa.Array, **kwargs: Any) -> Any:
 def main() -> None:
     site, export_dir, bundle, key_file, signing_file, out = sys.argv[1:7]
     # Both are looked up by module global at call time, so the counters see every call.
-    setattr(federate.pseudonym, "pseudonyms", counting_hmac)  # noqa: B010
-    setattr(federate.privacy, "scan_values", counting_scan)  # noqa: B010
+    setattr(federate.privacy.pseudonym, "pseudonyms", counting_hmac)  # noqa: B010
+    setattr(federate.privacy.gate, "scan_values", counting_scan)  # noqa: B010
     adapter = registry.adapter(site)
-    key = federate.pseudonym.load_key(site, Path(key_file))
+    key = federate.privacy.pseudonym.load_key(site, Path(key_file))
     signing = load_signing_key(site, Path(signing_file), create=False)
     ingest(adapter, Path(export_dir), Path(bundle), key, signing=signing, operator="benchmark")
     rows = 0

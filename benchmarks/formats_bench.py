@@ -18,8 +18,8 @@ import ingest_bench
 import measure
 import profiling
 
-from federate import registry
-from federate.signing import new_signing_key
+from federate.adapters import registry
+from federate.bundle.signing import new_signing_key
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable

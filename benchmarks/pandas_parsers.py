@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from federate.adapter import (
+from federate.adapters.parsers import (
     Code,
     Const,
     Date,

@@ -26,10 +26,10 @@ import pandera.pandas as pdr
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from federate import registry
-from federate.adapter import SiteAdapter, TableMap
-from federate.identifiers import scan_values
-from federate.pseudonym import SiteKey, load_key, pseudonym
+from federate.adapters import registry
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.privacy.identifiers import scan_values
+from federate.privacy.pseudonym import SiteKey, load_key, pseudonym
 from federate.schema import DType, Schema, Table
 
 TYPES = {

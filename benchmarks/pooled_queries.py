@@ -3,7 +3,7 @@ bare DuckDB connection over the same Parquet files.
 
     python benchmarks/pooled_queries.py WAREHOUSE OUT.json [--repeat 3]
 
-federate: ``query.connect`` (catalog, one view per table over ``read_parquet`` of the role's
+federate: ``sandbox.connect`` (catalog, one view per table over ``read_parquet`` of the role's
 current files, role views, lock-down to exactly those files; the unblinded role also appends
 to the audit log) and ``session.run`` of each part's SQL (with its statement check).
 bare: ``duckdb.connect()``, one view per table over ``read_parquet`` of the same current files,
@@ -25,24 +25,22 @@ from typing import Any
 
 import duckdb
 
-from federate import query, warehouse
 from federate.analyses import ANALYSES, Analysis, run_analysis, sql
-from federate.roles import Role, views
+from federate.query import sandbox
+from federate.query.roles import Role, views
+from federate.warehouse.blind import current_blinded_files
+from federate.warehouse.catalog import current_table_files
 
 
 def bare_connect(wh: Path, role: Role) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    files = (
-        warehouse.current_table_files(wh)
-        if role is Role.UNBLINDED
-        else warehouse.current_blinded_files(wh)
-    )
+    files = current_table_files(wh) if role is Role.UNBLINDED else current_blinded_files(wh)
     for table, paths in files.items():
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
         con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM read_parquet([{listed}])')
     # Two small relations the analyses read; built by the engine, as federate's session has them.
-    con.register("code_labels", query._code_labels())
-    con.register("intake", query._intake(wh))
+    con.register("code_labels", sandbox._code_labels())
+    con.register("intake", sandbox._intake(wh))
     for statement in views(role):
         con.execute(statement)
     return con
@@ -75,7 +73,7 @@ def one_run(wh: Path, analysis: Analysis, role: Role, bare: bool) -> dict[str, f
     if bare:
         run = bare_connect(wh, role).sql
     else:
-        run = query.connect(wh, role, purpose="benchmark", operator="benchmark").run
+        run = sandbox.connect(wh, role, purpose="benchmark", operator="benchmark").run
     out = {"connect": time.perf_counter() - start}
     for name, text in parts(analysis, role):
         out[name] = timed(functools.partial(_execute, run, text))
@@ -125,7 +123,7 @@ def explain(wh: Path, analysis: Analysis, role: Role, part: str) -> dict[str, An
     text = "EXPLAIN (ANALYZE, FORMAT JSON) " + dict(parts(analysis, role))[part]
     plans: dict[str, Any] = {"part": part}
     plans["bare"] = operators(bare_connect(wh, role).sql(text).fetchall()[0][1])
-    session = query.connect(wh, role, purpose="benchmark", operator="benchmark")
+    session = sandbox.connect(wh, role, purpose="benchmark", operator="benchmark")
     try:
         plans["federate"] = operators(session.con.sql(text).fetchall()[0][1])
     except duckdb.Error as exc:  # the sandbox may refuse profiling

@@ -35,7 +35,10 @@ def run(work: Path, patients: int, repeat: int) -> QueryResults:
     shutil.rmtree(work, ignore_errors=True)  # a fresh warehouse: one submission per site
     print(f"  simulated truth for {patients:,} patients", file=sys.stderr)
     synth, summary = exports.synthesise_truth(work / "truth", patients)
-    print("  signed bundles from the truth, published with federate.warehouse.add", file=sys.stderr)
+    print(
+        "  signed bundles from the truth, published with federate.warehouse.publish.add",
+        file=sys.stderr,
+    )
     build = measure.run([PYTHON, HERE / "warehouse_truth.py", work / "truth" / "synth.json", work])
     out = work / "queries.json"
     print("  the analyses' SQL, federate and bare", file=sys.stderr)

@@ -171,7 +171,8 @@ def queries_section(rep: Report) -> list[str]:
         "Warehouse: the simulator's truth for "
         + ", ".join(f"{s} {n:,}" for s, n in q.patients.items())
         + f" patients (synth {q.synth.wall_s:.0f} s, {measure.gb(q.synth.peak_rss)}), each "
-        "site's rows written as a signed bundle and published with `federate.warehouse.add` "
+        "site's rows written as a signed bundle and published with "
+        "`federate.warehouse.publish.add` "
         f"({q.build.wall_s:.0f} s) - not through the adapters: see ANALYSIS below. Role: "
         "unblinded (every part). Times: session opening plus every part's SQL, median of the "
         "interleaved runs; `run_analysis` adds the statistics and disclosure control (once).",

@@ -26,7 +26,7 @@ import queries_bench
 import report
 import targets
 
-from federate.signing import new_signing_key
+from federate.bundle.signing import new_signing_key
 
 HERE = Path(__file__).resolve().parent
 FULL = (1_000_000, 5_000_000)

@@ -27,7 +27,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import federate.synth.sites as sites
-    from federate import registry, synth
+    from federate import synth
+    from federate.adapters import registry
 
     if args.truth_only:
         registry.adapters = lambda: []  # the truth only, no exports

@@ -4,8 +4,8 @@ Ingesting 100,000 patients through every adapter would take most of the benchmar
 (the Spanish ODM adapter alone reads ~1,600 rows/s), and the queries only need the Parquet
 files. So each site's rows of ``truth/<table>.parquet`` - exactly the shared Arrow schema -
 become a signed bundle (tables, manifest with checksums and per-table accounting, Ed25519
-signature) and are published with ``federate.warehouse.add``, which verifies them as it would
-any site's bundle. The query paths under test are unchanged.
+signature) and are published with ``federate.warehouse.publish.add``, which verifies them as
+it would any site's bundle. The query paths under test are unchanged.
 """
 
 from __future__ import annotations
@@ -18,10 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from federate import registry, warehouse
-from federate.bundle import MANIFEST, MANIFEST_VERSION, SIGNATURE, seal, table_path, write_json
-from federate.signing import load_signing_key, new_signing_key
+from federate.adapters import registry
+from federate.bundle.manifest import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    SIGNATURE,
+    seal,
+    table_path,
+    write_json,
+)
+from federate.bundle.signing import load_signing_key, new_signing_key
 from federate.synth.sites import spec
+from federate.warehouse import publish
 
 
 def bundle_from_truth(truth: dict[str, Path], site: str, out: Path, keys: Path) -> Path:
@@ -86,7 +94,7 @@ def build(synth_summary: Path, work: Path) -> Path:
     sites = [s for s in summary["patients"] if s in registry.site_names()]
     for site in sites:
         bundle = bundle_from_truth(truth, site, work / "bundles" / site, keys)
-        warehouse.add(bundle, wh, operator="benchmark")
+        publish.add(bundle, wh, operator="benchmark")
     return wh
 
 

@@ -11,12 +11,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from federate import registry, warehouse
+from federate.adapters import registry
 from federate.analyses import Result, run_analysis
-from federate.ingest import IngestResult, ingest
-from federate.pseudonym import load_key
-from federate.roles import Role
+from federate.ingest.run import IngestResult, ingest
+from federate.privacy.pseudonym import load_key
+from federate.query.roles import Role
 from federate.synth import run as synth_run
+from federate.warehouse import publish
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def run_demo(workdir: Path, *, seed: int, patients: int, say: object = print) ->
         key = load_key(adapter.name, trial.keys[adapter.name])
         result = ingest(adapter, export, workdir / "bundles" / adapter.name, key, operator="demo")
         ingests[adapter.name] = result
-        warehouse.add(result.bundle, wh, operator="demo")
+        publish.add(result.bundle, wh, operator="demo")
         say(adapter.name, result)  # type: ignore[operator]
     endpoint = run_analysis("primary-endpoint", wh, role=Role.UNBLINDED, operator="demo")
     return DemoResult(workdir, ingests, endpoint)

@@ -1,5 +1,5 @@
 """Results for people (rich tables on stdout, messages on stderr) and for machines (CSV, JSON,
-and Parquet written to a file). Suppressed cells (federate.disclosure) read ``[c]`` in tables
+and Parquet written to a file). Suppressed cells (federate.query.disclosure) read ``[c]`` in tables
 and CSV, and are null with ``"suppressed": true`` in JSON and Parquet."""
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ if TYPE_CHECKING:  # imported where used: every command imports this module to b
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped tables keep every column whole instead of squeezing to 80 characters.
 out_console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+# How disclosure control (federate.query.disclosure) marks what it released: a suppressed row
+# has ``suppressed`` true, and every measure of it (field metadata) reads MARK in text outputs.
+MARK = "[c]"
+SUPPRESSED = "suppressed"
+_MEASURE_KEY = b"federate.disclosure"
+MEASURE_META = {_MEASURE_KEY: b"measure"}
 
 
 class Format(StrEnum):
@@ -75,7 +83,7 @@ def _cell(value: Any) -> str:
 
 
 def _is_measure(field: pa.Field) -> bool:
-    return bool(field.metadata) and field.metadata.get(b"federate.disclosure") == b"measure"
+    return bool(field.metadata) and field.metadata.get(_MEASURE_KEY) == b"measure"
 
 
 def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
@@ -83,8 +91,6 @@ def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
     import pyarrow as pa
     from rich.table import Table as RichTable
     from rich.text import Text
-
-    from federate.disclosure import MARK, SUPPRESSED
 
     hidden = table.column(SUPPRESSED).to_pylist() if SUPPRESSED in table.column_names else None
     fields = [f for f in table.schema if f.name != SUPPRESSED]
@@ -103,11 +109,28 @@ def rich_table(table: pa.Table, title: str | None = None) -> RichTable:
     return view
 
 
+def marked(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    """For text outputs: every measure of a suppressed row reads ``[c]`` (columns as text)."""
+    if SUPPRESSED not in table.column_names:
+        return table
+    hide = table.column(SUPPRESSED)
+    fields, arrays = [], []
+    for f, column in zip(table.schema, table.columns, strict=True):
+        if _is_measure(f):
+            text = pc.cast(column, pa.string()) if f.type != pa.string() else column
+            column = pc.if_else(hide, pa.scalar(MARK), text)
+            f = pa.field(f.name, pa.string(), metadata=f.metadata)
+        fields.append(f)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
 def csv_text(table: pa.Table) -> str:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
-
-    from federate.disclosure import marked
 
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(marked(table), sink)

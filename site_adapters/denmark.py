@@ -9,18 +9,16 @@ yyyy-mm-dd dates itself. Decimal comma (number_comma_decimal); haemoglobin in mm
 number and the date of birth are flagged ``Identifier?`` in the dictionary: the reader never
 yields them, and they are declared dropped too, should a dictionary lose the flag."""
 
-from federate.adapter import (
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Const,
     Date,
     Decimal,
     Integer,
     Locale,
-    LocalId,
     Parser,
     PartialDate,
-    SiteAdapter,
-    TableMap,
     Text,
     Verbatim,
 )

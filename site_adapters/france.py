@@ -19,20 +19,15 @@ Conventions (where SDTM leaves a choice, the French data management's):
   qualifier ``MRIFS`` on the scan's group (``MOGRPID``).
 """
 
-from federate.adapter import (
+from federate.adapters.declaration import Keep, LocalId, Pivot, SiteAdapter, SkipFiles, TableMap
+from federate.adapters.parsers import (
     Code,
     Const,
     Date,
     Decimal,
     Integer,
-    Keep,
     Locale,
-    LocalId,
     PartialDate,
-    Pivot,
-    SiteAdapter,
-    SkipFiles,
-    TableMap,
     Text,
     Verbatim,
     YearOf,

@@ -2,17 +2,15 @@
 cp1252 or UTF-8 with BOM, Italian column names and codes. The patient file carries the
 codice fiscale and the patient's name: read, never written."""
 
-from federate.adapter import (
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Const,
     Date,
     Decimal,
     Integer,
     Locale,
-    LocalId,
     PartialDate,
-    SiteAdapter,
-    TableMap,
     Text,
     Verbatim,
     YearOf,

@@ -6,16 +6,14 @@ Dates typed into text items as d/m/yy (day and month often without a leading zer
 date items as yyyy-mm-dd; decimal comma. The subject record carries the DNI/NIE
 (``OpenClinica:UniqueIdentifier``) and the full date of birth: the reader drops both unread."""
 
-from federate.adapter import (
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Date,
     Decimal,
     Integer,
     Locale,
-    LocalId,
     PartialDate,
-    SiteAdapter,
-    TableMap,
     Text,
     Verbatim,
 )

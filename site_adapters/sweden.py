@@ -5,17 +5,15 @@ reads as empty. ISO dates: SPSS date variables, and text yyyy-mm-dd where a date
 (yyyy-mm, yyyy). Decimal comma. ALT and AST in µkat/L, haemoglobin in g/L, creatinine in µmol/L.
 The patient file carries the 12-digit personnummer and the name: read, never written."""
 
-from federate.adapter import (
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Const,
     Date,
     Decimal,
     Integer,
     Locale,
-    LocalId,
     PartialDate,
-    SiteAdapter,
-    TableMap,
     Text,
     Verbatim,
     YearOf,

@@ -4,16 +4,14 @@ true date cells (the reader renders them yyyy-mm-dd) and, in the visit dates, ba
 day numbers whose date format was lost. The Patients sheet carries the NHS number: read, never
 written. Some sheets have a title row above the header, so rows are Excel's own row numbers."""
 
-from federate.adapter import (
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Date,
     Decimal,
     Integer,
     Locale,
-    LocalId,
     PartialDate,
-    SiteAdapter,
-    TableMap,
     Text,
     Verbatim,
     YearOf,

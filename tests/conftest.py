@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from federate.pseudonym import SiteKey
+from federate.privacy.pseudonym import SiteKey
 
 REPO = Path(__file__).resolve().parent.parent
 

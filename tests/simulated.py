@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from federate import registry, warehouse
-from federate.ingest import ingest
-from federate.pseudonym import load_key
+from federate.adapters import registry
+from federate.ingest.run import ingest
+from federate.privacy.pseudonym import load_key
 from federate.synth import SynthResult
 from federate.synth import run as synth_run
+from federate.warehouse import publish
 
 PATIENTS = 72
 
@@ -34,7 +35,7 @@ def build(root: Path, *, seed: int = 5, patients: int = PATIENTS) -> Simulated:
             continue
         key = load_key(adapter.name, trial.keys[adapter.name])
         result = ingest(adapter, export, root / "bundles" / adapter.name, key, operator="test")
-        warehouse.add(result.bundle, wh, operator="test")
+        publish.add(result.bundle, wh, operator="test")
         pooled.append(adapter.name)
     assert pooled, "no registered site could be simulated"
     return Simulated(trial, wh, pooled)

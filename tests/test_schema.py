@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from federate import registry
+from federate.adapters import registry
 from federate.schema import DType, Table
 
 SCHEMA = registry.schema()

@@ -1,6 +1,6 @@
 """Named analyses: plain SQL files a statistician can read, run in a sandboxed session of one
 role, with thin Python only where statistics need it (stats.py), and disclosure control on
-every released table (federate.disclosure).
+every released table (federate.query.disclosure).
 
 An analysis is a few parts, each one SQL file giving one table with a ``scope`` ('pooled',
 then each site) and, for the unblinded role, an ``arm`` (the SQL reads the role's views, so
@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate import disclosure, query
 from federate.analyses.catalogue import ANALYSES, Analysis, Part
 from federate.errors import UsageError
 from federate.output import rows_as_json
-from federate.roles import ALL, Role
+from federate.query import disclosure, sandbox
+from federate.query.roles import ALL, Role
 
 __all__ = ["ANALYSES", "Analysis", "Part", "Result", "get", "listing", "run_analysis", "sql"]
 
@@ -87,7 +87,7 @@ def run_analysis(
     *,
     role: Role = Role.BLINDED,
     min_cell: int = disclosure.DEFAULT_MIN_CELL,
-    limits: query.Limits | None = None,
+    limits: sandbox.Limits | None = None,
     operator: str | None = None,
 ) -> Result:
     """Run a named analysis over the current submissions of every site, as ``role``; every
@@ -96,7 +96,7 @@ def run_analysis(
     if min_cell < 1:
         raise UsageError("--min-cell must be at least 1", code="bad-min-cell")
     purpose = f"analysis {name} (min-cell {min_cell})"
-    session = query.connect(warehouse, role, limits, purpose=purpose, operator=operator)
+    session = sandbox.connect(warehouse, role, limits, purpose=purpose, operator=operator)
     result = Result(analysis, role, min_cell)
     for part in analysis.parts:
         if part.unblinded_only and role is not Role.UNBLINDED:
@@ -132,7 +132,7 @@ def listing(
     name: str,
     warehouse: Path,
     *,
-    limits: query.Limits | None = None,
+    limits: sandbox.Limits | None = None,
     operator: str | None = None,
 ) -> pa.Table:
     """The analysis's row-level listing: unblinded only, never a released table."""
@@ -143,5 +143,5 @@ def listing(
             f"{name} has no row-level listing (those with one: {with_rows})", code="no-listing"
         )
     purpose = f"analysis {name} --rows (row-level listing)"
-    session = query.connect(warehouse, Role.UNBLINDED, limits, purpose=purpose, operator=operator)
+    session = sandbox.connect(warehouse, Role.UNBLINDED, limits, purpose=purpose, operator=operator)
     return session.run(sql(analysis.listing))

@@ -1,5 +1,5 @@
 """The named analyses, as data: for each, its parts (one SQL file each), how each table is
-released (federate.disclosure: keys, counts, statistics, margins) and what it can draw."""
+released (federate.query.disclosure: keys, counts, statistics, margins) and what it can draw."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from federate.analyses import stats
-from federate.disclosure import Margin, Rule
+from federate.query.disclosure import Margin, Rule
 
 SCOPE = Margin("scope", "pooled")  # the pooled row is the sum of the sites
 ARM = Margin("arm", "ALL")  # the 'ALL' row is the sum of the arms (where it is)

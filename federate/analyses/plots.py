@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from federate.disclosure import MARK
+from federate.output import MARK
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

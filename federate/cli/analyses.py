@@ -19,7 +19,7 @@ from federate.cli.options import (
 from federate.cli.query import DataFormatOpt, MemoryOpt, OutOpt, RoleOpt, SecondsOpt
 from federate.errors import UsageError
 from federate.output import DataFormat, Format
-from federate.roles import Role
+from federate.query.roles import Role
 
 if TYPE_CHECKING:
     from federate.analyses import Result
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         """
         from federate import analyses as registry
         from federate.output import emit_table
-        from federate.query import Limits
+        from federate.query.sandbox import Limits
 
         analysis = registry.get(name)
         if fmt is DataFormat.PARQUET and out is None:

@@ -11,7 +11,7 @@ import typer
 from federate.output import DataFormat, Format, err
 
 if TYPE_CHECKING:
-    from federate.ingest import IngestResult
+    from federate.ingest.run import IngestResult
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from federate.output import Format, err, print_json
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from federate.ingest import IngestResult
+    from federate.ingest.run import IngestResult
 
 
 def register(app: typer.Typer) -> None:
@@ -64,10 +64,10 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from federate import registry
-        from federate.ingest import ingest, use_jemalloc
-        from federate.pseudonym import load_key
-        from federate.signing import load_signing_key
+        from federate.adapters import registry
+        from federate.bundle.signing import load_signing_key
+        from federate.ingest.run import ingest, use_jemalloc
+        from federate.privacy.pseudonym import load_key
 
         use_jemalloc()
         adapter = registry.adapter(site)

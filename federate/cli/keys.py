@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create the site's secret pseudonym key and Ed25519 signing key pair (owner-only).
         Existing keys are never overwritten. Prints the public key for the central team."""
-        from federate import registry
-        from federate.signing import init_keys
+        from federate.adapters import registry
+        from federate.bundle.signing import init_keys
 
         registry.adapter(site)
         pseudo, signing, public = init_keys(site, folder)
@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Print the site's public signing key (ed25519:BASE64), never the secret."""
-        from federate import registry
-        from federate.signing import load_signing_key
+        from federate.adapters import registry
+        from federate.bundle.signing import load_signing_key
 
         registry.adapter(site)
         sys.stdout.write(load_signing_key(site, signing_key, create=False).public + "\n")

@@ -15,7 +15,7 @@ import typer
 
 from federate.output import Format
 
-# federate.query.Limits (seconds, memory), federate.disclosure.DEFAULT_MIN_CELL,
+# federate.query.sandbox.Limits (seconds, memory), federate.query.disclosure.DEFAULT_MIN_CELL,
 # federate.synth.DEFAULT_SEED and federate.synth.sites.DEFAULT_PATIENTS.
 QUERY_SECONDS = 60.0
 QUERY_MEMORY = "2GB"

@@ -10,11 +10,12 @@ import typer
 
 from federate.cli.options import FormatOpt, OperatorOpt, SummaryFormatOpt, WarehouseOpt
 from federate.output import Format, err, print_json
+from federate.warehouse.catalog import check_site, read_catalog
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from federate.warehouse import Event
+    from federate.warehouse.catalog import Event
 
 
 def register(app: typer.Typer) -> None:
@@ -39,9 +40,9 @@ def register(app: typer.Typer) -> None:
         submission already published, or one older than the submission in place. A site's
         first bundle pins its signing key (said on stderr, recorded in the log).
         """
-        from federate import warehouse
+        from federate.warehouse import publish
 
-        event = warehouse.add(bundle, wh, operator=operator)
+        event = publish.add(bundle, wh, operator=operator)
         if fmt is Format.JSON:
             print_json({"warehouse": str(wh), **asdict(event)})
         else:
@@ -58,9 +59,9 @@ def register(app: typer.Typer) -> None:
         operator: OperatorOpt = None,
     ) -> None:
         """Trust a site's signing key from now on (recorded in the audit log)."""
-        from federate import warehouse
+        from federate.warehouse import publish
 
-        warehouse.trust(site, public_key, wh, operator=operator)
+        publish.trust(site, public_key, wh, operator=operator)
         err.print(f"{site}: bundles must now be signed by {public_key}")
         raise typer.Exit(0)
 
@@ -68,9 +69,9 @@ def register(app: typer.Typer) -> None:
     def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
         """Check the audit log's hash chain and head, and every kept submission's files and
         signature. Exit 3 when anything was altered, removed or truncated."""
-        from federate import warehouse
+        from federate.warehouse import publish
 
-        result = warehouse.verify_warehouse(wh)
+        result = publish.verify_warehouse(wh)
         if fmt is Format.JSON:
             print_json(result)
         else:
@@ -89,9 +90,9 @@ def register(app: typer.Typer) -> None:
         fmt: SummaryFormatOpt = Format.TABLE,
     ) -> None:
         """Make an earlier kept submission the site's current data again (recorded in history)."""
-        from federate import warehouse
+        from federate.warehouse import publish
 
-        event = warehouse.rollback(site, to, wh, operator=operator)
+        event = publish.rollback(site, to, wh, operator=operator)
         if fmt is Format.JSON:
             print_json({"warehouse": str(wh), **asdict(event)})
         else:
@@ -105,11 +106,10 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
-        from federate import warehouse
         from federate.output import emit_table
 
-        catalog = warehouse.read_catalog(wh)
-        warehouse.check_site(site, catalog)
+        catalog = read_catalog(wh)
+        check_site(site, catalog)
         current = catalog.current.get(site)
         rows = [
             {
@@ -132,10 +132,10 @@ def register(app: typer.Typer) -> None:
         """The current submission and its rows per table, for every site."""
         import pyarrow as pa
 
-        from federate import registry, warehouse
+        from federate.adapters import registry
         from federate.output import emit_table
 
-        catalog = warehouse.read_catalog(wh)
+        catalog = read_catalog(wh)
         last = {e.site: e for e in catalog.history}
         rows = []
         for site in sorted(set(registry.site_names()) | set(catalog.current)):
@@ -159,7 +159,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _table_names() -> list[str]:
-    from federate import registry
+    from federate.adapters import registry
 
     return [t.name for t in registry.schema()]
 

@@ -16,7 +16,7 @@ from federate.cli.options import (
 )
 from federate.errors import UsageError
 from federate.output import DataFormat
-from federate.roles import Role
+from federate.query.roles import Role
 
 # Shared with `federate analyses run`.
 RoleOpt = Annotated[
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         import pyarrow as pa
 
         from federate.output import emit_table
-        from federate.query import Limits, run_query
+        from federate.query.sandbox import Limits, run_query
 
         if fmt is DataFormat.PARQUET and out is None:
             raise UsageError("--format parquet needs --out FILE", code="bad-format")

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             return
         import pyarrow as pa
 
-        from federate import registry
+        from federate.adapters import registry
         from federate.output import emit_table
 
         rows = [
@@ -59,8 +59,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the export a site's coordinator must produce: files, columns, codes,
         formats and units, generated from the adapter's declaration."""
-        from federate import registry
-        from federate.docs import markdown_to_html, site_markdown
+        from federate.adapters import registry
+        from federate.adapters.docs import markdown_to_html, site_markdown
 
         adapter = registry.adapter(site)
         text = site_markdown(adapter, registry.schema())
@@ -79,8 +79,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the data dictionary rendered from the schema declaration: every table,
         column, type, unit, range, code list, and which columns are restricted."""
-        from federate import registry
-        from federate.docs import markdown_to_html, schema_markdown
+        from federate.adapters import registry
+        from federate.adapters.docs import markdown_to_html, schema_markdown
 
         schema = registry.schema()
         text = schema_markdown(schema)

@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Protocol, cast
 
-from federate import registry
+from federate.adapters import registry
 
 
 class Analyte(Protocol):

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import TableMap
+from federate.adapters.declaration import TableMap
 from federate.readers.csv import CsvReader
 
 NEWLINE = "\r\n"

@@ -35,15 +35,14 @@ import numpy as np
 import pyarrow as pa
 import xlsxwriter
 
-from federate.adapter import (
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import (
     Code,
     Date,
     Decimal,
     Integer,
     Locale,
     Parser,
-    SiteAdapter,
-    TableMap,
     YearOf,
     human_format,
 )

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Code, Date, Integer, LocalId, Parser, SiteAdapter, TableMap
+from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
+from federate.adapters.parsers import Code, Date, Integer, Parser
 from federate.readers.odm import DECODE_SUFFIX, UNIT_SUFFIX
 from federate.readers.odm_walk import KEYS
 from federate.synth.base import UNSCHEDULED

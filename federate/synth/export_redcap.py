@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from federate.adapter import Locale, SiteAdapter
+from federate.adapters.declaration import SiteAdapter
+from federate.adapters.parsers import Locale
 from federate.readers.redcap import RedcapReader
 from federate.readers.redcap_dictionary import SYSTEM_LABELS, checkbox_suffix
 from federate.synth.export_csv import NEWLINE, csv_bytes

@@ -32,7 +32,8 @@ import polars as pl
 import pyarrow as pa
 import pyreadstat
 
-from federate.adapter import Code, SiteAdapter, TableMap
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import Code
 from federate.readers.sdtm_supp import sdtm_numeric
 from federate.readers.sdtm_xpt import layout
 from federate.synth.layout_sdtm import DOMAINS, Domain

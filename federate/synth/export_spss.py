@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from federate.adapter import Code, Date, Decimal, Integer, Parser, SiteAdapter, YearOf
+from federate.adapters.declaration import SiteAdapter
+from federate.adapters.parsers import Code, Date, Decimal, Integer, Parser, YearOf
 from federate.readers.spss import SpssReader
 from federate.synth.practice import practice
 

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Code, Date, Integer, Locale, Parser, SiteAdapter, TableMap
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import Code, Date, Integer, Locale, Parser
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Code, Date, Locale, Parser, SiteAdapter, TableMap, YearOf
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import Code, Date, Locale, Parser, YearOf
 from federate.synth.base import People
 from federate.synth.identifiers import GENERATORS
 

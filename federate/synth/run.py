@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from federate import registry
-from federate.adapter import SiteAdapter
+from federate.adapters import registry
+from federate.adapters.declaration import SiteAdapter
 from federate.errors import UsageError
 from federate.synth.base import SiteTrial
 from federate.synth.inject import InjectedError, inject

@@ -21,8 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from federate.adapter import Const, Decimal, Locale, SiteAdapter, TableMap, Text
-from federate.pseudonym import Pseudonymiser, SiteKey
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import Const, Decimal, Locale, Text
+from federate.privacy.pseudonym import Pseudonymiser, SiteKey
 from federate.schema import Schema, Table
 from federate.synth import partial
 from federate.synth.base import PATIENT, SiteTrial

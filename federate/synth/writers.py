@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from federate.adapter import SiteAdapter, TableMap
+from federate.adapters.declaration import SiteAdapter, TableMap
 from federate.readers.csv import CsvReader
 from federate.synth.export_csv import encoding_for, write_csv
 from federate.synth.export_excel import write_excel_export

@@ -13,14 +13,15 @@ import pyarrow as pa
 import pytest
 from lxml import etree
 
-from federate.adapter import Keep, TableMap, Text
+from federate.adapters.declaration import Keep, TableMap
+from federate.adapters.parsers import Text
 from federate.errors import ExitCode, InputError
-from federate.ingest import find_source
-from federate.mapping import resolve_columns
+from federate.ingest.mapping import resolve_columns
+from federate.ingest.reshape import reshaped, stream
+from federate.ingest.run import find_source
 from federate.readers import ROW_COLUMN, Reject, Source
 from federate.readers.redcap import RedcapReader
 from federate.readers.redcap_values import form_slug
-from federate.reshape import reshaped, stream
 from tests.conftest import corpus_root
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"

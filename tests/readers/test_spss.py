@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyreadstat
 import pytest
 
-from federate.adapter import Code, Locale
+from federate.adapters.parsers import Code, Locale
 from federate.errors import InputError
 from federate.readers import ROW_COLUMN, Reject, Source
 from federate.readers.spss import SpssReader

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import importlib
 import io
 import json
 import re
@@ -16,10 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from federate import registry
-from federate.adapter import Code, Date, Locale, SiteAdapter, TableMap
+from federate.adapters import registry
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.adapters.parsers import Code, Date, Locale
 from federate.cli import main
-from federate.pseudonym import load_key
+from federate.privacy.pseudonym import load_key
 from federate.readers.csv import CsvReader
 from federate.synth import SynthResult, run
 from federate.synth.base import People
@@ -241,7 +243,7 @@ def test_cli_writes_the_summary_to_stderr_only(
 
 
 def _ingest(result: SynthResult, out: Path):  # type: ignore[no-untyped-def]
-    ingest = pytest.importorskip("federate.ingest")
+    ingest = importlib.import_module("federate.ingest.run")
     key = load_key("italy", result.keys["italy"])
     return ingest.ingest(ITALY, result.export_dir("italy"), out, key, operator="test")
 

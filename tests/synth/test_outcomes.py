@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from federate import registry
-from federate.adapter import Code, PartialDate
+from federate.adapters import registry
+from federate.adapters.parsers import Code, PartialDate
 from federate.synth import SynthResult, run
 from federate.synth.codes import ATC_CROSSWALK, EDSS_SCORES, MEDDRA_SOC, VISIT_WINDOWS
 from federate.synth.practice import PRACTICE

@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from federate import registry
-from federate.adapter import Code, Const
+from federate.adapters import registry
+from federate.adapters.parsers import Code, Const
 from federate.synth import SynthResult, run
 from federate.synth.sites import SITES, centre_counts, site_counts
 from federate.synth.trial import simulate, simulate_site

@@ -1,0 +1,139 @@
+"""Coordinator-facing documents rendered from the declarations (never written by hand)."""
+
+from __future__ import annotations
+
+import html
+
+from markdown_it import MarkdownIt
+
+from federate.adapters.declaration import SiteAdapter
+from federate.adapters.parsers import Code, Const, Date, Decimal, Parser, YearOf, human_format
+from federate.schema import Schema
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _codes(parser: Parser) -> str:
+    if isinstance(parser, Code):
+        return "; ".join(f"`{k}` → {v}" for k, v in parser.mapping.items())
+    if isinstance(parser, Const):
+        return f"always {parser.value} (not in the export)"
+    return ""
+
+
+def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
+    loc = adapter.locale
+    lines = [
+        f"# {adapter.title}",
+        "",
+        f"Site `{adapter.name}` · adapter version {adapter.version} · shared schema "
+        f"{schema.name} {schema.version}. Generated from the adapter's declaration by "
+        f"`federate sites show {adapter.name}`.",
+        "",
+        "## The export",
+        "",
+        f"- Files: {adapter.reader.describe()}; all in one folder.",
+        f"- Numbers: decimal mark `{loc.decimal}`"
+        + (f", digit grouping `{loc.group}` allowed" if loc.group else "")
+        + ".",
+        f"- Dates: {' or '.join(f'`{human_format(f)}`' for f in loc.date_formats)}; "
+        "two-digit years fall in "
+        f"{loc.century_start}–{loc.century_start + 99} unless a column says otherwise.",
+        "- Column names are matched ignoring case and surrounding spaces; extra columns are "
+        "ignored with a warning and never leave the site.",
+        "- Codes are matched ignoring case and surrounding spaces.",
+        "",
+    ]
+    for tm in adapter.tables:
+        table = schema.table(tm.table)
+        where = f"`{tm.file}`" + (f", part `{tm.part}`" if tm.part else "")
+        lines += [f"## {where} → table `{tm.table}`", "", table.description, ""]
+        if tm.note:
+            lines += [tm.note, ""]
+        lines += [
+            "| column in the export | shared column | required | how it is read | codes |",
+            "|---|---|---|---|---|",
+        ]
+        if tm.subject:
+            pad = f", zero-padded to {tm.subject.zero_pad} digits" if tm.subject.zero_pad else ""
+            lines.append(
+                f"| `{tm.subject.source}` | subject_id | yes | patient id, trimmed"
+                f"{', upper-cased' if tm.subject.upper else ''}{pad}; replaced by a keyed "
+                "pseudonym, never written | |"
+            )
+        for name, parser in tm.fields.items():
+            col = table.column(name)
+            how = parser.rule(loc)
+            if isinstance(parser, YearOf):
+                how += "; only the year is kept"
+            if isinstance(parser, Date | YearOf):
+                date = parser.date if isinstance(parser, YearOf) else parser
+                if date.century_start is not None:
+                    how += f"; two-digit years {date.century_start}–{date.century_start + 99}"
+            if isinstance(parser, Decimal) and col.unit:
+                how += f" ({col.unit})"
+            source = f"`{parser.source}`" if parser.source else "—"
+            lines.append(
+                f"| {source} | {name}{' (restricted)' if col.restricted else ''} | "
+                f"{'yes' if col.required else 'no'} | {_cell(how)} | {_cell(_codes(parser))} |"
+            )
+        for dropped in tm.dropped:
+            lines.append(f"| `{dropped}` | — | — | identifying: read, dropped, never written | |")
+        lines.append("")
+    for note in adapter.notes:
+        lines += [note, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def schema_markdown(schema: Schema) -> str:
+    lines = [
+        f"# Shared schema {schema.name} {schema.version}",
+        "",
+        "Generated from the declaration by `federate schema docs`. Restricted columns reveal "
+        "allocation and are never shown to a blinded user. Hard rules quarantine a row; "
+        "'warn unless' rules only warn.",
+        "",
+    ]
+    for table in schema:
+        lines += [
+            f"## `{table.name}`",
+            "",
+            table.description,
+            "",
+            f"Natural key: {', '.join(table.key)}.",
+            "",
+            "| column | type | unit | rules | restricted | description |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in schema.dictionary():
+            if row["table"] == table.name:
+                lines.append(
+                    "| "
+                    + " | ".join(
+                        _cell(row[k])
+                        for k in ("column", "type", "unit", "rules", "restricted", "description")
+                    )
+                    + " |"
+                )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
+    "color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
+    "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    "th{background:#f3f3f3}code{background:#f6f6f6;padding:0 .2rem}"
+)
+
+
+def markdown_to_html(markdown: str, title: str) -> str:
+    """A standalone HTML page (tables enabled, raw HTML in the source escaped)."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body>\n{body}</body></html>\n"
+    )

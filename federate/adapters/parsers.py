@@ -1,0 +1,384 @@
+"""The parsers of a site adapter's declaration, and the locale they read with.
+
+A site adapter says where each shared column comes from in its export and how to read it:
+``fields={"sex": Code("sesso", {"maschio": "M", "femmina": "F"})}``. Every parser renders one
+DuckDB SQL expression (so a whole batch is parsed in one vectorised pass) and knows its inverse,
+which the simulator uses to write the site's export from the truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from federate.schema import Scalar
+from federate.sqltext import sql_literal, sql_str
+
+if TYPE_CHECKING:
+    pass
+
+
+def typed_as_text(ref: str, arrow_type: pa.DataType, locale: Locale) -> str:
+    """A typed cell (SAS, SPSS, Excel) as the site would write it as text, so the same parsers
+    read typed and text exports: whole numbers without decimals, the locale's decimal mark,
+    dates in the locale's first date format."""
+    if pa.types.is_integer(arrow_type):
+        return f"CAST({ref} AS VARCHAR)"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        text = f"CAST(CAST({ref} AS DOUBLE) AS VARCHAR)"
+        if locale.decimal != ".":
+            text = f"replace({text}, '.', {sql_str(locale.decimal)})"
+        whole = f"CAST(CAST({ref} AS BIGINT) AS VARCHAR)"
+        return (
+            f"CASE WHEN isfinite({ref}) AND {ref} = trunc({ref}) AND abs({ref}) < 1e15 "
+            f"THEN {whole} ELSE {text} END"
+        )
+    if pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type):
+        return f"strftime({ref}, {sql_str(locale.date_formats[0])})"
+    if pa.types.is_boolean(arrow_type):
+        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
+    return ref
+
+
+def _blank_to_null(ref: str) -> str:
+    return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+
+
+@dataclass(frozen=True)
+class Locale:
+    """How a site writes numbers and dates."""
+
+    decimal: str = "."
+    group: str = ""
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    # Two-digit years fall in [century_start, century_start + 99].
+    century_start: int = 1950
+    # Dates known only to the month or the year ("03/2014", "2014").
+    month_formats: tuple[str, ...] = ("%m/%Y",)
+    year_formats: tuple[str, ...] = ("%Y",)
+
+
+class Parser:
+    """Turns one exported column into one shared column. Subclasses are plain declarations."""
+
+    source: str | None  # the site's column; None when the value does not come from the export
+    reason = "unparseable"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        raise NotImplementedError
+
+    def rule(self, locale: Locale) -> str:
+        raise NotImplementedError
+
+    def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
+        """Shared column(s) this parser fills; the first is the one whose failure is reported."""
+        return {name: self.sql(ref, locale)}
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        """The inverse: shared values -> strings as the site writes them (for the simulator)."""
+        raise NotImplementedError
+
+    def render_columns(
+        self, columns: Mapping[str, pa.Array], name: str, locale: Locale, rng: np.random.Generator
+    ) -> pa.Array:
+        """The inverse for parsers that fill several shared columns (default: one)."""
+        return self.render(columns[name], locale, rng)
+
+
+@dataclass(frozen=True)
+class Text(Parser):
+    source: str | None
+    upper: bool = False
+    reason = "bad-text"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        expr = _blank_to_null(ref)
+        return f"upper({expr})" if self.upper else expr
+
+    def rule(self, locale: Locale) -> str:
+        return "text"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+@dataclass(frozen=True)
+class Verbatim(Parser):
+    """The value exactly as exported (only an empty cell becomes missing)."""
+
+    source: str | None
+    reason = "bad-text"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return f"nullif(CAST({ref} AS VARCHAR), '')"
+
+    def rule(self, locale: Locale) -> str:
+        return "text, kept as exported"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+@dataclass(frozen=True)
+class Integer(Parser):
+    source: str | None
+    reason = "invalid-number"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = _blank_to_null(ref)
+        return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+') THEN TRY_CAST({v} AS BIGINT) END"
+
+    def rule(self, locale: Locale) -> str:
+        return "a whole number"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.cast(values, pa.string())
+
+
+_NUMBER = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
+
+
+@dataclass(frozen=True)
+class Decimal(Parser):
+    source: str | None
+    places: int = 2  # how many decimals the site's export carries (the simulator writes these)
+    reason = "invalid-number"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = _blank_to_null(ref)
+        if locale.group:
+            v = f"replace({v}, {sql_str(locale.group)}, '')"
+        if locale.decimal != ".":
+            v = f"replace({v}, {sql_str(locale.decimal)}, '.')"
+        return (
+            f"CASE WHEN regexp_full_match({v}, {sql_str(_NUMBER)}) THEN TRY_CAST({v} AS DOUBLE) END"
+        )
+
+    def rule(self, locale: Locale) -> str:
+        return f"a number with {locale.decimal!r} as decimal mark"
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        floats = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        mask = np.isnan(floats)
+        text = np.char.mod(f"%.{self.places}f", np.where(mask, 0.0, floats))
+        if locale.decimal != ".":
+            text = np.char.replace(text, ".", locale.decimal)
+        return pa.array(text.tolist(), pa.string(), mask=mask)
+
+
+_FORMAT_GROUPS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%y": r"(?P<y>\d{2})"}
+_FORMAT_SHAPES = {
+    "%d": r"\d{1,2}",
+    "%m": r"\d{1,2}",
+    "%Y": r"\d{4}",
+    "%y": r"\d{2}",
+    "%H": r"\d{1,2}",
+    "%M": r"\d{2}",
+    "%S": r"\d{2}",
+}
+
+
+def human_format(fmt: str) -> str:
+    """``%d/%m/%Y`` -> ``dd/mm/yyyy``: how coordinators read a date format."""
+    for token, text in (
+        ("%d", "dd"),
+        ("%m", "mm"),
+        ("%Y", "yyyy"),
+        ("%y", "yy"),
+        ("%H", "HH"),
+        ("%M", "MM"),
+        ("%S", "SS"),
+    ):
+        fmt = fmt.replace(token, text)
+    return fmt
+
+
+def _format_shape(fmt: str) -> str:
+    """A full-match regex for a strptime format (DuckDB's %Y would read "83" as year 83)."""
+    pattern = re.escape(fmt)
+    for token, shape in _FORMAT_SHAPES.items():
+        pattern = pattern.replace(re.escape(token), shape)
+    return pattern
+
+
+def _two_digit_year_sql(v: str, fmt: str, century_start: int) -> str:
+    """Parse a %y format with an explicit century window (DuckDB's own %y pivot is fixed)."""
+    pattern = re.escape(fmt)
+    for token, group in _FORMAT_GROUPS.items():
+        pattern = pattern.replace(re.escape(token), group)
+    unknown = re.findall(r"%[a-zA-Z]", pattern)
+    if unknown:
+        raise ValueError(f"two-digit-year format {fmt!r} may only use %d, %m and %y")
+    pattern = re.sub(r"\?P<\w>", "", pattern)
+    order = [t for t in re.findall(r"%[dmy]", fmt)]
+    parts = {t[1]: f"regexp_extract({v}, {sql_str(pattern)}, {i + 1})" for i, t in enumerate(order)}
+    base = century_start % 100
+    yy = f"TRY_CAST({parts['y']} AS INTEGER)"
+    year = f"({century_start - base} + ({yy} - {base} + 100) % 100 + {base})"
+    iso = f"concat({year}, '-', {parts['m']}, '-', {parts['d']})"
+    matches = f"regexp_full_match({v}, {sql_str(pattern)})"
+    return f"CASE WHEN {matches} THEN try_strptime({iso}, '%Y-%m-%d') END"
+
+
+@dataclass(frozen=True)
+class Date(Parser):
+    source: str | None
+    formats: tuple[str, ...] | None = None  # default: the site locale's
+    century_start: int | None = None  # default: the site locale's
+    reason = "invalid-date"
+
+    def _formats(self, locale: Locale) -> tuple[str, ...]:
+        return self.formats or locale.date_formats
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        start = self.century_start if self.century_start is not None else locale.century_start
+        return _try_formats(_blank_to_null(ref), self._formats(locale), start)
+
+    def rule(self, locale: Locale) -> str:
+        return "a real date as " + " or ".join(human_format(f) for f in self._formats(locale))
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.strftime(pc.cast(values, pa.timestamp("s")), format=self._formats(locale)[0])
+
+
+def _try_formats(v: str, formats: tuple[str, ...], century_start: int) -> str:
+    tries = []
+    for fmt in formats:
+        if "%y" in fmt:
+            tries.append(_two_digit_year_sql(v, fmt, century_start))
+        else:
+            shape = sql_str(_format_shape(fmt))
+            tries.append(
+                f"CASE WHEN regexp_full_match({v}, {shape}) "
+                f"THEN try_strptime({v}, {sql_str(fmt)}) END"
+            )
+    return f"CAST(coalesce({', '.join(tries)}) AS DATE)"
+
+
+@dataclass(frozen=True)
+class PartialDate(Parser):
+    """A date that may be known only to the month or the year. Fills three shared columns:
+    NAME (the lower bound), NAME_precision (day, month, year) and NAME_raw (as exported)."""
+
+    source: str | None
+    century_start: int | None = None
+    reason = "invalid-date"
+
+    def _levels(self, v: str, locale: Locale) -> list[tuple[str, str]]:
+        start = self.century_start if self.century_start is not None else locale.century_start
+        return [
+            ("day", _try_formats(v, locale.date_formats, start)),
+            ("month", _try_formats(v, locale.month_formats, start)),
+            ("year", _try_formats(v, locale.year_formats, start)),
+        ]
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return self.outputs("d", ref, locale)["d"]
+
+    def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
+        v = _blank_to_null(ref)
+        levels = self._levels(v, locale)
+        precision = " ".join(f"WHEN {expr} IS NOT NULL THEN '{level}'" for level, expr in levels)
+        return {
+            name: f"coalesce({', '.join(expr for _, expr in levels)})",
+            f"{name}_precision": f"CASE {precision} END",
+            f"{name}_raw": f"nullif(CAST({ref} AS VARCHAR), '')",
+        }
+
+    def rule(self, locale: Locale) -> str:
+        formats = [*locale.date_formats, *locale.month_formats, *locale.year_formats]
+        return "a real date, month or year as " + " or ".join(human_format(f) for f in formats)
+
+    def render_columns(
+        self, columns: Mapping[str, pa.Array], name: str, locale: Locale, rng: np.random.Generator
+    ) -> pa.Array:
+        stamps = pc.cast(columns[name], pa.timestamp("s"))
+        precision = columns[f"{name}_precision"]
+        by_level = {
+            "day": pc.strftime(stamps, format=locale.date_formats[0]),
+            "month": pc.strftime(stamps, format=locale.month_formats[0]),
+            "year": pc.strftime(stamps, format=locale.year_formats[0]),
+        }
+        return pc.case_when(
+            pc.make_struct(*(pc.equal(precision, level) for level in by_level)),
+            *by_level.values(),
+        )
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        return pc.strftime(pc.cast(values, pa.timestamp("s")), format=locale.date_formats[0])
+
+
+@dataclass(frozen=True)
+class YearOf(Parser):
+    """Keeps only the year of an exported full date (e.g. a date of birth)."""
+
+    date: Date
+    reason = "invalid-date"
+
+    @property
+    def source(self) -> str | None:  # type: ignore[override]
+        return self.date.source
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return f"CAST(year({self.date.sql(ref, locale)}) AS BIGINT)"
+
+    def rule(self, locale: Locale) -> str:
+        return self.date.rule(locale)
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        years = pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+        days = rng.integers(0, 365, size=len(years))
+        dates = [
+            None if np.isnan(y) else dt.date(int(y), 1, 1) + dt.timedelta(days=int(d))
+            for y, d in zip(years.astype(float), days, strict=True)
+        ]
+        return self.date.render(pa.array(dates, pa.date32()), locale, rng)
+
+
+@dataclass(frozen=True)
+class Code(Parser):
+    """A site code list mapped onto the shared one; matching ignores case and outer spaces."""
+
+    source: str | None
+    mapping: Mapping[str, Scalar]
+    reason = "unknown-code"
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        v = f"lower({_blank_to_null(ref)})"
+        whens = " ".join(
+            f"WHEN {sql_str(k.strip().lower())} THEN {sql_literal(val)}"
+            for k, val in self.mapping.items()
+        )
+        return f"CASE {v} {whens} END"
+
+    def rule(self, locale: Locale) -> str:
+        return "one of " + ", ".join(self.mapping)
+
+    def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
+        inverse: dict[Scalar, str] = {}
+        for site_code, shared in self.mapping.items():
+            inverse.setdefault(shared, site_code)
+        return pa.array(
+            [None if v is None else inverse[v] for v in values.to_pylist()], pa.string()
+        )
+
+
+@dataclass(frozen=True)
+class Const(Parser):
+    """A value the export does not carry because it is the same for every row of the site."""
+
+    value: Scalar
+    source: str | None = None
+
+    def sql(self, ref: str, locale: Locale) -> str:
+        return sql_literal(self.value)
+
+    def rule(self, locale: Locale) -> str:
+        return f"always {self.value}"

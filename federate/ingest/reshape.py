@@ -1,0 +1,77 @@
+"""Row selection and long-to-wide pivots, run by DuckDB over a reader's whole stream (a pivot
+must see every row of a group, wherever the reader's batches split them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from federate.adapters.declaration import TableMap
+from federate.readers.base import ROW_COLUMN
+from federate.sqltext import sql_ident
+
+MERGED = "__merged"  # rows of a pivot group beyond the first: counted as skipped
+
+
+@dataclass
+class Counter:
+    rows: int = 0
+
+
+def counted(batches: Iterator[pa.RecordBatch], counter: Counter) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        counter.rows += batch.num_rows
+        yield batch
+
+
+def stream(batches: Iterator[pa.RecordBatch], header: list[str]) -> pa.RecordBatchReader:
+    """The reader's batches as one Arrow stream (its schema from the first batch)."""
+    first = next(batches, None)
+    if first is None:
+        schema = pa.schema([*(pa.field(h, pa.string()) for h in header), (ROW_COLUMN, pa.int64())])
+        return pa.RecordBatchReader.from_batches(schema, iter(()))
+
+    def chained() -> Iterator[pa.RecordBatch]:
+        yield first
+        yield from batches
+
+    return pa.RecordBatchReader.from_batches(first.schema, chained())
+
+
+def reshape_sql(tm: TableMap, columns: dict[str, str]) -> str:
+    """SQL over ``stream``: keep the table's rows, then pivot; output columns carry the
+    declared names."""
+    where = f"WHERE {tm.keep.sql(sql_ident(columns[tm.keep.column]))}" if tm.keep else ""
+    if tm.pivot is None:
+        return f"SELECT * FROM stream {where}"
+    p = tm.pivot
+    name, value = sql_ident(columns[p.name]), sql_ident(columns[p.value])
+    by = [f"{sql_ident(columns[c])} AS {sql_ident(c)}" for c in p.by]
+    carry = [f"any_value({sql_ident(columns[c])}) AS {sql_ident(c)}" for c in p.carry]
+    tests = [
+        f"max(CASE WHEN trim(CAST({name} AS VARCHAR)) = '{t}' THEN {value} END) AS {sql_ident(t)}"
+        for t in p.tests
+    ]
+    group = ", ".join(sql_ident(columns[c]) for c in p.by)
+    return (
+        f"SELECT {', '.join([*by, *carry, *tests])}, min({sql_ident(ROW_COLUMN)}) AS "
+        f"{sql_ident(ROW_COLUMN)}, count(*) - 1 AS {MERGED} FROM stream {where} "
+        f"GROUP BY {group} ORDER BY {sql_ident(ROW_COLUMN)}"
+    )
+
+
+def reshaped(
+    con: duckdb.DuckDBPyConnection,
+    tm: TableMap,
+    columns: dict[str, str],
+    source: pa.RecordBatchReader,
+    batch_rows: int = 1 << 17,
+) -> Iterator[pa.RecordBatch]:
+    con.register("stream", source)
+    try:
+        yield from con.sql(reshape_sql(tm, columns)).to_arrow_reader(batch_rows)
+    finally:
+        con.unregister("stream")

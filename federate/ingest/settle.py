@@ -1,0 +1,210 @@
+"""Whole-submission rules, settled table by table as each is staged (parents first).
+
+* Visits by window and referential integrity are joined into the streaming pass
+  (federate.ingest.streaming): this module fills what it joins with - each patient of the settled
+  subjects table, accepted or held (``__ids``), and each patient's W0 date (``__w0``).
+* Natural keys: rows identical on every column are kept once (the others are skipped with the
+  declared reason ``exact-duplicate``); rows that share a key but differ are quarantined
+  together (``conflicting-key``). One aggregate over the staged keys finds the repeated ones;
+  only their rows are judged, and a table is rewritten only when a row goes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from federate.adapters.declaration import SiteAdapter
+from federate.bundle.manifest import parquet_writer, table_path
+from federate.ingest.quarantine import Collector
+from federate.ingest.streaming import PARENT
+from federate.schema import PROVENANCE, Schema, Table
+from federate.sqltext import sql_ident, sql_str
+
+ROW_COUNTS_AS = {
+    "exact-duplicate": "skipped",
+    "conflicting-key": "quarantined",
+    "unknown-subject": "quarantined",
+    "parent-quarantined": "quarantined",
+}
+
+
+_IDS = pa.schema([("local_id", pa.string()), ("subject_id", pa.string())])
+
+
+@dataclass
+class Settlement:
+    """What the whole-submission rules removed, per (table, source file, verdict)."""
+
+    removed: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+class Settler:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        stage: Path,
+        schema: Schema,
+        adapter: SiteAdapter,
+        submission_id: str,
+        failures: Collector,
+        warnings: Collector,
+    ):
+        self.con = con
+        self.stage = stage
+        self.schema = schema
+        self.adapter = adapter
+        self.submission_id = submission_id
+        self.failures = failures
+        self.warnings = warnings
+        self.result = Settlement()
+
+    def _path(self, table: str) -> Path:
+        return table_path(self.stage, table)
+
+    def _scan(self, table: str) -> str:
+        return f"read_parquet({sql_str(str(self._path(table)))})"
+
+    def parents(self, seen: list[pa.Table], held: set[str]) -> None:
+        """Fill ``__ids`` from the settled subjects table: a patient it holds is accepted; one
+        whose rows were all quarantined is held, so their other rows are held too."""
+        ids = pa.concat_tables(seen) if seen else _IDS.empty_table()
+        self.con.register(
+            "__seen", ids.cast(pa.schema([("local_id", pa.string()), ("subject_id", pa.string())]))
+        )
+        self.con.register("__held", pa.table({"subject_id": pa.array(sorted(held), pa.string())}))
+        try:
+            self.con.execute(
+                f"INSERT INTO __ids SELECT s.local_id, any_value(s.subject_id), "
+                f"CASE WHEN bool_or(a.subject_id IS NOT NULL) THEN 'ok' ELSE 'held' END "
+                f"FROM __seen s LEFT JOIN (SELECT DISTINCT subject_id FROM {self._scan(PARENT)}) a "
+                f"ON a.subject_id = s.subject_id "
+                "WHERE a.subject_id IS NOT NULL "
+                "OR s.subject_id IN (SELECT subject_id FROM __held) "
+                f"GROUP BY s.local_id"
+            )
+        finally:
+            self.con.unregister("__seen")
+            self.con.unregister("__held")
+
+    def baselines(self) -> None:
+        """Fill ``__w0`` from the settled visits table."""
+        if self._path("visits").exists():
+            self.con.execute(
+                f"INSERT INTO __w0 SELECT subject_id, min(visit_date) FROM {self._scan('visits')} "
+                "WHERE visit_code = 'W0' GROUP BY subject_id"
+            )
+
+    def keys(self, table: Table, held: set[str]) -> None:
+        """Exact duplicates and conflicting keys of one staged table."""
+        if not self._path(table.name).exists():
+            return
+        key = ", ".join(sql_ident(k) for k in table.key)
+        repeated = (
+            f"SELECT hash({key}) AS __k FROM {self._scan(table.name)} "
+            "GROUP BY __k HAVING count(*) > 1"
+        )
+        if not self.con.execute(f"SELECT count(*) FROM ({repeated})").fetchall()[0][0]:
+            return
+        content = [c for c in table.names if c not in PROVENANCE]
+        h = f"hash({', '.join(sql_ident(c) for c in content)})"
+        subject = "subject_id" if table.per_subject else "NULL::VARCHAR AS subject_id"
+        # Only the rows of repeated keys (a hash collision just adds rows that share no key).
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __judged AS "
+            f"WITH x AS (SELECT source_file, source_row, {subject}, {key}, {h} AS __h "
+            f"FROM {self._scan(table.name)} WHERE hash({key}) IN ({repeated})), "
+            f"y AS (SELECT *, min(__h) OVER k <> max(__h) OVER k AS __conflict, "
+            f"row_number() OVER (PARTITION BY {key}, __h ORDER BY source_file, source_row) "
+            f"AS __n FROM x WINDOW k AS (PARTITION BY {key})) "
+            f"SELECT source_file, source_row, subject_id, CASE WHEN __conflict THEN "
+            f"'conflicting-key' ELSE 'exact-duplicate' END AS __verdict "
+            f"FROM y WHERE __conflict OR __n > 1"
+        )
+        judged = self.con.sql("SELECT * FROM __judged").to_arrow_table()
+        if judged.num_rows == 0:
+            self.con.execute("DROP TABLE __judged")
+            return
+        key_text = " + ".join(table.key)
+        rules = {
+            "conflicting-key": f"rows sharing the key ({key_text}) must agree",
+            "exact-duplicate": f"an exact repeat of an earlier row (key {key_text}): kept once",
+        }
+        for verdict, rule in rules.items():
+            rows = judged.filter(pa.compute.equal(judged.column("__verdict"), verdict))
+            if rows.num_rows == 0:
+                continue
+            severity = "warning" if verdict == "exact-duplicate" else "error"
+            sink = self.warnings if severity == "warning" else self.failures
+            self._record(sink, table, rows, None, None, verdict, rule, severity)
+            for source, n in zip(*self._count_by_source(rows), strict=True):
+                slot = (table.name, source, verdict)
+                self.result.removed[slot] = self.result.removed.get(slot, 0) + n
+            if table.name == PARENT and verdict == "conflicting-key":
+                # Their other rows are then held as parent-quarantined.
+                held.update(rows.column("subject_id").drop_null().to_pylist())
+        self._rewrite(
+            table,
+            f"SELECT t.* FROM {self._scan(table.name)} t "
+            "ANTI JOIN __judged j USING (source_file, source_row)",
+        )
+        self.con.execute("DROP TABLE __judged")
+
+    @staticmethod
+    def _count_by_source(rows: pa.Table) -> tuple[list[str], list[int]]:
+        counts = rows.group_by("source_file").aggregate([([], "count_all")])
+        return counts.column("source_file").to_pylist(), counts.column("count_all").to_pylist()
+
+    def _record(
+        self,
+        sink: Collector,
+        table: Table,
+        rows: pa.Table,
+        column: str | None,
+        shared: str | None,
+        reason: str,
+        rule: str,
+        severity: str,
+    ) -> None:
+        if rows.num_rows == 0:
+            return
+        for source in set(rows.column("source_file").to_pylist()):
+            part = rows.filter(pa.compute.equal(rows.column("source_file"), source))
+            values = part.column("v").combine_chunks() if "v" in part.column_names else None
+            sink.add(
+                part=self._part(table.name, source),
+                site=self.adapter.name,
+                submission_id=self.submission_id,
+                table=table.name,
+                source_file=source,
+                rows=part.column("source_row").combine_chunks(),
+                column=column,
+                shared_column=shared,
+                values=values,
+                reason=reason,
+                rule=rule,
+                severity=severity,
+            )
+
+    def _part(self, table: str, source: str) -> str | None:
+        for tm in self.adapter.tables:
+            if tm.table == table and tm.file.lower() == source.lower():
+                return tm.part
+        return None
+
+    def _rewrite(self, table: Table, sql: str) -> None:
+        path = self._path(table.name)
+        tmp = path.with_suffix(".settling")
+        schema = self.schema.arrow_schema(table)
+        reader = self.con.sql(
+            f"SELECT {', '.join(sql_ident(c) for c in table.names)} FROM ({sql}) "
+            "ORDER BY source_file, source_row"
+        ).to_arrow_reader(1 << 17)
+        with parquet_writer(tmp, schema) as writer:
+            for batch in reader:
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+        os.replace(tmp, path)

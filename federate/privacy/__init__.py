@@ -1,0 +1,3 @@
+"""What keeps a patient unidentifiable: national-identifier detection, keyed pseudonyms, and the
+identifier gate a bundle must pass.
+"""

@@ -1,0 +1,376 @@
+"""Read-only SQL over the warehouse: the relations of one role, and nothing else.
+
+Each shared table is a view over DuckDB's own ``read_parquet`` of the current submission of
+every site - the blinded role's from the warehouse's blinded area, which holds no restricted
+column (federate.warehouse.blind) - plus the role's views (federate.query.roles), ``code_labels``
+(every code list's labels) and ``intake`` (each site's row accounting). Then external access is
+switched off with exactly those files in ``allowed_paths``, and the configuration locked: SQL
+cannot read any other file, attach databases, load extensions or change a setting.
+
+``allowed_paths`` lets DuckDB write the files it names as well as read them, so two checks of
+the statement stand in front of the session: only a single SELECT (or WITH ... SELECT) is
+accepted, as DuckDB's own parser classifies it (no SELECT writes a file), and its syntax tree
+may name relations and a short list of table functions that open no file (so even the role's
+own files are read through its relations only). A query is interrupted at the time limit and
+refused past the memory limit (nothing spills to disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from federate.adapters import registry
+from federate.bundle.manifest import MANIFEST, read_manifest, sha256_file
+from federate.errors import IntegrityError, Location, UsageError
+from federate.query import disclosure
+from federate.query.roles import Role, record_unblinded, views
+from federate.schema import DType
+from federate.warehouse.blind import blinded_schema, current_blinded_files
+from federate.warehouse.catalog import current_table_files, read_catalog
+
+# Set before anything is registered; python_enable_replacements=false stops SQL from
+# scanning Python variables by name; no temp directory: a query never writes to disk.
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "python_enable_replacements": False,
+    "temp_directory": "",
+}
+
+_DUCKDB_TYPE = {
+    DType.STRING: "VARCHAR",
+    DType.INT: "BIGINT",
+    DType.FLOAT: "DOUBLE",
+    DType.DATE: "DATE",
+    DType.BOOL: "BOOLEAN",
+}
+
+# DuckDB reads a path holding one of these as a glob pattern.
+_GLOB_CHARS = frozenset("*?[]{}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 60.0
+    memory: str = "2GB"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A sandboxed connection of one role, and its limits."""
+
+    con: duckdb.DuckDBPyConnection
+    role: Role
+    limits: Limits
+
+    def run(self, sql: str) -> pa.Table:
+        return execute(self, sql)
+
+
+def role_files(wh: Path, role: Role = Role.BLINDED) -> dict[str, list[Path]]:
+    """Per shared table, the role's Parquet files of the current submissions, each checked
+    against the catalog (absolute, symbolic links resolved): the blinded role's files never
+    held a restricted column."""
+    catalog = read_catalog(wh)
+    if role is Role.UNBLINDED:
+        files = current_table_files(wh, catalog)
+    else:
+        files = current_blinded_files(wh, catalog)
+    resolved = {name: [p.resolve() for p in paths] for name, paths in files.items()}
+    for paths in resolved.values():
+        for path in paths:
+            if _GLOB_CHARS & set(str(path)):
+                raise UsageError(
+                    f"the warehouse path {path.parent} holds a glob character "
+                    f"({' '.join(sorted(_GLOB_CHARS))}): move the warehouse to a plain path",
+                    code="bad-warehouse-path",
+                )
+    return resolved
+
+
+def _listed(files: list[Path]) -> str:
+    return "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
+
+
+def _file_columns(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> dict[str, frozenset[tuple[Any, ...]]]:
+    """Per file, its columns (name and Parquet types): one read of every footer."""
+    found: dict[str, set[tuple[Any, ...]]] = {str(p): set() for p in files}
+    if files:
+        rows = con.execute(
+            "SELECT file_name, name, type, converted_type, scale, precision, logical_type "
+            f"FROM parquet_schema({_listed(files)}) WHERE num_children IS NULL"
+        ).fetchall()
+        for file_name, *column in rows:
+            found[file_name].add(tuple(column))
+    return {f: frozenset(c) for f, c in found.items()}
+
+
+def _table_view(
+    name: str, shape: list[tuple[str, str]], files: list[Path], columns: list[frozenset[Any]]
+) -> str:
+    """A view of exactly the shared columns, typed as the schema says, as the pyarrow
+    dataset of the schema read them: a column no file has is NULL (an older submission), a
+    file's other columns are not shown. Files of one layout are read as they are; files of
+    different layouts by column name."""
+    present = {column[0] for file in columns for column in file}
+    select = ", ".join(
+        f"CAST({_sql_ident(c) if c in present else 'NULL'} AS {t}) AS {_sql_ident(c)}"
+        for c, t in shape
+    )
+    by_name = ", union_by_name = true" if len(set(columns)) > 1 else ""
+    return (
+        f"CREATE VIEW {_sql_ident(name)} AS SELECT {select} "
+        f"FROM read_parquet({_listed(files)}{by_name})"
+    )
+
+
+def connect(
+    wh: Path,
+    role: Role = Role.BLINDED,
+    limits: Limits | None = None,
+    *,
+    purpose: str = "query",
+    operator: str | None = None,
+) -> Session:
+    """A sandboxed in-memory session that sees only the role's relations. An unblinded
+    session is recorded in the warehouse's audit log (who, what for) before it opens."""
+    limits = limits or Limits()
+    files = role_files(wh, role)  # checks the warehouse before anything is logged
+    if role is Role.UNBLINDED:
+        record_unblinded(wh, purpose, operator)
+    con = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": limits.memory})
+    every_file = [p for paths in files.values() for p in paths]
+    layouts = _file_columns(con, every_file)
+    schema = registry.schema()
+    for table in schema:
+        full = schema.arrow_schema(table)
+        shape = full if role is Role.UNBLINDED else blinded_schema(schema, table)
+        paths = files[table.name]
+        if not paths:  # no submission has it: empty, typed
+            con.register(table.name, shape.empty_table())
+            continue
+        typed = [(f.name, _DUCKDB_TYPE[table.column(f.name).dtype]) for f in shape]
+        con.execute(_table_view(table.name, typed, paths, [layouts[str(p)] for p in paths]))
+    con.register("code_labels", _code_labels())
+    con.register("intake", _intake(wh))
+    for statement in views(role):
+        con.execute(statement)
+    # Exactly the role's files, and nothing else, from here on.
+    con.execute(f"SET allowed_paths = {_listed(every_file)}")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return Session(con, role, limits)
+
+
+def _code_labels() -> pa.Table:
+    rows = [
+        {"table_name": t.name, "column_name": c.name, "code": code, "label": label}
+        for t in registry.schema()
+        for c in t.columns
+        if not c.restricted
+        for code, label in c.code_labels.items()
+    ]
+    names = ("table_name", "column_name", "code", "label")
+    return pa.Table.from_pylist(rows, schema=pa.schema([(n, pa.string()) for n in names]))
+
+
+_INTAKE_COUNTS = ("rows_read", "rows_mapped", "rows_quarantined", "rows_skipped")
+
+
+def _intake(wh: Path) -> pa.Table:
+    """Per current submission and source file, the row accounting of its manifest."""
+    rows = []
+    for sub in read_catalog(wh).current_submissions():
+        manifest = wh / sub.path / MANIFEST
+        if not manifest.is_file() or sha256_file(manifest) != sub.manifest_sha256:
+            raise IntegrityError(
+                f"submission {sub.submission_id} changed since it was published",
+                code="warehouse-tampered",
+                where=Location(file=f"{sub.path}/{MANIFEST}"),
+            )
+        for source in read_manifest(wh / sub.path).get("sources", []):
+            rows.append(
+                {
+                    "site": sub.site,
+                    "submission_id": sub.submission_id,
+                    "table_name": source.get("table"),
+                    "source_file": source.get("path"),
+                    **{k: int(source.get(k) or 0) for k in _INTAKE_COUNTS},
+                    "rows_parent_quarantined": int(source.get("rows_parent_quarantined") or 0),
+                }
+            )
+    fields = [(n, pa.string()) for n in ("site", "submission_id", "table_name", "source_file")]
+    fields += [(n, pa.int64()) for n in (*_INTAKE_COUNTS, "rows_parent_quarantined")]
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
+
+
+def parse_select(sql: str) -> duckdb.Statement:
+    """The single SELECT statement in ``sql``, reading relations only; anything else is a
+    usage error."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise UsageError(_first_line(exc), code="sql-syntax") from None
+    if len(statements) != 1:
+        raise UsageError(
+            f"expected exactly one SQL statement, got {len(statements)}", code="sql-refused"
+        )
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise UsageError(
+            f"only a SELECT (or WITH ... SELECT) query is allowed, not {kind.name}",
+            code="sql-refused",
+        )
+    _check_reads(statements[0].query)
+    return statements[0]
+
+
+# Table functions that open no file and run no SQL text; every other one (read_parquet,
+# read_csv, read_blob, glob, parquet_metadata, query, query_table, ...) is refused.
+_TABLE_FUNCTIONS = frozenset(
+    {
+        "generate_series",
+        "histogram",
+        "histogram_values",
+        "icu_calendar_names",
+        "json_each",
+        "json_tree",
+        "pg_timezone_names",
+        "range",
+        "repeat",
+        "repeat_row",
+        "summary",
+        "test_all_types",
+        "test_vector_types",
+        "unnest",
+    }
+)
+_CATALOGUE_PREFIXES = ("duckdb_", "pragma_")  # the session's own catalogue and settings
+_PATH_CHARS = frozenset("/\\.:")  # a relation name never has one; a file name does
+
+_parser_lock = threading.Lock()
+_parser: duckdb.DuckDBPyConnection | None = None
+
+
+def _syntax_tree(sql: str) -> dict[str, Any]:
+    """DuckDB's own parse of a SELECT, as JSON (no relation is bound, nothing is run)."""
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": "64MB"})
+            _parser.execute("SET enable_external_access = false")
+            _parser.execute("SET lock_configuration = true")
+        row = _parser.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        raise UsageError(
+            f"refused: the query cannot be checked ({tree.get('error_message', 'no parse')})",
+            code="sql-refused",
+        )
+    return tree
+
+
+def _check_reads(sql: str) -> None:
+    """Refuse a table function that may open a file or run SQL text, and a table name that
+    is a path (DuckDB would read the file it names)."""
+    pending: list[Any] = [_syntax_tree(sql)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        pending.extend(node.values())
+        kind = node.get("type")
+        if kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if name not in _TABLE_FUNCTIONS and not name.startswith(_CATALOGUE_PREFIXES):
+                raise UsageError(
+                    f"refused: queries may read only the role's relations, not the table "
+                    f"function {name}()",
+                    code="sql-refused",
+                )
+        elif kind in ("BASE_TABLE", "SHOW_REF"):
+            name = str(node.get("table_name") or "")
+            if _PATH_CHARS & set(name):
+                raise UsageError(
+                    f"refused: queries may read only the role's relations, not {name!r}",
+                    code="sql-refused",
+                )
+
+
+def execute(session: Session, sql: str) -> pa.Table:
+    """Run one checked SELECT; interrupted at the time limit. DuckDB errors are usage errors."""
+    statement = parse_select(sql)
+    con, limits = session.con, session.limits
+    timer = threading.Timer(limits.seconds, con.interrupt)
+    timer.start()
+    try:
+        return con.sql(statement).to_arrow_table()
+    except duckdb.InterruptException:
+        raise UsageError(
+            f"refused: the query ran past the time limit ({limits.seconds:g} s) and was stopped",
+            code="sql-timeout",
+        ) from None
+    except duckdb.OutOfMemoryException:
+        raise UsageError(
+            f"refused: the query needs more than the memory limit ({limits.memory})",
+            code="sql-memory",
+        ) from None
+    except duckdb.PermissionException as exc:
+        raise UsageError(
+            f"refused: queries may read only the role's relations ({_first_line(exc)})",
+            code="sql-refused",
+        ) from None
+    except duckdb.Error as exc:
+        raise UsageError(_first_line(exc), code="sql-error") from None
+    finally:
+        timer.cancel()
+
+
+def run_query(
+    sql: str,
+    wh: Path,
+    *,
+    role: Role = Role.BLINDED,
+    limits: Limits | None = None,
+    min_cell: int | None = None,
+    operator: str | None = None,
+) -> pa.Table:
+    """One SELECT in a fresh session of ``role``; with ``min_cell``, released as a table:
+    integer columns are counts, floating ones statistics (federate.query.disclosure)."""
+    parse_select(sql)  # refuse before opening anything
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    session = connect(wh, role, limits, purpose=f"query sha256:{digest}", operator=operator)
+    result = execute(session, sql)
+    if min_cell is None:
+        return result
+    rule = disclosure.inferred_rule(result)
+    result = disclosure.complete(result, rule)
+    return disclosure.apply(result, rule, disclosure.protect(result, rule, min_cell))
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

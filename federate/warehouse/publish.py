@@ -1,0 +1,393 @@
+"""The central warehouse: verified site submissions, published atomically.
+
+    WH/
+      catalog.json                        the only thing readers follow: the current submission
+                                          per site, every kept submission, the publish history
+      submissions/<site>/<submission_id>/ a verified copy of each bundle, never changed again
+      blinded/<site>/<submission_id>/     its tables without restricted columns: all that the
+                                          blinded role reads (federate.warehouse.blind)
+      .staging/                           copies being made (ignored, cleaned by the next add)
+      .lock                               flock held by add and rollback
+
+A submission is copied into ``.staging``, fsync'd, verified again, its blinded copy written
+beside it, then both are renamed into place; only then is ``catalog.json`` replaced (temp
+file, fsync, os.replace, fsync the folder). A crash at any point leaves readers on the
+previous catalog, so the warehouse is either exactly as before or has the whole new submission.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from federate.adapters import registry
+from federate.bundle.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    read_manifest,
+    sha256_file,
+    table_path,
+    verify,
+)
+from federate.bundle.signing import fingerprint
+from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
+from federate.warehouse import audit
+from federate.warehouse.blind import current_blinded_files, verify_blinded, write_blinded
+from federate.warehouse.catalog import (
+    BLINDED,
+    CATALOG,
+    CATALOG_TMP,
+    LOCK,
+    STAGING,
+    SUBMISSIONS,
+    Catalog,
+    Event,
+    Submission,
+    check_site,
+    current_table_files,
+    read_catalog,
+    write_catalog,
+)
+from federate.warehouse.fs import copy_durably, crash_point, fsync_dir, locked, remove_tree
+from federate.warehouse.trust import check_signed, read_signature, set_trust
+
+__all__ = [
+    "BLINDED",
+    "CATALOG",
+    "LOCK",
+    "STAGING",
+    "SUBMISSIONS",
+    "Catalog",
+    "Event",
+    "Submission",
+    "add",
+    "check_site",
+    "current_blinded_files",
+    "current_table_files",
+    "read_catalog",
+    "rollback",
+    "trust",
+    "verify_warehouse",
+]
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
+    """Verify ``bundle`` and publish it as its site's current submission. A refusal is
+    recorded in the audit log of an existing warehouse, which is otherwise left as it was."""
+    who = operator or getpass.getuser()
+    try:
+        return _add(bundle, warehouse, who)
+    except FederateError as exc:
+        if exc.exit_code == ExitCode.REFUSED and (warehouse / CATALOG).exists():
+            with locked(warehouse / LOCK):
+                audit.append(
+                    warehouse,
+                    operator=who,
+                    action="add",
+                    site=_claimed_site(bundle),
+                    submission_id=_claimed_id(bundle),
+                    manifest_sha256=_sha(bundle),
+                    outcome="refused",
+                    reason=f"{exc.code}: {exc}",
+                )
+        raise
+
+
+def _add(bundle: Path, warehouse: Path, who: str) -> Event:
+    bundle = bundle.absolute()
+    if not bundle.is_dir():
+        raise UsageError(f"{bundle} is not a bundle: not a folder", code="not-a-bundle")
+    manifest = _verified(bundle)
+    site, submission_id = manifest["site"], manifest["submission_id"]
+    read_signature(bundle)  # unsigned: refused before anything is copied
+    if warehouse.exists():
+        read_catalog(warehouse)  # refuse a path that is not a warehouse before writing anything
+    warehouse.mkdir(parents=True, exist_ok=True)
+    with locked(warehouse / LOCK):
+        catalog = read_catalog(warehouse)
+        if submission_id in catalog.submissions:
+            raise IntegrityError(
+                f"submission {submission_id} is already in the warehouse (to make it current "
+                f"again: federate pool rollback {site} --to {submission_id})",
+                code="duplicate-submission",
+            )
+        _check_not_older(catalog, site, manifest)
+        _clean_leftovers(warehouse, catalog)
+        relpath = f"{SUBMISSIONS}/{site}/{submission_id}"
+        dest = warehouse / relpath
+        stage = warehouse / STAGING / f"{submission_id}.{uuid.uuid4().hex[:8]}"
+        blind_stage = stage.with_name(stage.name + ".blinded")
+        blind_dest = warehouse / BLINDED / site / submission_id
+        try:
+            copy_durably(bundle, stage, [MANIFEST, SIGNATURE, *manifest["files"]])
+            crash_point("staged")
+            manifest = _verified(stage)  # the copy is what gets published: check the copy
+            pin = check_signed(stage, site, warehouse)
+            _check_rows(stage, manifest)
+            blinded_sha256 = write_blinded(stage, blind_stage, list(manifest["tables"]))
+            sub = Submission(
+                submission_id=submission_id,
+                site=site,
+                path=relpath,
+                manifest_sha256=sha256_file(stage / MANIFEST),
+                rows={t: int(info["rows"]) for t, info in manifest["tables"].items()},
+                created_utc=str(manifest.get("created_utc", "")),
+                ingest_operator=str(manifest.get("operator", "")),
+                blinded_sha256=blinded_sha256,
+            )
+            for src, to in ((stage, dest), (blind_stage, blind_dest)):
+                to.parent.mkdir(parents=True, exist_ok=True)
+                src.rename(to)
+                for folder in (to.parent, to.parent.parent, warehouse, src.parent):
+                    fsync_dir(folder)  # the rename and any folder made for it
+            crash_point("renamed")
+            if pin:
+                set_trust(warehouse, site, pin, "pinned from the site's first bundle")
+                print(
+                    f"federate: first bundle from {site}: its signing key {fingerprint(pin)} "
+                    "is now trusted for it (pinned; see federate pool trust)",
+                    file=sys.stderr,
+                )
+                audit.append(
+                    warehouse,
+                    operator=who,
+                    action="trust",
+                    site=site,
+                    submission_id=submission_id,
+                    manifest_sha256=sub.manifest_sha256,
+                    outcome="ok",
+                    reason=f"pinned key {fingerprint(pin)} on first use",
+                )
+            head = audit.append(
+                warehouse,
+                operator=who,
+                action="add",
+                site=site,
+                submission_id=submission_id,
+                manifest_sha256=sub.manifest_sha256,
+                outcome="ok",
+                reason="",
+            )
+            new, event = catalog.publish(sub, "add", who, head)
+            write_catalog(warehouse, new)
+        except BaseException:
+            # Not published: undo our own folders (a killed process leaves them to the next add).
+            if not _is_published(warehouse, submission_id):
+                for path in (stage, dest, blind_stage, blind_dest):
+                    remove_tree(path)
+            raise
+    return event
+
+
+def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None) -> Event:
+    """Make an earlier kept submission the site's current one again (recorded in history)."""
+    with locked(warehouse / LOCK):
+        catalog = read_catalog(warehouse)
+        check_site(site, catalog)
+        sub = catalog.submissions.get(to)
+        if sub is None or sub.site != site:
+            kept = ", ".join(e.submission_id for e in catalog.site_history(site)) or "none"
+            raise UsageError(
+                f"{site} has no kept submission {to!r} (kept: {kept})", code="unknown-submission"
+            )
+        if catalog.current.get(site) == to:
+            raise UsageError(f"{to} is already {site}'s current submission", code="already-current")
+        manifest = _verified(warehouse / sub.path)
+        if sha256_file(warehouse / sub.path / MANIFEST) != sub.manifest_sha256:
+            raise IntegrityError(
+                f"submission {to} changed since it was published",
+                code="warehouse-tampered",
+                where=Location(file=f"{sub.path}/{MANIFEST}"),
+            )
+        _check_rows(warehouse / sub.path, manifest)
+        check_signed(warehouse / sub.path, site, warehouse)
+        verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
+        who = operator or getpass.getuser()
+        head = audit.append(
+            warehouse,
+            operator=who,
+            action="rollback",
+            site=site,
+            submission_id=to,
+            manifest_sha256=sub.manifest_sha256,
+            outcome="ok",
+            reason=f"was {catalog.current.get(site)}",
+        )
+        new, event = catalog.publish(sub, "rollback", who, head)
+        write_catalog(warehouse, new)
+    return event
+
+
+def _check_not_older(catalog: Catalog, site: str, manifest: dict[str, Any]) -> None:
+    """A replayed older bundle is refused; going back is what rollback is for."""
+    current = catalog.current.get(site)
+    if current is None:
+        return
+    in_place = catalog.submissions[current].created_utc
+    made = str(manifest.get("created_utc", ""))
+    if made < in_place:
+        raise IntegrityError(
+            f"bundle {manifest['submission_id']} was made {made}, before the submission in place "
+            f"({current}, {in_place}); to go back use federate pool rollback",
+            code="older-bundle",
+        )
+
+
+def trust(site: str, public: str, warehouse: Path, *, operator: str | None = None) -> None:
+    """Trust ``public`` for ``site`` from now on (recorded in the audit log)."""
+    registry.adapter(site)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    if not (warehouse / CATALOG).exists():
+        write_catalog(warehouse, read_catalog(warehouse))
+    with locked(warehouse / LOCK):
+        set_trust(warehouse, site, public, "set by an operator")
+        audit.append(
+            warehouse,
+            operator=operator or getpass.getuser(),
+            action="trust",
+            site=site,
+            submission_id="",
+            manifest_sha256="",
+            outcome="ok",
+            reason=f"trusted key {fingerprint(public)}",
+        )
+
+
+def verify_warehouse(warehouse: Path) -> dict[str, Any]:
+    """The audit chain and its heads, then every kept submission's files and signature."""
+    catalog = read_catalog(warehouse)
+    head = audit.verify_chain(warehouse, [e.log_head for e in catalog.history])
+    for sub in catalog.submissions.values():
+        folder = warehouse / sub.path
+        _verified(folder)
+        if sha256_file(folder / MANIFEST) != sub.manifest_sha256:
+            raise IntegrityError(
+                f"submission {sub.submission_id} changed since it was published",
+                code="warehouse-tampered",
+                where=Location(file=sub.path),
+            )
+        check_signed(folder, sub.site, warehouse)
+        verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
+    return {
+        "head": head,
+        "submissions": len(catalog.submissions),
+        "log_entries": len(audit.read_entries(warehouse)),
+    }
+
+
+def _claimed_site(bundle: Path) -> str:
+    try:
+        return str(read_manifest(bundle).get("site", ""))
+    except Exception:
+        return ""
+
+
+def _claimed_id(bundle: Path) -> str:
+    try:
+        return str(read_manifest(bundle).get("submission_id", ""))
+    except Exception:
+        return ""
+
+
+def _sha(bundle: Path) -> str:
+    path = bundle / MANIFEST
+    return sha256_file(path) if path.is_file() else ""
+
+
+def _is_published(warehouse: Path, submission_id: str) -> bool:
+    """Whether catalog.json on disk lists the submission; if in doubt, say yes (keep files)."""
+    try:
+        return submission_id in read_catalog(warehouse).submissions
+    except Exception:
+        return True
+
+
+def _clean_leftovers(warehouse: Path, catalog: Catalog) -> None:
+    """Remove what an interrupted add left: staging copies, unpublished submission folders."""
+    staging = warehouse / STAGING
+    if staging.is_dir():
+        for path in staging.iterdir():
+            remove_tree(path)
+    for path in warehouse.glob(f"{CATALOG_TMP}*"):
+        path.unlink(missing_ok=True)
+    published = {p for sub in catalog.submissions.values() for p in (sub.path, sub.blinded_path)}
+    for path in [*(warehouse / SUBMISSIONS).glob("*/*"), *(warehouse / BLINDED).glob("*/*")]:
+        if path.relative_to(warehouse).as_posix() not in published:
+            remove_tree(path)
+    staging.mkdir(exist_ok=True)
+
+
+def _verified(bundle: Path) -> dict[str, Any]:
+    """bundle.verify, plus what the warehouse relies on; any malformed input is a refusal."""
+    schema = registry.schema()
+    try:
+        # Table paths first: verify() opens them, and they must stay inside the bundle.
+        _check_manifest(read_manifest(bundle), {t.name for t in schema})
+        manifest = verify(bundle, schema)
+        _check_manifest(manifest, {t.name for t in schema})
+    except (KeyError, TypeError, AttributeError, ValueError, OSError, pa.ArrowException) as exc:
+        raise IntegrityError(
+            f"bundle {bundle} is malformed: {type(exc).__name__}: {exc}", code="bad-bundle"
+        ) from None
+    return manifest
+
+
+def _check_manifest(manifest: dict[str, Any], known: set[str]) -> None:
+    site, submission_id = manifest["site"], manifest["submission_id"]
+    for label, value in (("site", site), ("submission_id", submission_id)):
+        if not isinstance(value, str) or not _SAFE_ID.fullmatch(value):
+            raise IntegrityError(f"manifest {label} {value!r} is not a safe name", code="bad-id")
+    if site not in registry.site_names():
+        raise IntegrityError(f"bundle site {site!r} is not a registered site", code="unknown-site")
+    files: dict[str, str] = manifest["files"]
+    for name, info in manifest["tables"].items():
+        expected = table_path(Path(), name).as_posix()
+        if name not in known or info["file"] != expected or expected not in files:
+            raise IntegrityError(
+                f"manifest lists table {name!r} as {info['file']!r}",
+                code="bad-manifest",
+                where=Location(file=MANIFEST),
+            )
+        int(info["rows"])
+
+
+def _check_rows(bundle: Path, manifest: dict[str, Any]) -> None:
+    """Every row must carry the manifest's site and submission_id (one DuckDB scan per table)."""
+    con = duckdb.connect(":memory:")
+    for table in manifest["tables"]:
+        rel = table_path(Path(), table).as_posix()
+        try:
+            bad_site, bad_sub = con.execute(
+                "SELECT count(*) FILTER (WHERE site IS DISTINCT FROM $site), "
+                "count(*) FILTER (WHERE submission_id IS DISTINCT FROM $sub) "
+                "FROM read_parquet($path)",
+                {
+                    "site": manifest["site"],
+                    "sub": manifest["submission_id"],
+                    "path": str(bundle / rel),
+                },
+            ).fetchall()[0]
+        except duckdb.Error as exc:
+            raise IntegrityError(
+                f"table {table} cannot be read: {exc}", code="bad-bundle", where=Location(file=rel)
+            ) from None
+        for count, column, want in (
+            (bad_site, "site", manifest["site"]),
+            (bad_sub, "submission_id", manifest["submission_id"]),
+        ):
+            if count:
+                raise IntegrityError(
+                    f"{count} row(s) of table {table} have {column} other than the "
+                    f"manifest's {want!r}",
+                    code="foreign-rows",
+                    where=Location(file=rel, column=column),
+                )

@@ -1,0 +1,309 @@
+"""The French SDTM export: written from the truth as SAS transport files (cp1252 text, SUPP--
+qualifiers, findings one record per test), read by the adapter back to the truth; the NIR never
+leaves the site; EDSS reads from RS as from QS; damaged files stop the run; the CDISC pilot
+study runs to the end with every row accounted for."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+
+from federate.adapters import registry
+from federate.adapters.parsers import Code, Verbatim
+from federate.cli import main
+from federate.ingest.run import IngestResult, ingest
+from federate.privacy.identifiers import nir
+from federate.privacy.pseudonym import load_key
+from federate.readers import Source
+from federate.synth import SynthResult
+from federate.synth import run as synth_run
+from federate.synth.export_sdtm import write_xpt
+from federate.synth.practice import PRACTICE
+from federate.synth.sites import spec
+from tests.conftest import corpus_root
+
+FRANCE = registry.adapter("france")
+PILOT = corpus_root() / "sdtm" / "cdiscpilot_update2"
+PATIENTS = 10
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    return synth_run(tmp_path_factory.mktemp("fr") / "out", seed=11, counts={"france": PATIENTS})
+
+
+def ingest_export(trial: SynthResult, export: Path, out: Path) -> IngestResult:
+    return ingest(FRANCE, export, out, load_key("france", trial.keys["france"]))
+
+
+@pytest.fixture(scope="module")
+def clean(trial: SynthResult, tmp_path_factory: pytest.TempPathFactory) -> IngestResult:
+    return ingest_export(trial, trial.export_dir("france"), tmp_path_factory.mktemp("b") / "b")
+
+
+@pytest.fixture
+def export(trial: SynthResult, tmp_path: Path) -> Path:
+    """A copy of the clean export to damage."""
+    return Path(shutil.copytree(trial.export_dir("france"), tmp_path / "export"))
+
+
+def truth(trial: SynthResult, table: str) -> pa.Table:
+    rows = pq.read_table(trial.truth[table])
+    return rows.filter(pc.equal(rows.column("site"), "france"))
+
+
+def read(path: Path) -> pl.DataFrame:
+    frame, _ = pyreadstat.read_xport(str(path), output_format="polars", encoding="cp1252")
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def as_text(value: object) -> str | None:
+    """A value read back as the writer takes it (numbers as SAS holds them)."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None if value is None else str(value)
+
+
+def rewrite(path: Path, frame: pl.DataFrame, label: str) -> None:
+    columns = {c: [as_text(v) for v in frame.get_column(c)] for c in frame.columns}
+    write_xpt(path, path.stem.upper(), label, columns)
+
+
+def run_cli(export: Path, out: Path, key: Path) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(["ingest", "france", str(export), "--out", str(out), "--key-file", str(key)])
+    return int(done.value.code or 0)
+
+
+def test_clean_export_ingests_with_nothing_quarantined(clean: IngestResult) -> None:
+    assert clean.exit_code == 0 and clean.quarantine.num_rows == 0
+    sources = clean.manifest["sources"]
+    written = {tm.file for tm in FRANCE.tables if tm.table not in ("edss", "labs")}
+    supp = {f"supp{d}.xpt" for d in ("ae", "cm", "dm", "ex", "mo")}
+    assert {s["path"] for s in sources} == written | {"qs.xpt", "lb.xpt"} | supp
+    for s in sources:
+        assert s["rows_read"] == s["rows_mapped"] + s["rows_skipped"], s
+        if s["path"] in supp:  # counted whole: their qualifiers are merged onto the parents
+            assert s["table"] == "" and s["rows_skipped"] == s["rows_read"] > 0
+        else:
+            assert set(s["skipped_reasons"]) <= {"merged-into-record"}
+    encodings = {s["path"]: s["facts"]["encoding"] for s in sources}
+    assert encodings["ae.xpt"] == encodings["cm.xpt"] == "cp1252"  # French verbatims
+    assert encodings["mo.xpt"] == "utf-8"  # plain ASCII reads as either
+
+
+def test_datasets_have_the_shape_of_sdtm(trial: SynthResult) -> None:
+    folder = trial.export_dir("france")
+    names = sorted(p.name for p in folder.iterdir())
+    domains = ["ae", "ce", "cm", "dm", "ex", "ft", "lb", "mo", "qs", "sv"]
+    supp = ["suppae", "suppcm", "suppdm", "suppex", "suppmo"]
+    assert names == sorted(f"{d}.xpt" for d in (*domains, *supp))
+    for path in folder.iterdir():
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+        assert meta.table_name == path.stem.upper()
+        assert b"20DEC19:14:30:00" in path.read_bytes()[:600]  # the lock, not the writing time
+    dm = read(folder / "dm.xpt")
+    assert dm.columns[:3] == ["STUDYID", "DOMAIN", "USUBJID"]
+    assert set(dm.get_column("DOMAIN")) == {"DM"}
+    assert all(len(b) == 4 for b in dm.get_column("BRTHDTC"))  # the year of birth only
+    suppdm = read(folder / "suppdm.xpt")
+    assert set(suppdm.get_column("QNAM")) == {"MSTYPE", "MSDIAGDT", "NIR"}
+    assert set(suppdm.get_column("IDVAR")) == {""}  # qualifiers of the patient
+    assert set(read(folder / "suppmo.xpt").get_column("IDVAR")) == {"MOGRPID"}
+    assert read(folder / "sv.xpt").get_column("VISITNUM").dtype == pl.Float64
+
+
+def test_findings_sort_by_test_and_rows_point_at_their_first_record(trial: SynthResult) -> None:
+    mo = read(trial.export_dir("france") / "mo.xpt")
+    pivot = FRANCE.table_map("mri").pivot
+    assert pivot is not None
+    order = [pivot.tests.index(t) for t in mo.get_column("MOTESTCD")]
+    keys = list(zip(mo.get_column("USUBJID"), order, strict=True))
+    assert keys == sorted(keys)
+    mri = truth(trial, "mri")
+    rows = mri.column("source_row").to_numpy() - 1
+    assert mri.column("source_file").unique().to_pylist() == ["mo.xpt"]
+    assert mo[rows, "MODTC"].to_list() == [d.isoformat() for d in mri["scan_date"].to_pylist()]
+    assert set(mo[rows, "MOTESTCD"]) == {"GDLESNUM"}  # every scan's first record
+    assert mo.get_column("MOSTRESN")[rows].to_list() == mri["gel_count"].to_pylist()
+
+
+def test_same_truth_same_bytes(trial: SynthResult, tmp_path: Path) -> None:
+    again = synth_run(tmp_path / "out", seed=11, counts={"france": PATIENTS})
+    for path in trial.export_dir("france").iterdir():
+        assert (again.export_dir("france") / path.name).read_bytes() == path.read_bytes()
+
+
+def test_nir_is_valid_in_the_export_and_never_reaches_the_bundle(
+    trial: SynthResult, clean: IngestResult
+) -> None:
+    supp = read(trial.export_dir("france") / "suppdm.xpt").filter(pl.col("QNAM") == "NIR")
+    numbers = supp.get_column("QVAL").to_list()
+    assert len(numbers) == PATIENTS and all(nir(n) and len(n) == 15 for n in numbers)
+    dm = read(trial.export_dir("france") / "dm.xpt")
+    sexes = dict(zip(dm.get_column("USUBJID"), dm.get_column("SEX"), strict=True))
+    for subject, number in zip(supp.get_column("USUBJID"), numbers, strict=True):
+        assert number[0] == ("1" if sexes[subject] == "M" else "2")
+    text = "\n".join(
+        str(pq.read_table(p).to_pylist())
+        if p.suffix == ".parquet"
+        else p.read_bytes().decode("utf-8", "replace")
+        for p in sorted(clean.bundle.rglob("*"))
+        if p.is_file() and p.suffix != ".xlsx"
+    )
+    assert not any(n in text for n in numbers)
+    reported = [c for c in clean.report["columns"] if c["file"] == "dm.xpt"]
+    assert all(c["dropped_identifiers"] == ["NIR"] for c in reported)
+
+
+def test_cp1252_verbatims_read_back_through_the_adapter(
+    trial: SynthResult, clean: IngestResult
+) -> None:
+    raw = (trial.export_dir("france") / "ae.xpt").read_bytes()
+    assert "é".encode("cp1252") in raw and "é".encode() not in raw
+    got = pq.read_table(clean.bundle / "tables" / "adverse_events.parquet").sort_by("source_row")
+    want = truth(trial, "adverse_events").sort_by("source_row")
+    assert got["verbatim_term"].to_pylist() == want["verbatim_term"].to_pylist()
+    assert any("é" in t for t in got["verbatim_term"].to_pylist())
+
+
+def test_a_cp1252_only_character_in_a_verbatim_term_reads_correctly(
+    trial: SynthResult, export: Path, tmp_path: Path
+) -> None:
+    """œ is a cp1252 byte (0x9C) that Latin-1 lacks: the file must be read as cp1252."""
+    ae = read(export / "ae.xpt")
+    term = "œdème de la cheville"
+    ae = ae.with_columns(pl.Series("AETERM", [term, *ae.get_column("AETERM")[1:]]))
+    rewrite(export / "ae.xpt", ae, "Adverse Events")
+    assert b"\x9cd\xe8me" in (export / "ae.xpt").read_bytes()
+    result = ingest_export(trial, export, tmp_path / "bundle")
+    assert result.exit_code == 0
+    events = pq.read_table(tmp_path / "bundle" / "tables" / "adverse_events.parquet")
+    first = events.filter(pc.equal(events["source_row"], 1))
+    assert first["verbatim_term"].to_pylist() == [term]
+    reader = FRANCE.reader
+    assert reader.source_facts(Source(export / "ae.xpt", "ae.xpt"))["encoding"] == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [("truncate", "looks truncated"), ("not-xpt", "not a SAS transport (XPT) file")],
+)
+def test_a_malformed_xpt_stops_with_exit_2(
+    trial: SynthResult,
+    export: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: str,
+    message: str,
+) -> None:
+    path = export / "ae.xpt"
+    raw = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(raw[: len(raw) - 500])  # cut inside a record
+    else:
+        path.write_text("USUBJID,AETERM\n010001,céphalées\n", "cp1252")  # a CSV named .xpt
+    out = tmp_path / "bundle"
+    assert run_cli(export, out, trial.keys["france"]) == 2
+    err = capsys.readouterr().err
+    assert "ae.xpt" in err and message in err
+    assert not out.exists()
+
+
+def test_edss_reads_from_rs_as_from_qs(
+    trial: SynthResult, clean: IngestResult, export: Path, tmp_path: Path
+) -> None:
+    """The newer CDISC instrument supplements file EDSS in RS: the same records, RS-prefixed."""
+    qs = read(export / "qs.xpt")
+    rs = qs.rename({c: "RS" + c[2:] for c in qs.columns if c.startswith("QS")})
+    rs = rs.with_columns(pl.lit("RS").alias("DOMAIN"))
+    rewrite(export / "rs.xpt", rs, "Disease Response and Clin Classification")
+    (export / "qs.xpt").unlink()
+    result = ingest_export(trial, export, tmp_path / "bundle")
+    assert result.exit_code == 0
+    got = pq.read_table(tmp_path / "bundle" / "tables" / "edss.parquet")
+    want = pq.read_table(clean.bundle / "tables" / "edss.parquet")
+    assert set(got["source_file"].to_pylist()) == {"rs.xpt"}
+    drop = ["submission_id", "source_file"]
+    assert got.drop_columns(drop).equals(want.drop_columns(drop))
+
+
+def test_injected_errors_are_quarantined(tmp_path: Path) -> None:
+    broken = synth_run(tmp_path / "out", seed=5, counts={"france": PATIENTS}, inject_errors=True)
+    result = ingest_export(broken, broken.export_dir("france"), tmp_path / "bundle")
+    got = {(r["source_file"], r["column"], r["reason"]) for r in result.quarantine.to_pylist()}
+    assert got == {(e.file, e.column, e.reason) for e in broken.injected}
+    assert result.quarantine.num_rows == len(broken.injected) == 4
+
+
+def test_french_practice_agrees_with_the_adapter() -> None:
+    local, loc = PRACTICE["france"], FRANCE.locale
+    assert local.partial_formats == (
+        loc.date_formats[0],
+        loc.month_formats[0],
+        loc.year_formats[0],
+    )
+    labs = FRANCE.table_map("labs")
+    assert isinstance(labs.fields["value_raw"], Verbatim)  # the printout's decimal comma kept
+    units = labs.fields["unit_reported"]
+    assert isinstance(units, Code)
+    for analyte_units in local.lab_units.values():
+        assert all(units.mapping.get(u) == u for u in analyte_units)
+    centres = FRANCE.table_map("subjects").fields["centre"]
+    assert isinstance(centres, Code)
+    assert set(centres.mapping.values()) == {c.code for c in spec("france").centres}
+
+
+def xpt_rows(path: Path) -> int:
+    frame, _ = pyreadstat.read_xport(str(path), usecols=["STUDYID"], output_format="polars")
+    assert isinstance(frame, pl.DataFrame)
+    return frame.height
+
+
+def read_quarantine(bundle: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = pq.read_table(bundle / "quarantine.parquet").to_pylist()
+    return rows
+
+
+def pilot_key(tmp_path: Path) -> Path:
+    key = tmp_path / "site.key"
+    key.write_text(bytes(range(32)).hex() + "\n")
+    key.chmod(0o600)
+    return key
+
+
+def test_the_cdisc_pilot_runs_to_the_end_with_every_row_accounted_for(tmp_path: Path) -> None:
+    """The CDISC pilot study (Alzheimer's disease, SDTM as released): its patients are no
+    MESEMS patients and its MS tables stay empty, but every record of every dataset is read and
+    accepted, quarantined or skipped with a reason; the run ends with exit 1, not a crash."""
+    out = tmp_path / "bundle"
+    assert run_cli(PILOT, out, pilot_key(tmp_path)) in (0, 1)
+    sources = json.loads((out / "manifest.json").read_text())["sources"]
+    files = {p.name: xpt_rows(p) for p in PILOT.iterdir() if p.suffix == ".xpt"}
+    by_file = {s["path"]: s for s in sources}
+    assert set(by_file) == set(files)
+    for s in sources:
+        assert s["rows_read"] == files[s["path"]], s
+        assert s["rows_read"] == s["rows_mapped"] + s["rows_quarantined"] + s["rows_skipped"]
+    once = [s for s in sources if s["table"] != "randomisation"]  # DM is read for two tables
+    assert sum(s["rows_read"] for s in once) == sum(files.values())
+    assert not {s["table"] for s in sources} & {"mri", "edss", "msfc", "relapses"}
+    # What real SDTM looks like: screen failures and another trial's arms in DM, lymphocytes
+    # as LYM, urinalysis split off (LBUR), vital signs and disposition the schema lacks.
+    randomised = FRANCE.table_map("randomisation").keep
+    assert randomised is not None
+    assert by_file["dm.xpt"]["skipped_reasons"] == {randomised.reason: 306}
+    assert by_file["lbhe.xpt"]["rows_quarantined"] == 1809 + 1808  # HGB and LYM kept
+    assert {by_file[f]["table"] for f in ("ds.xpt", "vs.xpt", "lbur.xpt")} == {""}
+    reasons = {(q["table"], q["column"], q["reason"]) for q in read_quarantine(out)}
+    assert ("adverse_events", "AETOXGR", "required-missing") in reasons  # a variable it lacks
+    assert ("conmeds", "USUBJID", "unknown-subject") in reasons
