@@ -9,6 +9,7 @@ yyyy-mm-dd dates itself. Decimal comma (number_comma_decimal); haemoglobin in mm
 number and the date of birth are flagged ``Identifier?`` in the dictionary: the reader never
 yields them, and they are declared dropped too, should a dictionary lose the flag."""
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -77,14 +78,7 @@ LAB_TESTS = {
     "6": "LYMPH",  # B-Lymfocytter
     "7": "BILI",  # P-Bilirubin
 }
-LAB_UNITS = {
-    "µmol/l": "umol/L",
-    "umol/l": "umol/L",
-    "mmol/l": "mmol/L",
-    "U/l": "U/L",
-    "10^9/l": "10^9/L",
-    "x10^9/l": "10^9/L",
-}
+LAB_UNITS = vocabulary.lab_units("µmol/l", "umol/l", "mmol/l", "U/l", "10^9/l", "x10^9/l")
 
 
 def _at_visit(form: str, table: str, fields: dict[str, Parser], note: str = "") -> TableMap:
@@ -108,7 +102,7 @@ DENMARK = SiteAdapter(
         records=DATA,
         flavour="label",  # also reads a raw export: its codes are no labels, kept as they are
         delimiter=";",
-        encodings=("utf-8", "cp1252"),
+        encodings=vocabulary.UTF8_OR_CP1252,
         events=EVENTS,
         instruments=INSTRUMENTS,
         groups=GROUPS,

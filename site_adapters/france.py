@@ -19,6 +19,7 @@ Conventions (where SDTM leaves a choice, the French data management's):
   qualifier ``MRIFS`` on the scan's group (``MOGRPID``).
 """
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import Keep, LocalId, Pivot, SiteAdapter, SkipFiles, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -93,9 +94,9 @@ LAB_TESTS = {
     "BILI": "BILI",
 }
 # LBSTRESU in the CDISC UNIT code list: the shared schema's canonical spellings.
-LAB_UNITS = {
-    u: u for u in ("umol/L", "mg/dL", "g/dL", "g/L", "mmol/L", "U/L", "ukat/L", "10^9/L", "10^3/uL")
-}
+LAB_UNITS = vocabulary.lab_units(
+    "umol/L", "mg/dL", "g/dL", "g/L", "mmol/L", "U/L", "ukat/L", "10^9/L", "10^3/uL"
+)
 OTHER_LAB_TEST = "another laboratory test: not in the shared schema"
 # Variables SDTMIG marks Permissible, and SUPP-- qualifiers, that another sponsor's export may
 # lack (the CDISC pilot has none of them): read as empty, so rows are held, not the whole run.
@@ -185,7 +186,7 @@ FRANCE = SiteAdapter(
     country="fr",
     version="1.0.0",
     title="France (FR national trial): CDISC SDTM datasets, one SAS transport file per domain",
-    reader=SdtmReader(encodings=("utf-8", "cp1252")),
+    reader=SdtmReader(encodings=vocabulary.UTF8_OR_CP1252),
     locale=Locale(
         decimal=".",
         date_formats=("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"),
@@ -200,7 +201,7 @@ FRANCE = SiteAdapter(
             keep=RANDOMISED,
             fields={
                 "centre": Code("SITEID", {"01": "FR-PAR", "02": "FR-LYO", "03": "FR-TOU"}),
-                "sex": Code("SEX", {"F": "F", "M": "M"}),
+                "sex": Code("SEX", vocabulary.SEX_CODES),  # CDISC SEX writes the shared codes
                 # The French CRF records the year of birth only; a full or month date reads too.
                 "birth_year": YearOf(Date("BRTHDTC", formats=("%Y", "%Y-%m", "%Y-%m-%d"))),
                 "ms_course": Code("MSTYPE", {"RR": "RRMS", "SP": "SPMS", "PP": "PPMS"}),

@@ -2,6 +2,7 @@
 cp1252 or UTF-8 with BOM, Italian column names and codes. The patient file carries the
 codice fiscale and the patient's name: read, never written."""
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -49,32 +50,22 @@ LAB_TESTS = {
     "linfociti": "LYMPH",
     "bilirubina totale": "BILI",
 }
-LAB_UNITS = {
-    "mg/dl": "mg/dL",
-    "g/dl": "g/dL",
-    "U/L": "U/L",
-    "UI/L": "U/L",
-    "/mm3": "/mm3",
-    "/mm³": "/mm3",
-    "10^3/µl": "10^3/uL",
-    "x10^3/µl": "10^3/uL",
-    "10^9/l": "10^9/L",
-    "µmol/l": "umol/L",
-    "umol/l": "umol/L",
-    "mmol/l": "mmol/L",
-}
+LAB_UNITS = vocabulary.lab_units(
+    *("mg/dl", "g/dl", "U/L", "UI/L", "/mm3", "/mm³", "10^3/µl", "x10^3/µl", "10^9/l"),
+    *("µmol/l", "umol/l", "mmol/l"),
+)
 
 ITALY = SiteAdapter(
     name="italy",
     country="it",
     version="1.0.0",
     title="Italy (IT national trial): CSV forms from the Italian CRF",
-    reader=CsvReader(delimiter=";", encodings=("utf-8", "cp1252")),
+    reader=CsvReader(delimiter=";", encodings=vocabulary.UTF8_OR_CP1252),
     locale=Locale(
         decimal=",",
         group=".",
         date_formats=("%d/%m/%Y", "%d/%m/%y"),
-        century_start=2000,  # visit dates: "13" is 2013
+        century_start=vocabulary.TRIAL_CENTURY,  # visit dates: "13" is 2013
     ),
     tables=(
         TableMap(
@@ -85,7 +76,7 @@ ITALY = SiteAdapter(
                 "centre": Code(
                     "centro", {"Genova": "IT-GEN", "Milano": "IT-MIL", "Roma": "IT-ROM"}
                 ),
-                "sex": Code("sesso", {"femmina": "F", "maschio": "M", "F": "F", "M": "M"}),
+                "sex": Code("sesso", {"femmina": "F", "maschio": "M", **vocabulary.SEX_CODES}),
                 # A birth year "62" is 1962.
                 "birth_year": YearOf(Date("data_nascita", century_start=1920)),
                 "ms_course": Code(
@@ -99,7 +90,7 @@ ITALY = SiteAdapter(
                         "SMPP": "PPMS",
                     },
                 ),
-                "diagnosis_date": Date("data_diagnosi", century_start=1950),
+                "diagnosis_date": Date("data_diagnosi", century_start=vocabulary.HISTORY_CENTURY),
                 "eligibility_version": Const("IT-2012"),  # EDSS 3.0-6.5, duration 2-10 y
             },
             dropped=("codice_fiscale", "nome", "cognome"),
@@ -249,7 +240,7 @@ ITALY = SiteAdapter(
                 "medication_verbatim": Verbatim("farmaco"),
                 "atc_code": Text("codice_atc", upper=True),
                 "atc_version": Text("versione_atc"),
-                "start_date": PartialDate("data_inizio", century_start=1950),
+                "start_date": PartialDate("data_inizio", century_start=vocabulary.HISTORY_CENTURY),
                 "end_date": PartialDate("data_fine"),
             },
             note="ATC codes as the Italian CRF recorded them (often pre-2024): the schema "

@@ -6,6 +6,7 @@ Dates typed into text items as d/m/yy (day and month often without a leading zer
 date items as yyyy-mm-dd; decimal comma. The subject record carries the DNI/NIE
 (``OpenClinica:UniqueIdentifier``) and the full date of birth: the reader drops both unread."""
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -59,14 +60,8 @@ LAB_TESTS = {
     "Linfocitos": "LYMPH",
     "Bilirrubina total": "BILI",
 }
-LAB_UNITS = {  # a free-text item: each centre's laboratory spells units its own way
-    "mg/dL": "mg/dL",
-    "g/dL": "g/dL",
-    "U/L": "U/L",
-    "UI/L": "U/L",
-    "10^3/µL": "10^3/uL",
-    "x10^3/µL": "10^3/uL",
-}
+# A free-text item: each centre's laboratory spells units its own way.
+LAB_UNITS = vocabulary.lab_units("mg/dL", "g/dL", "U/L", "UI/L", "10^3/µL", "x10^3/µL")
 
 
 SPAIN = SiteAdapter(
@@ -80,7 +75,7 @@ SPAIN = SiteAdapter(
         decimal=",",
         group=".",
         date_formats=("%d/%m/%y", "%d/%m/%Y"),
-        century_start=2000,  # visit dates: "13" is 2013
+        century_start=vocabulary.TRIAL_CENTURY,  # visit dates: "13" is 2013
     ),
     tables=(
         TableMap(
@@ -101,7 +96,9 @@ SPAIN = SiteAdapter(
                         "Primaria progresiva (EMPP)": "PPMS",
                     },
                 ),
-                "diagnosis_date": Date("I_DATOS_FECHA_DIAGNOSTICO", century_start=1950),
+                "diagnosis_date": Date(
+                    "I_DATOS_FECHA_DIAGNOSTICO", century_start=vocabulary.HISTORY_CENTURY
+                ),
                 # The 2016 amendment changed the criteria: the CRF records which applied.
                 "eligibility_version": Code(
                     "I_DATOS_CRITERIOS@decode",
@@ -284,8 +281,12 @@ SPAIN = SiteAdapter(
                 "atc_code": Text("I_MEDIC_CODIGO_ATC", upper=True),
                 "atc_version": Text("I_MEDIC_VERSION_ATC"),
                 # Treatments before the trial: "98" is 1998.
-                "start_date": PartialDate("I_MEDIC_FECHA_INICIO", century_start=1950),
-                "end_date": PartialDate("I_MEDIC_FECHA_FIN", century_start=1950),
+                "start_date": PartialDate(
+                    "I_MEDIC_FECHA_INICIO", century_start=vocabulary.HISTORY_CENTURY
+                ),
+                "end_date": PartialDate(
+                    "I_MEDIC_FECHA_FIN", century_start=vocabulary.HISTORY_CENTURY
+                ),
             },
             note=(
                 "A repeating group of the log event. ATC codes as each centre coded them "

@@ -5,6 +5,7 @@ reads as empty. ISO dates: SPSS date variables, and text yyyy-mm-dd where a date
 (yyyy-mm, yyyy). Decimal comma. ALT and AST in µkat/L, haemoglobin in g/L, creatinine in µmol/L.
 The patient file carries the 12-digit personnummer and the name: read, never written."""
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -51,15 +52,8 @@ LAB_TESTS = {
     "B-Lymfocyter": "LYMPH",
     "P-Bilirubin": "BILI",
 }
-LAB_UNITS = {
-    "µmol/L": "umol/L",
-    "umol/L": "umol/L",
-    "µkat/L": "ukat/L",  # ALT and AST in µkat/L, as Swedish labs report them
-    "ukat/L": "ukat/L",
-    "g/L": "g/L",
-    "mmol/L": "mmol/L",
-    "10^9/L": "10^9/L",
-}
+# ALT and AST in µkat/L, as Swedish labs report them.
+LAB_UNITS = vocabulary.lab_units("µmol/L", "umol/L", "µkat/L", "ukat/L", "g/L", "mmol/L", "10^9/L")
 
 # Coded variables are numbers with value labels: a closed code list, read through the labels.
 LABELLED = (

@@ -4,6 +4,7 @@ true date cells (the reader renders them yyyy-mm-dd) and, in the visit dates, ba
 day numbers whose date format was lost. The Patients sheet carries the NHS number: read, never
 written. Some sheets have a title row above the header, so rows are Excel's own row numbers."""
 
+from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
 from federate.adapters.parsers import (
     Code,
@@ -49,16 +50,10 @@ LAB_TESTS = {
     "Lymphocytes": "LYMPH",
     "Bilirubin": "BILI",
 }
-LAB_UNITS = {  # the two centres' laboratories spell some units differently
-    "umol/L": "umol/L",
-    "µmol/L": "umol/L",
-    "g/L": "g/L",
-    "mmol/L": "mmol/L",
-    "U/L": "U/L",
-    "IU/L": "U/L",
-    "x10^9/L": "10^9/L",
-    "10^9/L": "10^9/L",
-}
+# The two centres' laboratories spell some units differently.
+LAB_UNITS = vocabulary.lab_units(
+    "umol/L", "µmol/L", "g/L", "mmol/L", "U/L", "IU/L", "x10^9/L", "10^9/L"
+)
 
 
 def _sheet(name: str) -> str:
@@ -86,7 +81,7 @@ UK = SiteAdapter(
             subject=PATIENT_ID,
             fields={
                 "centre": Code("Centre", {"London": "UK-LON", "Cambridge": "UK-CAM"}),
-                "sex": Code("Sex", {"Female": "F", "Male": "M", "F": "F", "M": "M"}),
+                "sex": Code("Sex", {"Female": "F", "Male": "M", **vocabulary.SEX_CODES}),
                 "birth_year": YearOf(Date("Date of birth")),
                 "ms_course": Code(
                     "MS course",
