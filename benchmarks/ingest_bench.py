@@ -98,28 +98,78 @@ def run_case(
 ) -> IngestCase:
     folder = work / f"italy-{lab_rows}"
     _clear(folder)
+    case, place = _synthesise(folder, lab_rows, signing)
+    _time_pipelines(case, place, repeat, budget_s, pandas=pandas, sample_memory=sample_memory)
+    if cp1252:
+        _time_cp1252(case, place, repeat, budget_s)
+    if profile:
+        print("  py-spy profile of federate ingest", file=sys.stderr)
+        _clear(place.bundle)
+        raw = work / f"profile-ingest-{lab_rows}.txt"
+        case.profile = profiling.record(place.ingest(), raw)
+    if distinct:
+        case.distinct = _distinct(place, work / "distinct.json")
+    _clear(folder)
+    return case
+
+
+@dataclass(frozen=True)
+class _Place:
+    """One case's folder: the UTF-8 export every pipeline reads, and where each writes."""
+
+    folder: Path
+    utf8: Path
+    key: Path  # the site's pseudonymisation key
+    signing: Path
+
+    @property
+    def bundle(self) -> Path:
+        return self.folder / "bundle"
+
+    def ingest(self, export: Path | None = None) -> list[str | Path]:
+        """``federate ingest`` of ``export`` (the UTF-8 one unless told) into the bundle."""
+        return ingest_cmd(export or self.utf8, self.bundle, self.key, self.signing)
+
+
+def _synthesise(folder: Path, lab_rows: int, signing: Path) -> tuple[IngestCase, _Place]:
+    """Simulate the Italian export, then keep only its UTF-8 twin (what every pipeline reads)."""
     export = exports.synthesise(folder / "synth", "italy", exports.patients_for(lab_rows))
     case = IngestCase(lab_rows, export)
     utf8 = exports.transcode(export.folder, folder / "utf8", "utf-8-sig")
     shutil.rmtree(folder / "synth" / "exports")  # the twin replaces it; disk is shared too
     case.actual_lab_rows = exports.lab_rows(utf8)
-    bundle, bare_out, pandas_out = folder / "bundle", folder / "bare", folder / "pandas"
+    return case, _Place(folder, utf8, export.key, signing)
+
+
+def _time_pipelines(
+    case: IngestCase,
+    place: _Place,
+    repeat: int,
+    budget_s: float,
+    *,
+    pandas: bool,
+    sample_memory: bool,
+) -> None:
+    """Benchmarks 1 and 2: the bare DuckDB conversion, federate ingest and (if ``pandas``) the
+    pandas + pandera pipeline, timed in interleaved rounds; federate's memory sampled over time
+    if ``sample_memory``."""
+    bundle, bare_out, pandas_out = place.bundle, place.folder / "bare", place.folder / "pandas"
     sampler = timeline.Sampler(bundle) if sample_memory else None
-    bare_plan = folder / "bare.json"
-    bare_duckdb.plan("italy", utf8, bare_out, bare_plan)
+    bare_plan = place.folder / "bare.json"
+    bare_duckdb.plan("italy", place.utf8, bare_out, bare_plan)
     commands = {
         "bare": measure.Command(
             [PYTHON, HERE / "bare_duckdb.py", "run", bare_plan],
             before=lambda: _clear(bare_out),
         ),
         "federate": measure.Command(
-            ingest_cmd(utf8, bundle, export.key, signing), INGEST_OK,
+            place.ingest(), INGEST_OK,
             before=lambda: _clear(bundle), on_start=sampler.start if sampler else None,
         ),
     }  # fmt: skip
     if pandas:
         commands["pandas"] = measure.Command(
-            [PYTHON, HERE / "pandas_pipeline.py", "italy", utf8, pandas_out, export.key],
+            [PYTHON, HERE / "pandas_pipeline.py", "italy", place.utf8, pandas_out, place.key],
             before=lambda: _clear(pandas_out),
         )
     print(
@@ -134,36 +184,32 @@ def run_case(
     if pandas:
         case.pandas_agrees = _agreement(pandas_out, bundle)
         _clear(pandas_out)
-    if cp1252:
-        print("  federate ingest, cp1252 twin", file=sys.stderr)
-        legacy = exports.transcode(utf8, folder / "cp1252", "cp1252")
-        # Against the UTF-8 ingest again, in rounds, so the ratio is like for like.
-        twins = measure.interleaved(
-            {
-                "utf8": measure.Command(
-                    ingest_cmd(utf8, bundle, export.key, signing), INGEST_OK,
-                    before=lambda: _clear(bundle),
-                ),
-                "cp1252": measure.Command(
-                    ingest_cmd(legacy, bundle, export.key, signing), INGEST_OK,
-                    before=lambda: _clear(bundle),
-                ),
-            },
-            repeat, budget_s,
-        )  # fmt: skip
-        case.utf8_twin, case.cp1252 = twins["utf8"], twins["cp1252"]
-        _clear(legacy)
-    if profile:
-        print("  py-spy profile of federate ingest", file=sys.stderr)
-        _clear(bundle)
-        raw = work / f"profile-ingest-{lab_rows}.txt"
-        case.profile = profiling.record(ingest_cmd(utf8, bundle, export.key, signing), raw)
-    if distinct:
-        out = work / "distinct.json"
-        _clear(bundle)
-        measure.run(
-            [PYTHON, HERE / "distinct_check.py", "italy", utf8, bundle, export.key, signing, out]
-        )
-        case.distinct = json.loads(out.read_text("utf-8"))
-    _clear(folder)
-    return case
+
+
+def _time_cp1252(case: IngestCase, place: _Place, repeat: int, budget_s: float) -> None:
+    """federate ingest of a cp1252 twin of the export: what a legacy encoding costs."""
+    print("  federate ingest, cp1252 twin", file=sys.stderr)
+    legacy = exports.transcode(place.utf8, place.folder / "cp1252", "cp1252")
+    # Against the UTF-8 ingest again, in rounds, so the ratio is like for like.
+    twins = measure.interleaved(
+        {
+            "utf8": measure.Command(
+                place.ingest(), INGEST_OK, before=lambda: _clear(place.bundle)
+            ),
+            "cp1252": measure.Command(
+                place.ingest(legacy), INGEST_OK, before=lambda: _clear(place.bundle)
+            ),
+        },
+        repeat, budget_s,
+    )  # fmt: skip
+    case.utf8_twin, case.cp1252 = twins["utf8"], twins["cp1252"]
+    _clear(legacy)
+
+
+def _distinct(place: _Place, out: Path) -> dict[str, int]:
+    """distinct_check.py's counts for the UTF-8 export (written to ``out``)."""
+    _clear(place.bundle)
+    args: list[str | Path] = ["italy", place.utf8, place.bundle, place.key, place.signing, out]
+    measure.run([PYTHON, HERE / "distinct_check.py", *args])
+    counts: dict[str, int] = json.loads(out.read_text("utf-8"))
+    return counts

@@ -12,12 +12,13 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -261,27 +262,39 @@ class CsvReader(Reader):
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
         header = self.columns(source)
         facts = self.facts(source)
-        pending: list[int] = []
-
-        def on_invalid(row: pa_csv.InvalidRow) -> str:
-            pending.append(row.number)
-            rejects.append(
-                Reject(
-                    row.number,
-                    "malformed-row",
-                    f"expected {row.expected_columns} fields, found {row.actual_columns}",
+        numbers = _RecordNumbers(rejects)
+        reader = self._open(source, len(header), numbers.skip_invalid)
+        tail: list[object] = []  # the last record's values: is one cut inside its quotes?
+        try:
+            for batch in reader:
+                n = batch.num_rows
+                if n == 0:
+                    continue
+                rows = numbers.take(n)
+                tail = [col[n - 1].as_py() for col in batch.columns]
+                out = pa.RecordBatch.from_arrays(
+                    [*batch.columns, pa.array(rows)], names=[*header, ROW_COLUMN]
                 )
-            )
-            return "skip"
+                if rows[0] == 1:  # the header record
+                    out = out.slice(1)
+                if out.num_rows:
+                    yield out
+        except pa.ArrowInvalid as exc:
+            raise _unparseable(exc, facts, source.relpath) from None
+        _check_not_truncated(facts, tail, numbers.next_row - 1, rejects, source.relpath)
 
-        reader = pa_csv.open_csv(
+    def _open(
+        self, source: Source, width: int, on_invalid: Callable[[pa_csv.InvalidRow], str]
+    ) -> pa_csv.CSVStreamingReader:
+        """pyarrow's streaming reader: every one of the ``width`` columns as text."""
+        return pa_csv.open_csv(
             source.path,
             read_options=pa_csv.ReadOptions(
                 use_threads=False,  # record numbers of malformed rows need serial parsing
                 block_size=self.block_size,
-                # The header is read as record 1 and dropped below: skip_rows counts lines, and a
-                # quoted header cell may span several.
-                column_names=[f"c{i}" for i in range(len(header))],
+                # The header is read as record 1 and dropped by batches(): skip_rows counts
+                # lines, and a quoted header cell may span several.
+                column_names=[f"c{i}" for i in range(width)],
                 skip_rows=0,
                 encoding=self._pyarrow_encoding(source),
             ),
@@ -292,57 +305,77 @@ class CsvReader(Reader):
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pa_csv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(header))},
+                column_types={f"c{i}": pa.string() for i in range(width)},
                 strings_can_be_null=False,
             ),
         )
-        next_row = 1
-        tail: list[object] = []
-        try:
-            for batch in reader:
-                n = batch.num_rows
-                if n == 0:
-                    continue
-                # Record numbers: consecutive, except those the invalid-row handler took.
-                skipped = np.array(sorted(pending), dtype=np.int64)
-                candidates = np.arange(next_row, next_row + n + len(skipped), dtype=np.int64)
-                rows = candidates[~np.isin(candidates, skipped)][:n]
-                next_row = int(rows[-1]) + 1
-                pending[:] = [r for r in pending if r >= next_row]
-                tail = [col[n - 1].as_py() for col in batch.columns]
-                out = pa.RecordBatch.from_arrays(
-                    [*batch.columns, pa.array(rows)], names=[*header, ROW_COLUMN]
-                )
-                if rows[0] == 1:  # the header record
-                    out = out.slice(1)
-                if out.num_rows:
-                    yield out
-        except pa.ArrowInvalid as exc:
-            raise InputError(
-                f"the file cannot be parsed as CSV: {_arrow_message(exc)}"
-                + (
-                    ""
-                    if facts.ends_with_newline
-                    else " (the file does not end with a line break: it may be truncated)"
-                ),
-                code="truncated-file" if not facts.ends_with_newline else "unparseable-csv",
-                where=Location(file=source.relpath),
-            ) from None
-        if facts.odd_quotes and any(isinstance(v, str) and v.endswith(("\n", "\r")) for v in tail):
-            raise InputError(
-                "the file ends inside a quoted value (an odd number of quote characters): "
-                "it looks truncated",
-                code="truncated-file",
-                where=Location(file=source.relpath, row=next_row - 1),
+
+
+class _RecordNumbers:
+    """The record number (from 1, the header) of each row pyarrow yields: pyarrow gives none.
+    Records are consecutive, except those the invalid-row handler took (rejected, not yielded)."""
+
+    def __init__(self, rejects: list[Reject]) -> None:
+        self.rejects = rejects
+        self.pending: list[int] = []  # records skipped, not yet passed by a batch
+        self.next_row = 1
+
+    def skip_invalid(self, row: pa_csv.InvalidRow) -> str:
+        """pyarrow's invalid-row handler: reject the record and skip it."""
+        self.pending.append(row.number)
+        self.rejects.append(
+            Reject(
+                row.number,
+                "malformed-row",
+                f"expected {row.expected_columns} fields, found {row.actual_columns}",
             )
-        last = max([next_row - 1, *(r.row for r in rejects)])
-        if rejects and not facts.ends_with_newline and rejects[-1].row == last:
-            raise InputError(
-                f"the last record is incomplete ({rejects[-1].detail}) and the file does not end "
-                "with a line break: the file looks truncated",
-                code="truncated-file",
-                where=Location(file=source.relpath, row=last),
-            )
+        )
+        return "skip"
+
+    def take(self, n: int) -> npt.NDArray[np.int64]:
+        """The numbers of the next batch's ``n`` rows (vectorised: no per-row Python)."""
+        skipped = np.array(sorted(self.pending), dtype=np.int64)
+        candidates = np.arange(self.next_row, self.next_row + n + len(skipped), dtype=np.int64)
+        rows = candidates[~np.isin(candidates, skipped)][:n]
+        self.next_row = int(rows[-1]) + 1
+        self.pending[:] = [r for r in self.pending if r >= self.next_row]
+        return rows
+
+
+def _unparseable(exc: pa.ArrowInvalid, facts: FileFacts, relpath: str) -> InputError:
+    """pyarrow gave up on the file; without a final line break it is most likely cut short."""
+    return InputError(
+        f"the file cannot be parsed as CSV: {_arrow_message(exc)}"
+        + (
+            ""
+            if facts.ends_with_newline
+            else " (the file does not end with a line break: it may be truncated)"
+        ),
+        code="truncated-file" if not facts.ends_with_newline else "unparseable-csv",
+        where=Location(file=relpath),
+    )
+
+
+def _check_not_truncated(
+    facts: FileFacts, tail: list[object], last_record: int, rejects: list[Reject], relpath: str
+) -> None:
+    """A file cut short can still parse: cut inside a quoted value (which then runs on to the
+    end of the file), or inside its last record (short of fields, with no final line break)."""
+    if facts.odd_quotes and any(isinstance(v, str) and v.endswith(("\n", "\r")) for v in tail):
+        raise InputError(
+            "the file ends inside a quoted value (an odd number of quote characters): "
+            "it looks truncated",
+            code="truncated-file",
+            where=Location(file=relpath, row=last_record),
+        )
+    last = max([last_record, *(r.row for r in rejects)])
+    if rejects and not facts.ends_with_newline and rejects[-1].row == last:
+        raise InputError(
+            f"the last record is incomplete ({rejects[-1].detail}) and the file does not end "
+            "with a line break: the file looks truncated",
+            code="truncated-file",
+            where=Location(file=relpath, row=last),
+        )
 
 
 def _arrow_message(exc: Exception) -> str:

@@ -21,6 +21,7 @@ import getpass
 import re
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,87 +105,143 @@ def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
 
 def _add(bundle: Path, warehouse: Path, who: str) -> Event:
     bundle = bundle.absolute()
-    if not bundle.is_dir():
-        raise UsageError(f"{bundle} is not a bundle: not a folder", code="not-a-bundle")
-    manifest = _verified(bundle)
+    manifest = _verify_bundle(bundle, warehouse)
     site, submission_id = manifest["site"], manifest["submission_id"]
-    read_signature(bundle)  # unsigned: refused before anything is copied
-    if warehouse.exists():
-        read_catalog(warehouse)  # refuse a path that is not a warehouse before writing anything
     warehouse.mkdir(parents=True, exist_ok=True)
     with locked(warehouse / LOCK):
         catalog = read_catalog(warehouse)
-        if submission_id in catalog.submissions:
-            raise IntegrityError(
-                f"submission {submission_id} is already in the warehouse (to make it current "
-                f"again: federate pool rollback {site} --to {submission_id})",
-                code="duplicate-submission",
-            )
-        _check_not_older(catalog, site, manifest)
+        _check_new(catalog, manifest)
         _clean_leftovers(warehouse, catalog)
-        relpath = f"{SUBMISSIONS}/{site}/{submission_id}"
-        dest = warehouse / relpath
-        stage = warehouse / STAGING / f"{submission_id}.{uuid.uuid4().hex[:8]}"
-        blind_stage = stage.with_name(stage.name + ".blinded")
-        blind_dest = warehouse / BLINDED / site / submission_id
+        places = _Places.of(warehouse, site, submission_id)
         try:
-            copy_durably(bundle, stage, [MANIFEST, SIGNATURE, *manifest["files"]])
-            crash_point("staged")
-            manifest = _verified(stage)  # the copy is what gets published: check the copy
-            pin = check_signed(stage, site, warehouse)
-            _check_rows(stage, manifest)
-            blinded_sha256 = write_blinded(stage, blind_stage, list(manifest["tables"]))
-            sub = Submission(
-                submission_id=submission_id,
-                site=site,
-                path=relpath,
-                manifest_sha256=sha256_file(stage / MANIFEST),
-                rows={t: int(info["rows"]) for t, info in manifest["tables"].items()},
-                created_utc=str(manifest.get("created_utc", "")),
-                ingest_operator=str(manifest.get("operator", "")),
-                blinded_sha256=blinded_sha256,
-            )
-            for src, to in ((stage, dest), (blind_stage, blind_dest)):
-                to.parent.mkdir(parents=True, exist_ok=True)
-                src.rename(to)
-                for folder in (to.parent, to.parent.parent, warehouse, src.parent):
-                    fsync_dir(folder)  # the rename and any folder made for it
-            crash_point("renamed")
-            if pin:
-                set_trust(warehouse, site, pin, "pinned from the site's first bundle")
-                print(
-                    f"federate: first bundle from {site}: its signing key {fingerprint(pin)} "
-                    "is now trusted for it (pinned; see federate pool trust)",
-                    file=sys.stderr,
-                )
-                audit.append(
-                    warehouse,
-                    operator=who,
-                    action="trust",
-                    site=site,
-                    submission_id=submission_id,
-                    manifest_sha256=sub.manifest_sha256,
-                    outcome="ok",
-                    reason=f"pinned key {fingerprint(pin)} on first use",
-                )
-            head = audit.append(
-                warehouse,
-                operator=who,
-                action="add",
-                site=site,
-                submission_id=submission_id,
-                manifest_sha256=sub.manifest_sha256,
-                outcome="ok",
-                reason="",
-            )
-            new, event = catalog.publish(sub, "add", who, head)
-            write_catalog(warehouse, new)
+            sub, pin = _stage(bundle, manifest, places, warehouse)
+            _move_into_place(places, warehouse)
+            event = _record(warehouse, catalog, sub, pin, who)
         except BaseException:
             # Not published: undo our own folders (a killed process leaves them to the next add).
             if not _is_published(warehouse, submission_id):
-                for path in (stage, dest, blind_stage, blind_dest):
+                for path in (places.stage, places.dest, places.blind_stage, places.blind_dest):
                     remove_tree(path)
             raise
+    return event
+
+
+@dataclass(frozen=True)
+class _Places:
+    """Where one add stages a submission and its blinded copy, and where it publishes them."""
+
+    relpath: str  # the submission's folder, relative to the warehouse
+    dest: Path
+    stage: Path
+    blind_stage: Path
+    blind_dest: Path
+
+    @classmethod
+    def of(cls, warehouse: Path, site: str, submission_id: str) -> _Places:
+        relpath = f"{SUBMISSIONS}/{site}/{submission_id}"
+        stage = warehouse / STAGING / f"{submission_id}.{uuid.uuid4().hex[:8]}"
+        return cls(
+            relpath=relpath,
+            dest=warehouse / relpath,
+            stage=stage,
+            blind_stage=stage.with_name(stage.name + ".blinded"),
+            blind_dest=warehouse / BLINDED / site / submission_id,
+        )
+
+
+def _verify_bundle(bundle: Path, warehouse: Path) -> dict[str, Any]:
+    """Step 1, before anything is written or locked: the bundle verifies and carries a
+    signature, and ``warehouse`` is a warehouse (or not there yet). Returns its manifest."""
+    if not bundle.is_dir():
+        raise UsageError(f"{bundle} is not a bundle: not a folder", code="not-a-bundle")
+    manifest = _verified(bundle)
+    read_signature(bundle)  # unsigned: refused before anything is copied
+    if warehouse.exists():
+        read_catalog(warehouse)  # refuse a path that is not a warehouse before writing anything
+    return manifest
+
+
+def _check_new(catalog: Catalog, manifest: dict[str, Any]) -> None:
+    """The submission is not in the warehouse yet, nor older than its site's current one."""
+    site, submission_id = manifest["site"], manifest["submission_id"]
+    if submission_id in catalog.submissions:
+        raise IntegrityError(
+            f"submission {submission_id} is already in the warehouse (to make it current "
+            f"again: federate pool rollback {site} --to {submission_id})",
+            code="duplicate-submission",
+        )
+    _check_not_older(catalog, site, manifest)
+
+
+def _stage(
+    bundle: Path, manifest: dict[str, Any], places: _Places, warehouse: Path
+) -> tuple[Submission, str | None]:
+    """Step 2: copy the bundle into staging, verify the copy, write its blinded copy beside it.
+    Returns the submission to publish and the site's signing key if it is to be pinned (the
+    site's first bundle)."""
+    site, submission_id = manifest["site"], manifest["submission_id"]
+    copy_durably(bundle, places.stage, [MANIFEST, SIGNATURE, *manifest["files"]])
+    crash_point("staged")
+    manifest = _verified(places.stage)  # the copy is what gets published: check the copy
+    pin = check_signed(places.stage, site, warehouse)
+    _check_rows(places.stage, manifest)
+    blinded_sha256 = write_blinded(places.stage, places.blind_stage, list(manifest["tables"]))
+    sub = Submission(
+        submission_id=submission_id,
+        site=site,
+        path=places.relpath,
+        manifest_sha256=sha256_file(places.stage / MANIFEST),
+        rows={t: int(info["rows"]) for t, info in manifest["tables"].items()},
+        created_utc=str(manifest.get("created_utc", "")),
+        ingest_operator=str(manifest.get("operator", "")),
+        blinded_sha256=blinded_sha256,
+    )
+    return sub, pin
+
+
+def _move_into_place(places: _Places, warehouse: Path) -> None:
+    """Step 3: rename both staged copies into place. Readers do not see them until the catalog
+    names them (step 4)."""
+    for src, to in ((places.stage, places.dest), (places.blind_stage, places.blind_dest)):
+        to.parent.mkdir(parents=True, exist_ok=True)
+        src.rename(to)
+        for folder in (to.parent, to.parent.parent, warehouse, src.parent):
+            fsync_dir(folder)  # the rename and any folder made for it
+    crash_point("renamed")
+
+
+def _record(warehouse: Path, catalog: Catalog, sub: Submission, pin: str | None, who: str) -> Event:
+    """Step 4: pin a first bundle's key, log the add, then replace the catalog: the one write
+    that publishes (the audit entries come first, so the catalog can name the log's head)."""
+    if pin:
+        set_trust(warehouse, sub.site, pin, "pinned from the site's first bundle")
+        print(
+            f"federate: first bundle from {sub.site}: its signing key {fingerprint(pin)} "
+            "is now trusted for it (pinned; see federate pool trust)",
+            file=sys.stderr,
+        )
+        audit.append(
+            warehouse,
+            operator=who,
+            action="trust",
+            site=sub.site,
+            submission_id=sub.submission_id,
+            manifest_sha256=sub.manifest_sha256,
+            outcome="ok",
+            reason=f"pinned key {fingerprint(pin)} on first use",
+        )
+    head = audit.append(
+        warehouse,
+        operator=who,
+        action="add",
+        site=sub.site,
+        submission_id=sub.submission_id,
+        manifest_sha256=sub.manifest_sha256,
+        outcome="ok",
+        reason="",
+    )
+    new, event = catalog.publish(sub, "add", who, head)
+    write_catalog(warehouse, new)
     return event
 
 
