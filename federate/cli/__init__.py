@@ -2,6 +2,10 @@
 
 0 ok · 1 finished, rows quarantined · 2 usage error or bad input, nothing written ·
 3 refused for privacy or integrity · 70 internal error (traceback in a log file, not on screen).
+
+Each module defines its commands at module level, one function per command (a group's on a
+module-level ``typer.Typer`` sub-app), and ``register(app)`` attaches them here. A command
+imports the engine it needs in its own body, so building the command line stays light.
 """
 
 from __future__ import annotations

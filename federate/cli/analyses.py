@@ -22,110 +22,138 @@ from federate.output import DataFormat, Format
 from federate.query.roles import Role
 
 if TYPE_CHECKING:
-    from federate.analyses import Result
+    from federate.analyses import Analysis, Result
+    from federate.query.sandbox import Limits
+
+analyses_app = typer.Typer(help="List and run the trial's named analyses.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="List and run the trial's named analyses.", no_args_is_help=True)
-    app.add_typer(group, name="analyses")
+    app.add_typer(analyses_app, name="analyses")
 
-    @group.command("list")
-    def list_(
-        fmt: FormatOpt = Format.TABLE,
-    ) -> None:
-        """List the named analyses, their parts and SQL files, and what they offer."""
-        import pyarrow as pa
 
-        from federate import analyses as registry
-        from federate.output import emit_table
+@analyses_app.command("list")
+def list_(
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """List the named analyses, their parts and SQL files, and what they offer."""
+    import pyarrow as pa
 
-        rows = [
-            {
-                "name": a.name,
-                "title": a.title,
-                "parts": ", ".join(p.name for p in a.parts),
-                "rows": a.listing is not None,
-                "plot": a.plot,
-                "reads": ", ".join(a.reads),
-                "sql_files": ", ".join(
-                    [p.sql_file for p in a.parts] + ([a.listing] if a.listing else [])
-                ),
-                "description": a.description,
-            }
-            for a in registry.ANALYSES
-        ]
-        table = pa.Table.from_pylist(rows)
-        if fmt is Format.TABLE:  # files and description are for csv/json; too wide
-            table = table.drop_columns(["sql_files", "description"])
-        emit_table(table, fmt, title="Analyses")
+    from federate import analyses as registry
+    from federate.output import emit_table
+
+    rows = [
+        {
+            "name": a.name,
+            "title": a.title,
+            "parts": ", ".join(p.name for p in a.parts),
+            "rows": a.listing is not None,
+            "plot": a.plot,
+            "reads": ", ".join(a.reads),
+            "sql_files": ", ".join(
+                [p.sql_file for p in a.parts] + ([a.listing] if a.listing else [])
+            ),
+            "description": a.description,
+        }
+        for a in registry.ANALYSES
+    ]
+    table = pa.Table.from_pylist(rows)
+    if fmt is Format.TABLE:  # files and description are for csv/json; too wide
+        table = table.drop_columns(["sql_files", "description"])
+    emit_table(table, fmt, title="Analyses")
+    raise typer.Exit(0)
+
+
+@analyses_app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="Analysis name (see `federate analyses list`).")],
+    wh: WarehouseOpt,
+    role: RoleOpt = Role.BLINDED,
+    min_cell: Annotated[
+        int,
+        typer.Option(
+            "--min-cell",
+            min=1,
+            help="Suppress counts of 1..K-1 (and statistics over fewer than K patients), "
+            "with secondary suppression so no suppressed cell can be recovered from totals.",
+        ),
+    ] = DEFAULT_MIN_CELL,
+    fmt: DataFormatOpt = DataFormat.TABLE,
+    out: OutOpt = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the analysis's figure to FILE.png."),
+    ] = None,
+    rows: Annotated[
+        bool,
+        typer.Option(
+            "--rows",
+            help="The row-level listing instead (e.g. serious AEs): --role unblinded only; "
+            "never a released table.",
+        ),
+    ] = False,
+    seconds: SecondsOpt = QUERY_SECONDS,
+    memory: MemoryOpt = QUERY_MEMORY,
+    operator: OperatorOpt = None,
+) -> None:
+    """Run a named analysis over every site's current submission, pooled and per site.
+
+    blinded (default): pooled over arms, no sequence, product, dose or arm. unblinded: by
+    arm, recorded in the warehouse's audit log. Every table is released with disclosure
+    control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
+    """
+    from federate import analyses as registry
+    from federate.query.sandbox import Limits
+
+    analysis = registry.get(name)
+    _check_outputs(analysis, fmt, out, plot, rows)
+    limits = Limits(seconds=seconds, memory=memory)
+    if rows:
+        _emit_listing(analysis, role, wh, limits, operator, fmt, out)
         raise typer.Exit(0)
+    result = registry.run_analysis(
+        name, wh, role=role, min_cell=min_cell, limits=limits, operator=operator
+    )
+    if plot is not None:
+        from federate.analyses.plots import draw
 
-    @group.command("run")
-    def run(
-        name: Annotated[str, typer.Argument(help="Analysis name (see `federate analyses list`).")],
-        wh: WarehouseOpt,
-        role: RoleOpt = Role.BLINDED,
-        min_cell: Annotated[
-            int,
-            typer.Option(
-                "--min-cell",
-                min=1,
-                help="Suppress counts of 1..K-1 (and statistics over fewer than K patients), "
-                "with secondary suppression so no suppressed cell can be recovered from totals.",
-            ),
-        ] = DEFAULT_MIN_CELL,
-        fmt: DataFormatOpt = DataFormat.TABLE,
-        out: OutOpt = None,
-        plot: Annotated[
-            Path | None,
-            typer.Option("--plot", help="Also draw the analysis's figure to FILE.png."),
-        ] = None,
-        rows: Annotated[
-            bool,
-            typer.Option(
-                "--rows",
-                help="The row-level listing instead (e.g. serious AEs): --role unblinded only; "
-                "never a released table.",
-            ),
-        ] = False,
-        seconds: SecondsOpt = QUERY_SECONDS,
-        memory: MemoryOpt = QUERY_MEMORY,
-        operator: OperatorOpt = None,
-    ) -> None:
-        """Run a named analysis over every site's current submission, pooled and per site.
+        draw(result, plot)
+    emit_result(result, fmt, out)
+    raise typer.Exit(0)
 
-        blinded (default): pooled over arms, no sequence, product, dose or arm. unblinded: by
-        arm, recorded in the warehouse's audit log. Every table is released with disclosure
-        control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
-        """
-        from federate import analyses as registry
-        from federate.output import emit_table
-        from federate.query.sandbox import Limits
 
-        analysis = registry.get(name)
-        if fmt is DataFormat.PARQUET and out is None:
-            raise UsageError("--format parquet needs --out FILE", code="bad-format")
-        if plot is not None and (not analysis.plot or rows):
-            drawn = ", ".join(a.name for a in registry.ANALYSES if a.plot)
-            raise UsageError(f"--plot is for {drawn} (not --rows)", code="no-plot")
-        limits = Limits(seconds=seconds, memory=memory)
-        if rows:
-            if role is not Role.UNBLINDED:
-                raise UsageError(
-                    "row-level listings exist only for --role unblinded --rows", code="no-rows"
-                )
-            listing = registry.listing(name, wh, limits=limits, operator=operator)
-            emit_table(listing, fmt, title=f"{analysis.title}: row-level listing", out=out)
-            raise typer.Exit(0)
-        result = registry.run_analysis(
-            name, wh, role=role, min_cell=min_cell, limits=limits, operator=operator
+def _check_outputs(
+    analysis: Analysis, fmt: DataFormat, out: Path | None, plot: Path | None, rows: bool
+) -> None:
+    """Refuse an output the run could not write, before any query runs."""
+    from federate import analyses as registry
+
+    if fmt is DataFormat.PARQUET and out is None:
+        raise UsageError("--format parquet needs --out FILE", code="bad-format")
+    if plot is not None and (not analysis.plot or rows):
+        drawn = ", ".join(a.name for a in registry.ANALYSES if a.plot)
+        raise UsageError(f"--plot is for {drawn} (not --rows)", code="no-plot")
+
+
+def _emit_listing(
+    analysis: Analysis,
+    role: Role,
+    wh: Path,
+    limits: Limits,
+    operator: str | None,
+    fmt: DataFormat,
+    out: Path | None,
+) -> None:
+    """The row-level listing (e.g. serious AEs): unblinded only, never a released table."""
+    from federate import analyses as registry
+    from federate.output import emit_table
+
+    if role is not Role.UNBLINDED:
+        raise UsageError(
+            "row-level listings exist only for --role unblinded --rows", code="no-rows"
         )
-        if plot is not None:
-            from federate.analyses.plots import draw
-
-            draw(result, plot)
-        emit_result(result, fmt, out)
-        raise typer.Exit(0)
+    listing = registry.listing(analysis.name, wh, limits=limits, operator=operator)
+    emit_table(listing, fmt, title=f"{analysis.title}: row-level listing", out=out)
 
 
 def emit_result(result: Result, fmt: DataFormat, out: Path | None = None) -> None:

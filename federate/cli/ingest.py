@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,97 +19,111 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("ingest")
-    def ingest_command(
-        site: Annotated[str, typer.Argument(help="Registered site name (see `federate sites`).")],
-        export_dir: Annotated[
-            Path, typer.Argument(help="The site's export folder (read only, never written).")
-        ],
-        out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
-        key_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--key-file",
-                help="Site pseudonymisation key (default: $FEDERATE_KEY_FILE, else a per-user "
-                "key created on first use).",
-            ),
-        ] = None,
-        signing_key: Annotated[
-            Path | None,
-            typer.Option(
-                "--signing-key",
-                help="Site Ed25519 signing key (default: $FEDERATE_SIGNING_KEY, else the per-user "
-                "key, created on first use).",
-            ),
-        ] = None,
-        operator: Annotated[
-            str | None, typer.Option(help="Who runs the ingest (default: the login name).")
-        ] = None,
-        fmt: Annotated[
-            Format, typer.Option("--format", help="table (summary) or json (the report).")
-        ] = Format.TABLE,
-        allow_identifier_in: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--allow-identifier-in",
-                help="TABLE.COLUMN whose identifier-like values are a documented false positive "
-                "(repeatable; recorded in the manifest).",
-            ),
-        ] = None,
-    ) -> None:
-        """Turn a site's local export into a validated, sealed submission bundle.
+    app.command("ingest")(ingest_command)
 
-        Exit 0 when every row was accepted, 1 when some rows were quarantined
-        (see BUNDLE/quarantine.csv), 2 when the export cannot be read, 3 when a
-        national identifier, e-mail address or phone number is in the data, 70 on
-        an internal error (a log file is named). On 2, 3 and 70 nothing is written.
-        """
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from federate.adapters import registry
-        from federate.bundle.signing import load_signing_key
-        from federate.ingest.run import ingest, use_jemalloc
-        from federate.privacy.pseudonym import load_key
+def ingest_command(
+    site: Annotated[str, typer.Argument(help="Registered site name (see `federate sites`).")],
+    export_dir: Annotated[
+        Path, typer.Argument(help="The site's export folder (read only, never written).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="Site pseudonymisation key (default: $FEDERATE_KEY_FILE, else a per-user "
+            "key created on first use).",
+        ),
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--signing-key",
+            help="Site Ed25519 signing key (default: $FEDERATE_SIGNING_KEY, else the per-user "
+            "key, created on first use).",
+        ),
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Who runs the ingest (default: the login name).")
+    ] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="table (summary) or json (the report).")
+    ] = Format.TABLE,
+    allow_identifier_in: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-identifier-in",
+            help="TABLE.COLUMN whose identifier-like values are a documented false positive "
+            "(repeatable; recorded in the manifest).",
+        ),
+    ] = None,
+) -> None:
+    """Turn a site's local export into a validated, sealed submission bundle.
 
-        use_jemalloc()
-        adapter = registry.adapter(site)
-        key = load_key(adapter.name, key_file)
-        signing = load_signing_key(adapter.name, signing_key)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,} rows"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar:
-            tasks: dict[str, TaskID] = {}
-            adding = threading.Lock()  # tables are staged two at a time
+    Exit 0 when every row was accepted, 1 when some rows were quarantined
+    (see BUNDLE/quarantine.csv), 2 when the export cannot be read, 3 when a
+    national identifier, e-mail address or phone number is in the data, 70 on
+    an internal error (a log file is named). On 2, 3 and 70 nothing is written.
+    """
+    from federate.adapters import registry
+    from federate.bundle.signing import load_signing_key
+    from federate.ingest.run import ingest, use_jemalloc
+    from federate.privacy.pseudonym import load_key
 
-            def on_progress(source: str, rows: int) -> None:
-                with adding:
-                    if source not in tasks:
-                        tasks[source] = bar.add_task(source, total=None)
-                bar.advance(tasks[source], rows)
+    use_jemalloc()  # before any table is read: the pool serves the whole process
+    adapter = registry.adapter(site)
+    key = load_key(adapter.name, key_file)
+    signing = load_signing_key(adapter.name, signing_key)
+    with _progress_bar() as on_progress:
+        result = ingest(
+            adapter,
+            export_dir,
+            out,
+            key,
+            operator=operator,
+            progress=on_progress,
+            allow_identifiers_in=tuple(allow_identifier_in or ()),
+            signing=signing,
+        )
+    _report(result, fmt)
+    raise typer.Exit(int(result.exit_code))
 
-            result = ingest(
-                adapter,
-                export_dir,
-                out,
-                key,
-                operator=operator,
-                progress=on_progress,
-                allow_identifiers_in=tuple(allow_identifier_in or ()),
-                signing=signing,
-            )
-        if fmt is Format.JSON:
-            print_json(
-                {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
-            )
-        else:
-            _summary(result)
-        raise typer.Exit(int(result.exit_code))
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int], None]]:
+    """One bar per source table on stderr, gone when the ingest ends; none off a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+        adding = threading.Lock()  # tables are staged two at a time
+
+        def on_progress(source: str, rows: int) -> None:
+            with adding:
+                if source not in tasks:
+                    tasks[source] = bar.add_task(source, total=None)
+            bar.advance(tasks[source], rows)
+
+        yield on_progress
+
+
+def _report(result: IngestResult, fmt: Format) -> None:
+    """The whole report as JSON on stdout, or a summary on stderr."""
+    if fmt is Format.JSON:
+        print_json(
+            {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
+        )
+    else:
+        _summary(result)
 
 
 def _summary(result: IngestResult) -> None:

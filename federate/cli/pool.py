@@ -17,145 +17,139 @@ if TYPE_CHECKING:
 
     from federate.warehouse.catalog import Event
 
+pool_app = typer.Typer(
+    help="Publish site bundles into the central warehouse, atomically, with history.",
+    no_args_is_help=True,
+)
+
 
 def register(app: typer.Typer) -> None:
-    pool = typer.Typer(
-        help="Publish site bundles into the central warehouse, atomically, with history.",
-        no_args_is_help=True,
-    )
-    app.add_typer(pool, name="pool")
+    app.add_typer(pool_app, name="pool")
 
-    @pool.command("add")
-    def add(
-        bundle: Annotated[Path, typer.Argument(help="A bundle written by `federate ingest`.")],
-        wh: WarehouseOpt,
-        operator: OperatorOpt = None,
-        fmt: SummaryFormatOpt = Format.TABLE,
-    ) -> None:
-        """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
-        Exit 3, changing nothing but the audit log's record of the refusal, when a check
-        fails: signature (unsigned, altered after signing, a key not trusted for the site),
-        checksums, row counts, schema version, rows of another site or submission, a
-        submission already published, or one older than the submission in place. A site's
-        first bundle pins its signing key (said on stderr, recorded in the log).
-        """
-        from federate.warehouse import publish
+@pool_app.command("add")
+def add(
+    bundle: Annotated[Path, typer.Argument(help="A bundle written by `federate ingest`.")],
+    wh: WarehouseOpt,
+    operator: OperatorOpt = None,
+    fmt: SummaryFormatOpt = Format.TABLE,
+) -> None:
+    """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
-        event = publish.add(bundle, wh, operator=operator)
-        if fmt is Format.JSON:
-            print_json({"warehouse": str(wh), **asdict(event)})
-        else:
-            _event_summary(event, "Published")
-        raise typer.Exit(0)
+    Exit 3, changing nothing but the audit log's record of the refusal, when a check
+    fails: signature (unsigned, altered after signing, a key not trusted for the site),
+    checksums, row counts, schema version, rows of another site or submission, a
+    submission already published, or one older than the submission in place. A site's
+    first bundle pins its signing key (said on stderr, recorded in the log).
+    """
+    from federate.warehouse import publish
 
-    @pool.command("trust")
-    def trust(
-        site: Annotated[str, typer.Argument(help="Registered site name.")],
-        public_key: Annotated[
-            str, typer.Argument(help="The site's public key, ed25519:BASE64 (federate keys show).")
-        ],
-        wh: WarehouseOpt,
-        operator: OperatorOpt = None,
-    ) -> None:
-        """Trust a site's signing key from now on (recorded in the audit log)."""
-        from federate.warehouse import publish
+    event = publish.add(bundle, wh, operator=operator)
+    _emit_event(event, wh, fmt, "Published")
+    raise typer.Exit(0)
 
-        publish.trust(site, public_key, wh, operator=operator)
-        err.print(f"{site}: bundles must now be signed by {public_key}")
-        raise typer.Exit(0)
 
-    @pool.command("verify")
-    def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
-        """Check the audit log's hash chain and head, and every kept submission's files and
-        signature. Exit 3 when anything was altered, removed or truncated."""
-        from federate.warehouse import publish
+@pool_app.command("trust")
+def trust(
+    site: Annotated[str, typer.Argument(help="Registered site name.")],
+    public_key: Annotated[
+        str, typer.Argument(help="The site's public key, ed25519:BASE64 (federate keys show).")
+    ],
+    wh: WarehouseOpt,
+    operator: OperatorOpt = None,
+) -> None:
+    """Trust a site's signing key from now on (recorded in the audit log)."""
+    from federate.warehouse import publish
 
-        result = publish.verify_warehouse(wh)
-        if fmt is Format.JSON:
-            print_json(result)
-        else:
-            err.print(
-                f"[green]Verified[/]: {result['submissions']} submission(s), "
-                f"{result['log_entries']} audit log entries, head {result['head']}"
-            )
-        raise typer.Exit(0)
+    publish.trust(site, public_key, wh, operator=operator)
+    err.print(f"{site}: bundles must now be signed by {public_key}")
+    raise typer.Exit(0)
 
-    @pool.command("rollback")
-    def rollback(
-        site: Annotated[str, typer.Argument(help="Registered site name.")],
-        to: Annotated[str, typer.Option("--to", help="The kept submission_id to make current.")],
-        wh: WarehouseOpt,
-        operator: OperatorOpt = None,
-        fmt: SummaryFormatOpt = Format.TABLE,
-    ) -> None:
-        """Make an earlier kept submission the site's current data again (recorded in history)."""
-        from federate.warehouse import publish
 
-        event = publish.rollback(site, to, wh, operator=operator)
-        if fmt is Format.JSON:
-            print_json({"warehouse": str(wh), **asdict(event)})
-        else:
-            _event_summary(event, "Rolled back")
-        raise typer.Exit(0)
+@pool_app.command("verify")
+def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
+    """Check the audit log's hash chain and head, and every kept submission's files and
+    signature. Exit 3 when anything was altered, removed or truncated."""
+    from federate.warehouse import publish
 
-    @pool.command("history")
-    def history(
-        site: Annotated[str, typer.Argument(help="Registered site name.")],
-        wh: WarehouseOpt,
-        fmt: FormatOpt = Format.TABLE,
-    ) -> None:
-        """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
-        from federate.output import emit_table
-
-        catalog = read_catalog(wh)
-        check_site(site, catalog)
-        current = catalog.current.get(site)
-        rows = [
-            {
-                "seq": e.seq,
-                "time_utc": e.time_utc,
-                "action": e.action,
-                "submission_id": e.submission_id,
-                "current": e.submission_id == current,
-                "operator": e.operator,
-                **_table_rows(e.rows),
-                "manifest_sha256": e.manifest_sha256,
-            }
-            for e in catalog.site_history(site)
-        ]
-        emit_table(_table(rows, _history_schema()), fmt, title=f"History of {site}")
-        raise typer.Exit(0)
-
-    @pool.command("status")
-    def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
-        """The current submission and its rows per table, for every site."""
-        import pyarrow as pa
-
-        from federate.adapters import registry
-        from federate.output import emit_table
-
-        catalog = read_catalog(wh)
-        last = {e.site: e for e in catalog.history}
-        rows = []
-        for site in sorted(set(registry.site_names()) | set(catalog.current)):
-            sub = catalog.submissions.get(catalog.current.get(site, ""))
-            rows.append(
-                {
-                    "site": site,
-                    "submission_id": sub.submission_id if sub else None,
-                    "published_utc": last[site].time_utc if site in last else None,
-                    "operator": last[site].operator if site in last else None,
-                    **_table_rows(sub.rows if sub else {}),
-                }
-            )
-        schema = pa.schema(
-            [("site", pa.string()), ("submission_id", pa.string())]
-            + [("published_utc", pa.string()), ("operator", pa.string())]
-            + [(t, pa.int64()) for t in _table_names()]
+    result = publish.verify_warehouse(wh)
+    if fmt is Format.JSON:
+        print_json(result)
+    else:
+        err.print(
+            f"[green]Verified[/]: {result['submissions']} submission(s), "
+            f"{result['log_entries']} audit log entries, head {result['head']}"
         )
-        emit_table(_table(rows, schema), fmt, title=f"Warehouse {wh}")
-        raise typer.Exit(0)
+    raise typer.Exit(0)
+
+
+@pool_app.command("rollback")
+def rollback(
+    site: Annotated[str, typer.Argument(help="Registered site name.")],
+    to: Annotated[str, typer.Option("--to", help="The kept submission_id to make current.")],
+    wh: WarehouseOpt,
+    operator: OperatorOpt = None,
+    fmt: SummaryFormatOpt = Format.TABLE,
+) -> None:
+    """Make an earlier kept submission the site's current data again (recorded in history)."""
+    from federate.warehouse import publish
+
+    event = publish.rollback(site, to, wh, operator=operator)
+    _emit_event(event, wh, fmt, "Rolled back")
+    raise typer.Exit(0)
+
+
+@pool_app.command("history")
+def history(
+    site: Annotated[str, typer.Argument(help="Registered site name.")],
+    wh: WarehouseOpt,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
+    from federate.output import emit_table
+
+    catalog = read_catalog(wh)
+    check_site(site, catalog)
+    current = catalog.current.get(site)
+    rows = [
+        {
+            "seq": e.seq,
+            "time_utc": e.time_utc,
+            "action": e.action,
+            "submission_id": e.submission_id,
+            "current": e.submission_id == current,
+            "operator": e.operator,
+            **_table_rows(e.rows),
+            "manifest_sha256": e.manifest_sha256,
+        }
+        for e in catalog.site_history(site)
+    ]
+    emit_table(_table(rows, _history_schema()), fmt, title=f"History of {site}")
+    raise typer.Exit(0)
+
+
+@pool_app.command("status")
+def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """The current submission and its rows per table, for every site."""
+    from federate.adapters import registry
+    from federate.output import emit_table
+
+    catalog = read_catalog(wh)
+    last = {e.site: e for e in catalog.history}
+    rows = []
+    for site in sorted(set(registry.site_names()) | set(catalog.current)):
+        sub = catalog.submissions.get(catalog.current.get(site, ""))
+        rows.append(
+            {
+                "site": site,
+                "submission_id": sub.submission_id if sub else None,
+                "published_utc": last[site].time_utc if site in last else None,
+                "operator": last[site].operator if site in last else None,
+                **_table_rows(sub.rows if sub else {}),
+            }
+        )
+    emit_table(_table(rows, _status_schema()), fmt, title=f"Warehouse {wh}")
+    raise typer.Exit(0)
 
 
 def _table_names() -> list[str]:
@@ -179,10 +173,28 @@ def _history_schema() -> pa.Schema:
     )
 
 
+def _status_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [("site", pa.string()), ("submission_id", pa.string())]
+        + [("published_utc", pa.string()), ("operator", pa.string())]
+        + [(t, pa.int64()) for t in _table_names()]
+    )
+
+
 def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     import pyarrow as pa
 
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _emit_event(event: Event, wh: Path, fmt: Format, verb: str) -> None:
+    """A publish or rollback: the event as JSON on stdout, or a summary on stderr."""
+    if fmt is Format.JSON:
+        print_json({"warehouse": str(wh), **asdict(event)})
+    else:
+        _event_summary(event, verb)
 
 
 def _event_summary(event: Event, verb: str) -> None:

@@ -44,53 +44,55 @@ MemoryOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("query")
-    def query(
-        sql: Annotated[
-            str,
-            typer.Argument(help="One SELECT over the shared tables and the role's views."),
-        ],
-        wh: WarehouseOpt,
-        role: RoleOpt = Role.BLINDED,
-        min_cell: Annotated[
-            int | None,
-            typer.Option(
-                "--min-cell",
-                min=1,
-                help="Release the result as a table: integer columns are counts (1..K-1 "
-                f"suppressed, with secondary suppression), floats statistics (e.g. "
-                f"{DEFAULT_MIN_CELL}). Default: no suppression (a row-level tool).",
-            ),
-        ] = None,
-        fmt: DataFormatOpt = DataFormat.TABLE,
-        out: OutOpt = None,
-        seconds: SecondsOpt = QUERY_SECONDS,
-        memory: MemoryOpt = QUERY_MEMORY,
-        operator: OperatorOpt = None,
-    ) -> None:
-        """Run one read-only SELECT over every site's current submission, as a role.
+    app.command("query")(query)
 
-        Relations: each shared table; allocation, periods and treatment_periods (the arm of
-        each patient: 'ALL' only, for the blinded role); code_labels; intake (row accounting).
-        The blinded role's tables are read from the warehouse's blinded area: restricted
-        columns do not exist there. SQL cannot read or write files, attach databases, load
-        extensions or change settings. Anything but a single SELECT (or WITH ... SELECT), a
-        query past the time or memory limit, exits 2.
-        """
-        import pyarrow as pa
 
-        from federate.output import emit_table
-        from federate.query.sandbox import Limits, run_query
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(help="One SELECT over the shared tables and the role's views."),
+    ],
+    wh: WarehouseOpt,
+    role: RoleOpt = Role.BLINDED,
+    min_cell: Annotated[
+        int | None,
+        typer.Option(
+            "--min-cell",
+            min=1,
+            help="Release the result as a table: integer columns are counts (1..K-1 "
+            f"suppressed, with secondary suppression), floats statistics (e.g. "
+            f"{DEFAULT_MIN_CELL}). Default: no suppression (a row-level tool).",
+        ),
+    ] = None,
+    fmt: DataFormatOpt = DataFormat.TABLE,
+    out: OutOpt = None,
+    seconds: SecondsOpt = QUERY_SECONDS,
+    memory: MemoryOpt = QUERY_MEMORY,
+    operator: OperatorOpt = None,
+) -> None:
+    """Run one read-only SELECT over every site's current submission, as a role.
 
-        if fmt is DataFormat.PARQUET and out is None:
-            raise UsageError("--format parquet needs --out FILE", code="bad-format")
-        limits = Limits(seconds=seconds, memory=memory)
-        result = run_query(sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator)
-        try:
-            emit_table(result, fmt, out=out)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError) as exc:
-            raise UsageError(
-                f"this result cannot be written as {fmt.value} ({exc}); try --format json",
-                code="bad-format",
-            ) from None
-        raise typer.Exit(0)
+    Relations: each shared table; allocation, periods and treatment_periods (the arm of
+    each patient: 'ALL' only, for the blinded role); code_labels; intake (row accounting).
+    The blinded role's tables are read from the warehouse's blinded area: restricted
+    columns do not exist there. SQL cannot read or write files, attach databases, load
+    extensions or change settings. Anything but a single SELECT (or WITH ... SELECT), a
+    query past the time or memory limit, exits 2.
+    """
+    import pyarrow as pa
+
+    from federate.output import emit_table
+    from federate.query.sandbox import Limits, run_query
+
+    if fmt is DataFormat.PARQUET and out is None:
+        raise UsageError("--format parquet needs --out FILE", code="bad-format")
+    limits = Limits(seconds=seconds, memory=memory)
+    result = run_query(sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator)
+    try:
+        emit_table(result, fmt, out=out)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError) as exc:
+        raise UsageError(
+            f"this result cannot be written as {fmt.value} ({exc}); try --format json",
+            code="bad-format",
+        ) from None
+    raise typer.Exit(0)

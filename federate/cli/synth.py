@@ -14,6 +14,44 @@ if TYPE_CHECKING:
     from federate.synth import SynthResult
 
 
+def register(app: typer.Typer) -> None:
+    app.command("synth")(synth)
+
+
+def synth(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write truth/, keys/ and exports/ into.")
+    ],
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: the same seed, the same trial.")
+    ] = SYNTH_SEED,
+    patients: Annotated[
+        int,
+        typer.Option(
+            "--patients",
+            min=1,
+            help="Patients in all (MESEMS: 144), split over the six sites in MESEMS "
+            "proportions; each site gets at least one.",
+        ),
+    ] = SYNTH_PATIENTS,
+    inject_errors: Annotated[
+        bool,
+        typer.Option(
+            "--inject-errors",
+            help="Write deliberate errors into the exports and list them in "
+            "OUT/injected.json with the reason code ingest must give.",
+        ),
+    ] = False,
+) -> int:
+    """Simulate a MESEMS-like trial: the truth in the shared schema and each registered
+    site's local export, as the site would send it."""
+    from federate.synth import run
+
+    result = run(out, seed=seed, patients=patients, inject_errors=inject_errors)
+    _summary(result)
+    return 0
+
+
 def _summary(result: SynthResult) -> None:
     from rich.table import Table as RichTable
 
@@ -39,39 +77,3 @@ def _summary(result: SynthResult) -> None:
         err.print(f"injected {len(result.injected)} error(s), listed in {result.injected_file}")
     for note in result.notes:
         err.print(f"note: {note}")
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("synth")
-    def synth(
-        out: Annotated[
-            Path, typer.Option("--out", help="Folder to write truth/, keys/ and exports/ into.")
-        ],
-        seed: Annotated[
-            int, typer.Option("--seed", min=0, help="Random seed: the same seed, the same trial.")
-        ] = SYNTH_SEED,
-        patients: Annotated[
-            int,
-            typer.Option(
-                "--patients",
-                min=1,
-                help="Patients in all (MESEMS: 144), split over the six sites in MESEMS "
-                "proportions; each site gets at least one.",
-            ),
-        ] = SYNTH_PATIENTS,
-        inject_errors: Annotated[
-            bool,
-            typer.Option(
-                "--inject-errors",
-                help="Write deliberate errors into the exports and list them in "
-                "OUT/injected.json with the reason code ingest must give.",
-            ),
-        ] = False,
-    ) -> int:
-        """Simulate a MESEMS-like trial: the truth in the shared schema and each registered
-        site's local export, as the site would send it."""
-        from federate.synth import run
-
-        result = run(out, seed=seed, patients=patients, inject_errors=inject_errors)
-        _summary(result)
-        return 0
