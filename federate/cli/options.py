@@ -3,7 +3,7 @@
 Building the command line (every command's options, for ``--help`` or to run one command)
 imports nothing heavy: each command imports the engine it needs in its own body. The defaults
 it shows are therefore repeated here from the modules that own them, which
-tests/test_cli_lazy.py checks they still match.
+tests/cli/test_lazy.py checks they still match.
 """
 
 from __future__ import annotations
