@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import numpy as np
@@ -32,9 +32,22 @@ if TYPE_CHECKING:
 LOCAL_ID = "__local_id"
 LOOKED_UP = "__lookup_"  # a mapped column computed ahead, per distinct input value
 
-RecordFn = Callable[
-    [pa.Array, str | None, str | None, pa.Array | None, str, str, str, pa.ChunkedArray], None
-]
+
+class RecordFn(Protocol):
+    """Records the rows of ``mask`` as failing one rule (``TableMapper._record``, bound to a
+    batch and its collectors)."""
+
+    def __call__(
+        self,
+        mask: pa.Array,
+        column: str | None,
+        shared: str | None,
+        values: pa.Array | None,
+        reason: str,
+        rule: str,
+        severity: str = "error",
+        source_rows: pa.ChunkedArray | None = None,
+    ) -> None: ...
 
 
 def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, str]:
@@ -182,55 +195,90 @@ class TableMapper:
 
     def map(self, batch: pa.RecordBatch, failures: Collector, warnings: Collector) -> pa.Table:
         """Return the accepted rows (shared schema); record every failure."""
+        parsed = self._parse(batch)
+        record = functools.partial(self._record, parsed.column(ROW_COLUMN), failures, warnings)
+        bad = pa.repeat(pa.scalar(False), parsed.num_rows)
+        # Rows whose value did not parse or derive: by the shared column, for ``_validate``.
+        unparsed: dict[str, np.ndarray] = {}
+        bad = self._flag_unparsed(parsed, record, bad, unparsed)
+        bad = self._flag_underivable(parsed, record, bad, unparsed)
+
+        # Every rule runs on every row (a coordinator fixes all of a row at once), but a value
+        # already reported as unreadable is not reported again as missing.
+        typed = self._shared_table(parsed)
+        bad = pc.or_(bad, self._validate(typed, parsed, unparsed, record, "error"))
+        keep = pc.invert(bad)
+        held = (
+            typed.filter(bad).column("subject_id") if "subject_id" in typed.column_names else None
+        )
+        if held is not None and len(held):
+            self.quarantined_subjects.update(pc.unique(held.drop_null()).to_pylist())
+        accepted, accepted_parsed = typed.filter(keep), parsed.filter(keep)
+        self._validate(accepted, accepted_parsed, {}, record, "warning")
+        return accepted.cast(self._arrow_schema)
+
+    def _parse(self, batch: pa.RecordBatch) -> pa.Table:
+        """The batch through the mapping SQL (built from the first batch's column types)."""
         if self._sql is None:
             self.raw_types = {f.name: f.type for f in batch.schema}
             self._sql = self._build_sql()
         self.con.register("raw", pa.Table.from_batches([batch]))
         try:
-            parsed = self.con.sql(self._sql).to_arrow_table()
+            return self.con.sql(self._sql).to_arrow_table()
         finally:
             self.con.unregister("raw")
-        rows = parsed.column(ROW_COLUMN)
-        bad = pa.repeat(pa.scalar(False), parsed.num_rows)
 
-        def record(
-            mask: pa.Array,
-            column: str | None,
-            shared: str | None,
-            values: pa.Array | None,
-            reason: str,
-            rule: str,
-            severity: str = "error",
-            source_rows: pa.ChunkedArray | None = None,
-        ) -> None:
-            restricted = bool(shared) and self.table.column(shared or "").restricted
-            failures_or_warnings = failures if severity == "error" else warnings
-            listed = pc.filter(rows if source_rows is None else source_rows, mask)
-            if restricted and severity == "warning":
-                # Which rows carry a dose or a lot would reveal allocation: count them only.
-                n = len(listed)
-                listed = pa.array([0], pa.int64())
-                mask = pa.array([True])
-                values = None
-                rule = f"{rule}: {n} row(s), not listed (the column is restricted)"
-            failures_or_warnings.add(
-                site=self.adapter.name,
-                submission_id=self.submission_id,
-                table=self.table.name,
-                source_file=self.relpath,
-                part=self.tm.part,
-                rows=listed,
-                column=column,
-                shared_column=shared,
-                values=None if values is None else pc.filter(values, mask),
-                reason=reason,
-                rule=rule,
-                severity=severity,
-                restricted=restricted,
-            )
+    def _record(
+        self,
+        rows: pa.ChunkedArray,
+        failures: Collector,
+        warnings: Collector,
+        mask: pa.Array,
+        column: str | None,
+        shared: str | None,
+        values: pa.Array | None,
+        reason: str,
+        rule: str,
+        severity: str = "error",
+        source_rows: pa.ChunkedArray | None = None,
+    ) -> None:
+        """Record the rows of ``mask`` as failing one rule (``rows``: the batch's source rows,
+        unless ``source_rows`` gives those ``mask`` is over)."""
+        restricted = bool(shared) and self.table.column(shared or "").restricted
+        failures_or_warnings = failures if severity == "error" else warnings
+        listed = pc.filter(rows if source_rows is None else source_rows, mask)
+        if restricted and severity == "warning":
+            # Which rows carry a dose or a lot would reveal allocation: count them only.
+            n = len(listed)
+            listed = pa.array([0], pa.int64())
+            mask = pa.array([True])
+            values = None
+            rule = f"{rule}: {n} row(s), not listed (the column is restricted)"
+        failures_or_warnings.add(
+            site=self.adapter.name,
+            submission_id=self.submission_id,
+            table=self.table.name,
+            source_file=self.relpath,
+            part=self.tm.part,
+            rows=listed,
+            column=column,
+            shared_column=shared,
+            values=None if values is None else pc.filter(values, mask),
+            reason=reason,
+            rule=rule,
+            severity=severity,
+            restricted=restricted,
+        )
 
-        # Parse failures: a value was there but does not read under the declared rule.
-        unparsed: dict[str, np.ndarray] = {}
+    def _flag_unparsed(
+        self,
+        parsed: pa.Table,
+        record: RecordFn,
+        bad: pa.Array,
+        unparsed: dict[str, np.ndarray],
+    ) -> pa.Array:
+        """Parse failures: a value was there but does not read under the declared rule; and a
+        missing patient id. Records them, notes them in ``unparsed``; ``bad`` with their rows."""
         for name, parser in self.tm.fields.items():
             if not parser.source:
                 continue
@@ -258,9 +306,18 @@ class TableMapper:
                     "a patient id is required",
                 )
                 bad = pc.or_(bad, mask)
+        return bad
 
-        # Derived columns: every input present but no result (e.g. a unit the analyte does not
-        # take) quarantines the row.
+    def _flag_underivable(
+        self,
+        parsed: pa.Table,
+        record: RecordFn,
+        bad: pa.Array,
+        unparsed: dict[str, np.ndarray],
+    ) -> pa.Array:
+        """Derived columns: every input present but no result (e.g. a unit the analyte does not
+        take) quarantines the row. Records them, notes them in ``unparsed``; ``bad`` with their
+        rows."""
         for name, derived in self.table.derived.items():
             if not derived.inputs:
                 continue
@@ -281,20 +338,7 @@ class TableMapper:
                 record(present, site_col, name, values, derived.reason, derived.rule)
                 bad = pc.or_(bad, present)
                 unparsed[name] = present.to_numpy(zero_copy_only=False)
-
-        # Every rule runs on every row (a coordinator fixes all of a row at once), but a value
-        # already reported as unreadable is not reported again as missing.
-        typed = self._shared_table(parsed)
-        bad = pc.or_(bad, self._validate(typed, parsed, unparsed, record, "error"))
-        keep = pc.invert(bad)
-        held = (
-            typed.filter(bad).column("subject_id") if "subject_id" in typed.column_names else None
-        )
-        if held is not None and len(held):
-            self.quarantined_subjects.update(pc.unique(held.drop_null()).to_pylist())
-        accepted, accepted_parsed = typed.filter(keep), parsed.filter(keep)
-        self._validate(accepted, accepted_parsed, {}, record, "warning")
-        return accepted.cast(self._arrow_schema)
+        return bad
 
     def _shared_table(self, parsed: pa.Table) -> pa.Table:
         n = parsed.num_rows

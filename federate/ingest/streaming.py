@@ -140,51 +140,26 @@ def pass_sql(
     """The whole streaming query over ``raw`` for one source (``looked_up``: input columns
     whose mapped columns ``Lookup`` computes ahead, beside the reader's columns;
     ``patients_ahead``: so are each row's patient, status and W0 date, and the query has no
-    join, which keeps the file's order)."""
-    table, tm = mapper.table, mapper.tm
+    join, which keeps the file's order): map, type, settle, flag, select."""
     carry = carried(raw)
     if MERGED in raw.names:
         carry[MERGED] = MERGED
     ahead = {c: c for c in (PATIENT, PATIENT_STATUS, PATIENT_W0)} if patients_ahead else {}
     mapped = mapper.build_sql({f.name: f.type for f in raw}, carry | ahead, looked_up)
-    outputs = set(mapper.outputs())
+    typed = _typed_sql(mapper, mapped, carry, patients_ahead)
+    w0 = PATIENT_W0 if patients_ahead else None
+    settled = settle_sql(mapper.table, typed, checks, STATUS, w0)
+    return _flagged_sql(mapper, settled, carry)
 
-    shared = []
-    for col in table.columns:
-        kind = _DUCK_TYPES[col.dtype]
-        if col.name == "site":
-            expr = sql_str(mapper.adapter.name)
-        elif col.name == "subject_id" and patients_ahead:
-            expr = f"m.{PATIENT}"
-        elif col.name == "subject_id" and tm.subject:
-            # Patients of the subjects table are joined; only others reach the Python function.
-            expr = f"coalesce(i.subject_id, __pseudonym(m.{LOCAL_ID}))"
-        elif col.name == "submission_id":
-            expr = sql_str(mapper.submission_id)
-        elif col.name == "source_file":
-            expr = sql_str(mapper.relpath)
-        elif col.name == "source_row":
-            expr = f"m.{sql_ident(ROW_COLUMN)}"
-        elif col.name in outputs:
-            expr = f"m.{sql_ident(col.name)}"
-        else:
-            expr = "NULL"
-        shared.append(f"CAST({expr} AS {kind}) AS {sql_ident(col.name)}")
 
-    # A value that was there but did not parse, a missing patient id, an underivable column.
-    unparsed = [
-        f"(m.{sql_ident('__raw_' + name)} IS NOT NULL AND m.{sql_ident(name)} IS NULL)"
-        for name, parser in tm.fields.items()
-        if parser.source
-    ]
-    if tm.subject:
-        unparsed.append(f"m.{LOCAL_ID} IS NULL")
-    for name, derived in table.derived.items():
-        if derived.inputs:
-            present = " AND ".join(f"m.{sql_ident(c)} IS NOT NULL" for c in derived.inputs)
-            unparsed.append(f"(m.{sql_ident(name)} IS NULL AND {present})")
+def _typed_sql(
+    mapper: TableMapper, mapped: str, carry: dict[str, str], patients_ahead: bool
+) -> str:
+    """The mapped rows in the shared columns' types, with what the checks need beside them:
+    whether a value did not parse, the input carried, the local id and the patient's status."""
+    tm = mapper.tm
     aux = [
-        f"({' OR '.join(unparsed) or 'false'}) AS __unparsed",
+        f"({_unparsed_sql(mapper)}) AS __unparsed",
         *(f"m.{sql_ident(dst)} AS {sql_ident(dst)}" for dst in carry.values()),
     ]
     if tm.subject:
@@ -198,8 +173,58 @@ def pass_sql(
     else:
         joined, status = "", "NULL"
     aux.append(f"{status} AS {STATUS}")
-    typed = f"(SELECT {', '.join(shared + aux)} FROM ({mapped}) m {joined})"
+    shared = _shared_sql(mapper, patients_ahead)
+    return f"(SELECT {', '.join(shared + aux)} FROM ({mapped}) m {joined})"
 
+
+def _shared_sql(mapper: TableMapper, patients_ahead: bool) -> list[str]:
+    """Each shared column, cast to its type: the engine's own, or mapped from the export."""
+    outputs = set(mapper.outputs())
+    shared = []
+    for col in mapper.table.columns:
+        kind = _DUCK_TYPES[col.dtype]
+        if col.name == "site":
+            expr = sql_str(mapper.adapter.name)
+        elif col.name == "subject_id" and patients_ahead:
+            expr = f"m.{PATIENT}"
+        elif col.name == "subject_id" and mapper.tm.subject:
+            # Patients of the subjects table are joined; only others reach the Python function.
+            expr = f"coalesce(i.subject_id, __pseudonym(m.{LOCAL_ID}))"
+        elif col.name == "submission_id":
+            expr = sql_str(mapper.submission_id)
+        elif col.name == "source_file":
+            expr = sql_str(mapper.relpath)
+        elif col.name == "source_row":
+            expr = f"m.{sql_ident(ROW_COLUMN)}"
+        elif col.name in outputs:
+            expr = f"m.{sql_ident(col.name)}"
+        else:
+            expr = "NULL"
+        shared.append(f"CAST({expr} AS {kind}) AS {sql_ident(col.name)}")
+    return shared
+
+
+def _unparsed_sql(mapper: TableMapper) -> str:
+    """A value that was there but did not parse, a missing patient id, an underivable column."""
+    table, tm = mapper.table, mapper.tm
+    unparsed = [
+        f"(m.{sql_ident('__raw_' + name)} IS NOT NULL AND m.{sql_ident(name)} IS NULL)"
+        for name, parser in tm.fields.items()
+        if parser.source
+    ]
+    if tm.subject:
+        unparsed.append(f"m.{LOCAL_ID} IS NULL")
+    for name, derived in table.derived.items():
+        if derived.inputs:
+            present = " AND ".join(f"m.{sql_ident(c)} IS NOT NULL" for c in derived.inputs)
+            unparsed.append(f"(m.{sql_ident(name)} IS NULL AND {present})")
+    return " OR ".join(unparsed) or "false"
+
+
+def _flagged_sql(mapper: TableMapper, settled: str, carry: dict[str, str]) -> str:
+    """Over the settled rows: whether each breaks a hard rule or only a soft one, and what
+    leaves the query - the shared columns, the flags and verdicts, and a flagged row's input."""
+    table, tm = mapper.table, mapper.tm
     hard: list[str] = ["__unparsed"]
     soft: list[str] = []
     for col in table.columns:
@@ -209,7 +234,6 @@ def pass_sql(
             test = col.violation_sql(sql_ident(col.name), soft=is_soft)
             if test:
                 rules.append(f"({test})")
-    settled = settle_sql(table, typed, checks, STATUS, PATIENT_W0 if patients_ahead else None)
     names = ", ".join(sql_ident(c) for c in table.names)
     keep = ", ".join(
         f"CASE WHEN {HARD} OR {SOFT} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"

@@ -16,9 +16,9 @@ from lxml import etree
 from federate.adapters.declaration import Keep, TableMap
 from federate.adapters.parsers import Text
 from federate.errors import ExitCode, InputError
+from federate.ingest.export import find_source
 from federate.ingest.mapping import resolve_columns
 from federate.ingest.reshape import reshaped, stream
-from federate.ingest.run import find_source
 from federate.readers import ROW_COLUMN, Reject, Source
 from federate.readers.redcap import RedcapReader
 from federate.readers.redcap_values import form_slug

@@ -1,0 +1,58 @@
+"""The bundle's report: what a site's coordinator reads after an ingest - each source's row
+accounting, the columns ignored or dropped, and the quarantine and warnings by reason, with
+examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from federate.adapters.declaration import SiteAdapter
+from federate.ingest.accounts import SourceAccount
+
+EXAMPLES = 200  # of each of the quarantine and the warnings: the files hold them all
+
+
+def build_report(
+    adapter: SiteAdapter,
+    submission_id: str,
+    accounts: list[SourceAccount],
+    quarantine: pa.Table,
+    warnings: pa.Table,
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
+    quarantined_rows = (
+        quarantine.select(["source_file", "source_row"])
+        .group_by(["source_file", "source_row"])
+        .aggregate([])
+        .num_rows
+        if quarantine.num_rows
+        else 0
+    )
+    examples = quarantine.slice(0, EXAMPLES).to_pylist()
+    warning_examples = warnings.slice(0, EXAMPLES).to_pylist()
+    return {
+        "site": adapter.name,
+        "submission_id": submission_id,
+        "sources": [vars(a) for a in accounts],
+        "columns": columns,
+        "quarantine": {
+            "rows": quarantined_rows,
+            "failures": quarantine.num_rows,
+            "by_reason": _counts(quarantine, ["table", "reason"]),
+            "examples": examples,
+        },
+        "warnings": {
+            "count": warnings.num_rows,
+            "by_reason": _counts(warnings, ["table", "reason", "shared_column"]),
+            "examples": warning_examples,
+        },
+    }
+
+
+def _counts(table: pa.Table, by: list[str]) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(by).aggregate([([], "count_all")])
+    return sorted(grouped.to_pylist(), key=lambda r: [str(r[k]) for k in by])

@@ -1,0 +1,134 @@
+"""The bundle's own files, written once every table is staged: the quarantine (Parquet for the
+coordinating centre, CSV and Excel for the site), the report, the manifest that seals every file
+by its SHA-256, and the signature over the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from federate import __version__
+from federate.adapters.declaration import SiteAdapter
+from federate.bundle.manifest import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    QUARANTINE,
+    QUARANTINE_CSV,
+    QUARANTINE_XLSX,
+    REPORT,
+    SIGNATURE,
+    seal,
+    table_path,
+    write_json,
+)
+from federate.bundle.signing import SigningKey
+from federate.ingest.accounts import SourceAccount
+from federate.ingest.quarantine import Collector
+from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
+from federate.ingest.report import build_report
+from federate.schema import Schema
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Who submits what, under which id: the manifest's header."""
+
+    adapter: SiteAdapter
+    schema: Schema
+    submission_id: str
+    created: dt.datetime
+    operator: str | None  # None: the user running the ingest
+    pseudonym_key_id: str
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the staged tables came to."""
+
+    accounts: list[SourceAccount]  # as the adapter declares the sources, then files skipped
+    columns: list[dict[str, Any]]  # per source: the columns ignored and dropped (the report's)
+    identifier_scan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sealed:
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+    quarantine: pa.Table
+    warnings: pa.Table
+
+
+def seal_bundle(
+    stage: Path,
+    submission: Submission,
+    tally: Tally,
+    failures: Collector,
+    warnings: Collector,
+    signing: SigningKey,
+) -> Sealed:
+    """Write the quarantine, the report and the manifest into ``stage``, then sign it."""
+    quarantine = failures.table()
+    warning_table = warnings.table()
+    pq.write_table(quarantine, stage / QUARANTINE, compression="zstd")
+    pa_csv.write_csv(quarantine, stage / QUARANTINE_CSV)
+    write_quarantine_xlsx(stage / QUARANTINE_XLSX, quarantine, warning_table)
+    adapter = submission.adapter
+    report = build_report(
+        adapter, submission.submission_id, tally.accounts, quarantine, warning_table, tally.columns
+    )
+    write_json(stage / REPORT, report)
+    manifest = _manifest(stage, submission, tally, quarantine)
+    manifest["files"] = seal(stage)
+    write_json(stage / MANIFEST, manifest)
+    # One signature over the manifest covers every file: it holds their SHA-256.
+    write_json(
+        stage / SIGNATURE,
+        {
+            "algorithm": "ed25519",
+            "public_key": signing.public,
+            "signature": signing.sign((stage / MANIFEST).read_bytes()),
+        },
+    )
+    return Sealed(manifest, report, quarantine, warning_table)
+
+
+def _manifest(
+    stage: Path, submission: Submission, tally: Tally, quarantine: pa.Table
+) -> dict[str, Any]:
+    """The manifest without its ``files``, which can only be sealed once it is the last file
+    left to write."""
+    adapter, schema = submission.adapter, submission.schema
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "site": adapter.name,
+        "country": adapter.country,
+        "submission_id": submission.submission_id,
+        "schema": {"name": schema.name, "version": schema.version},
+        "adapter": {"name": adapter.name, "version": adapter.version},
+        "tool": {"name": "federate", "version": __version__},
+        "created_utc": submission.created.isoformat().replace("+00:00", "Z"),
+        "operator": submission.operator or getpass.getuser(),
+        "pseudonym_key_id": submission.pseudonym_key_id,
+        "identifier_scan": tally.identifier_scan,
+        "sources": [vars(a) for a in tally.accounts],
+        "tables": {
+            name: {"file": table_path(stage, name).relative_to(stage).as_posix(), "rows": rows}
+            for name, rows in _rows_per_table(tally.accounts).items()
+        },
+        "quarantine": {"file": QUARANTINE, "rows": quarantine.num_rows},
+    }
+
+
+def _rows_per_table(accounts: list[SourceAccount]) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for account in accounts:
+        if account.table:  # files skipped whole feed no table
+            rows[account.table] = rows.get(account.table, 0) + account.rows_mapped
+    return rows

@@ -1,0 +1,270 @@
+"""Staging one table: each of its sources streamed through its table map into the table's
+Parquet file (with each source's row accounting), its keys settled (and, for the tables others
+join with, what they join with filled), then its text scanned for identifiers.
+
+Tables are staged on worker threads, side by side (``federate.ingest.workers``): a table only
+ever touches its own sources' entries here, and the subjects table, the only one that adds to
+``held``, runs alone, before every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from federate.adapters.declaration import SiteAdapter, TableMap
+from federate.bundle.manifest import table_path
+from federate.ingest.accounts import SourceAccount, apply_settlement, close_account
+from federate.ingest.mapping import TableMapper, unknown_columns
+from federate.ingest.patients import Patients
+from federate.ingest.plans import Plan, Plans
+from federate.ingest.quarantine import Collector
+from federate.ingest.reshape import Counter, counted, reshape_sql, stream
+from federate.ingest.settle import Settler
+from federate.ingest.streaming import PARENT, Checks, Outcome, Pass
+from federate.ingest.writer import BackgroundWriter
+from federate.privacy.gate import Scan, scan_table
+from federate.readers.base import Reject, Source
+from federate.schema import Schema, Table
+
+ProgressFn = Callable[[str, int], None]
+
+
+@dataclass
+class TableStager:
+    """Stages the tables of one submission: ``schedule`` says in which order, ``stage`` is one
+    table's task (on a worker thread), ``sources`` gives the accounts they came to."""
+
+    adapter: SiteAdapter
+    schema: Schema
+    found: list[tuple[TableMap, Source]]
+    plans: Plans  # by the index of a source in ``found``
+    stage_dir: Path
+    submission_id: str
+    patients: Patients
+    failures: Collector
+    warnings: Collector
+    allowed: set[str]  # columns allowed to hold identifiers
+    progress: ProgressFn | None
+    # By a source's index in ``found``: its account and its column notes (the report's).
+    by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # subjects whose every row was quarantined
+    order: list[str] = field(init=False)  # the tables, as the adapter first names them
+
+    def __post_init__(self) -> None:
+        self.order = list(dict.fromkeys(tm.table for tm, _ in self.found))
+
+    def schedule(self) -> tuple[list[str], dict[str, list[str]]]:
+        """The tables in the order to start them and the tables each waits on: each table once
+        the tables it joins with are settled; of those ready, the ones others wait on first,
+        then the largest (the Collectors sort: the order leaves no trace)."""
+        maps = [tm for tm, _ in self.found]
+        after = {name: joins_with(name, maps, self.schema) for name in self.order}
+        waited_on = {n for needs in after.values() for n in needs}
+
+        def size(name: str) -> int:
+            return sum(src.path.stat().st_size for tm, src in self.found if tm.table == name)
+
+        return sorted(self.order, key=lambda n: (n not in waited_on, -size(n))), after
+
+    def stage(self, table_name: str, cur: duckdb.DuckDBPyConnection) -> Scan:
+        """Map a table's sources into its Parquet file, settle its keys (and, for the tables
+        others join with, fill what they join with), then scan it for identifiers."""
+        table = self.schema.table(table_name)
+        indices = [i for i, (tm, _) in enumerate(self.found) if tm.table == table_name]
+        checks = Checks(
+            parents=table_name != PARENT and PARENT in self.order,
+            by_window=by_window(table, self.found[indices[0]][0]),
+            windows=dict(self.schema.visit_windows),
+        )
+        settler = Settler(
+            cur,
+            self.stage_dir,
+            self.schema,
+            self.adapter,
+            self.submission_id,
+            self.failures,
+            self.warnings,
+        )
+        seen = self._write(table, indices, cur, checks)
+        settler.keys(table, self.held)
+        apply_settlement(settler.result, [self.by_plan[i][0] for i in indices])
+        if table_name == PARENT:
+            settler.parents(seen, self.held)
+            self.patients.load_ids(cur)
+            self.patients.pseudonymise.settle(self.patients.subjects_of)
+        elif table_name == "visits":
+            settler.baselines()
+            self.patients.load_w0(cur)
+        path = table_path(self.stage_dir, table_name)
+        return scan_table(cur, path, self.schema, table_name, self.allowed)
+
+    def sources(self) -> tuple[list[SourceAccount], list[dict[str, Any]]]:
+        """Each staged source's account and column notes, as the adapter declares them."""
+        return (
+            [self.by_plan[i][0] for i in sorted(self.by_plan)],
+            [self.by_plan[i][1] for i in sorted(self.by_plan)],
+        )
+
+    def _write(
+        self, table: Table, indices: list[int], cur: duckdb.DuckDBPyConnection, checks: Checks
+    ) -> list[pa.Table]:
+        """Stream the sources at ``indices`` into the table's Parquet file, in declared order;
+        the (local id, pseudonym) pairs they saw (subjects only)."""
+        seen: list[pa.Table] = []
+        path = table_path(self.stage_dir, table.name)
+        with BackgroundWriter(path, self.schema.arrow_schema(table)) as writer:
+            for i in indices:
+                columns = self._note_columns(self.plans[i])
+                account, outcome, mapper = self._map_source(
+                    self.plans[i], table, cur, writer, checks
+                )
+                self.by_plan[i] = (account, columns)
+                seen += outcome.ids
+                if table.name == PARENT:
+                    self.held.update(mapper.quarantined_subjects)
+        return seen
+
+    def _note_columns(self, plan: Plan) -> dict[str, Any]:
+        """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
+        tm, source = plan.tm, plan.source
+        system = set(plan.facts.get("system_columns", "").split(","))
+        extra = [c for c in unknown_columns(tm, plan.header) if c not in system]
+        dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
+        # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
+        flagged = plan.facts.get("identifier_fields_dropped", "")
+        dropped += [f for f in flagged.split(",") if f and f not in dropped]
+        if extra:
+            self.warnings.add(
+                site=self.adapter.name,
+                submission_id=self.submission_id,
+                table=tm.table,
+                source_file=source.relpath,
+                part=source.part,
+                rows=[1] * len(extra),
+                column=None,
+                shared_column=None,
+                values=list(extra),
+                reason="unknown-column",
+                rule="column not declared by the adapter: ignored, never written",
+                severity="warning",
+            )
+        return {
+            "file": source.relpath,
+            "part": source.part,
+            "table": tm.table,
+            "ignored_unknown": extra,
+            "dropped_identifiers": dropped,
+        }
+
+    def _map_source(
+        self,
+        plan: Plan,
+        table: Table,
+        con: duckdb.DuckDBPyConnection,
+        writer: BackgroundWriter,
+        checks: Checks,
+    ) -> tuple[SourceAccount, Outcome, TableMapper]:
+        """Stream one source through its table map into the table's writer, with its
+        accounting."""
+        tm, source, reader = plan.tm, plan.source, self.adapter.reader
+        reshaping = tm.keep is not None or tm.pivot is not None
+        # After a pivot the columns carry their declared names.
+        columns = {c: c for c in tm.source_columns()} if tm.pivot else plan.columns
+        mapper = TableMapper(
+            self.adapter,
+            self.schema,
+            table,
+            tm,
+            columns,
+            source.relpath,
+            self.submission_id,
+            self.patients.pseudonymise,
+            con.cursor(),
+            facts=plan.facts,
+        )
+        account = SourceAccount(
+            source.relpath,
+            tm.table,
+            reader.sha256(source),
+            source.path.stat().st_size,
+            part=source.part,
+        )
+        account.facts = plan.facts
+        rejects: list[Reject] = []
+        counter = Counter()
+        batches = stream(counted(reader.batches(source, rejects), counter), plan.header)
+        reshape = reshape_sql(tm, plan.columns) if reshaping else None
+        id_source = tm.subject.source if tm.subject else None
+        progress = self.progress
+        run = Pass(
+            con,
+            self.schema,
+            mapper,
+            checks,
+            writer,
+            self.failures,
+            self.warnings,
+            date_column=_date_column(tm, table),
+            id_column=columns.get(id_source) if id_source else None,
+            settled=self.patients,
+            progress=(lambda n: progress(source.relpath, n)) if progress else None,
+        )
+        try:
+            outcome = run.run(batches, reshape)
+        finally:
+            mapper.con.close()
+        self._quarantine_rejects(rejects, tm.table, source)
+        close_account(account, counter.rows, len(rejects), outcome, tm.keep)
+        return account, outcome, mapper
+
+    def _quarantine_rejects(self, rejects: list[Reject], table: str, source: Source) -> None:
+        """Rows the reader could not read, one record per reason."""
+        for reason, group in _group_rejects(rejects).items():
+            self.failures.add(
+                site=self.adapter.name,
+                submission_id=self.submission_id,
+                table=table,
+                source_file=source.relpath,
+                part=source.part,
+                rows=[r.row for r in group],
+                column=None,
+                shared_column=None,
+                values=None,
+                reason=reason,
+                rule="; ".join(sorted({r.detail for r in group})),
+            )
+
+
+def joins_with(name: str, maps: list[TableMap], schema: Schema) -> list[str]:
+    """The tables a table's pass joins with, which must be settled first: every table with the
+    patients (subjects), and a table whose visits are assigned by window with the W0 dates
+    (visits)."""
+    present = {tm.table for tm in maps}
+    first = next(tm for tm in maps if tm.table == name)
+    wanted = [PARENT] if name != PARENT else []
+    if by_window(schema.table(name), first):
+        wanted.append("visits")
+    return [n for n in wanted if n in present and n != name]
+
+
+def by_window(table: Table, tm: TableMap) -> bool:
+    # A visit the export does not name is assigned from the date, by window.
+    return bool(table.visit_date) and "visit_code" not in tm.fields
+
+
+def _date_column(tm: TableMap, table: Table) -> str | None:
+    parser = tm.fields.get(table.visit_date or "")
+    return parser.source if parser else None
+
+
+def _group_rejects(rejects: list[Reject]) -> dict[str, list[Reject]]:
+    groups: dict[str, list[Reject]] = {}
+    for reject in rejects:
+        groups.setdefault(reject.reason, []).append(reject)
+    return groups
