@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _LINE = re.compile(r":\d+\)$")
-_WORK = re.compile(r"(^|;)ingest \(federate/ingest\.py")  # the engine's entry point
+_WORK = re.compile(r"(^|;)ingest \(federate/ingest/run\.py")  # the engine's entry point
 # The command line and the entry point hold ~100% of every sample: they say nothing.
-_WRAPPER = re.compile(r"\(federate/cli/|^ingest \(federate/ingest\.py")
+_WRAPPER = re.compile(r"\(federate/cli/|^ingest \(federate/ingest/run\.py")
 
 
 @dataclass(frozen=True)
