@@ -42,17 +42,29 @@ class SourceAccount:
 
 
 def close_account(
-    account: SourceAccount, read: int, rejects: int, outcome: Outcome, keep: Keep | None
+    account: SourceAccount, read: int, rejects: list[Reject], outcome: Outcome, keep: Keep | None
 ) -> None:
     """Fill ``account`` from a finished pass: ``read`` rows the reader gave, ``rejects`` it
-    could not read; rows neither written nor quarantined were merged or not kept."""
-    account.rows_read = read + rejects
+    could not read or the source deleted; rows neither written nor quarantined were merged or
+    not kept."""
+    deleted = [r for r in rejects if r.deleted]
+    account.rows_read = read + len(rejects)
     account.rows_mapped = outcome.written
-    account.rows_quarantined = outcome.failed + rejects + sum(outcome.removed.values())
+    account.rows_quarantined = (
+        outcome.failed + len(rejects) - len(deleted) + sum(outcome.removed.values())
+    )
+    for reject in deleted:
+        account.skip(reject.reason, 1)
     account.rows_parent_quarantined = outcome.removed.get("parent-quarantined", 0)
     if outcome.merged:
         account.skip("merged-into-record", outcome.merged)
-    unkept = account.rows_read - account.rows_mapped - account.rows_quarantined - outcome.merged
+    unkept = (
+        account.rows_read
+        - account.rows_mapped
+        - account.rows_quarantined
+        - outcome.merged
+        - len(deleted)
+    )
     if unkept and keep is not None:
         account.skip(keep.reason, unkept)
     account.check()

@@ -220,12 +220,12 @@ class TableStager:
         finally:
             mapper.con.close()
         self._quarantine_rejects(rejects, tm.table, source)
-        close_account(account, counter.rows, len(rejects), outcome, tm.keep)
+        close_account(account, counter.rows, rejects, outcome, tm.keep)
         return account, outcome, mapper
 
     def _quarantine_rejects(self, rejects: list[Reject], table: str, source: Source) -> None:
         """Rows the reader could not read, one record per reason."""
-        for reason, group in _group_rejects(rejects).items():
+        for reason, group in _group_rejects([r for r in rejects if not r.deleted]).items():
             self.failures.add(
                 site=self.adapter.name,
                 submission_id=self.submission_id,

@@ -9,6 +9,10 @@ Frozen contract:
   ``ROW_COLUMN``, the int64 record number a coordinator would look for (for CSV the header is
   record 1, so data starts at 2). Records the reader cannot split into columns are not yielded:
   each is appended to ``rejects`` with its record number, so accounting still adds up.
+  Records the source system itself deleted but still exports (OpenClinica's removed subjects,
+  forms and item groups; a REDCap form never saved) are not yielded either: each is appended
+  to ``rejects`` as a ``Reject`` with ``deleted=True`` and a declared reason code, and is
+  counted as skipped with that reason, never quarantined.
 * A reader never writes anywhere, and never loads the whole file into memory.
 """
 
@@ -40,11 +44,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Reject:
-    """A record the reader could not split into the file's columns."""
+    """A record the reader could not split into the file's columns (quarantined), or one the
+    source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``)."""
 
     row: int
     reason: str
     detail: str
+    deleted: bool = False
 
 
 def file_version(path: Path, relpath: str | None = None) -> str:

@@ -3,12 +3,16 @@ and every bad input the walking skeleton promises to handle."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +21,8 @@ from federate.bundle.manifest import verify
 from federate.errors import InputError, UsageError
 from federate.ingest.run import ingest
 from federate.privacy.pseudonym import SiteKey, pseudonym
+from federate.readers.base import ROW_COLUMN, Reject, Source
+from federate.readers.csv import CsvReader
 from tests.italy_export import FILES, write_italy_export
 
 ITALY = registry.adapter("italy")
@@ -245,3 +251,35 @@ def test_ingest_uses_arrows_jemalloc_pool_unless_the_user_chose_one(
         assert pa.default_memory_pool().backend_name == "jemalloc"
     finally:
         pa.set_memory_pool(before)
+
+
+class _DeletingReader(CsvReader):
+    """A reader that, like OpenClinica or REDCap, exports a record its system deleted: the
+    visits of patient 000124 are marked deleted rather than yielded."""
+
+    def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
+        for batch in super().batches(source, rejects):
+            if "visite" not in source.relpath:
+                yield batch
+                continue
+            gone = pc.equal(batch.column("id_paziente"), "000124")
+            for row in pc.filter(batch.column(ROW_COLUMN), gone).to_pylist():
+                rejects.append(Reject(row, "removed-in-source", "deleted", deleted=True))
+            yield batch.filter(pc.invert(gone))
+
+
+def test_records_the_source_deleted_are_skipped_with_their_reason(
+    tmp_path: Path, site_key: SiteKey
+) -> None:
+    italian = ITALY.reader
+    assert isinstance(italian, CsvReader)
+    reader = _DeletingReader(delimiter=italian.delimiter, encodings=italian.encodings)
+    adapter = dataclasses.replace(ITALY, reader=reader)
+    export = write_italy_export(tmp_path / "export")
+    result = ingest(adapter, export, tmp_path / "bundle", site_key, operator="tester")
+    assert result.exit_code == 0, result.quarantine.to_pylist()
+    manifest = verify(tmp_path / "bundle", registry.schema())
+    visits = next(s for s in manifest["sources"] if s["path"] == "visite.csv")
+    assert (visits["rows_read"], visits["rows_mapped"], visits["rows_skipped"]) == (5, 3, 2)
+    assert visits["skipped_reasons"] == {"removed-in-source": 2}
+    assert visits["rows_quarantined"] == 0
