@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
+
+# What this tool's secrets look like in a file: a PEM block (the signing key) or a run of 32+
+# hex digits (a pseudonym key is 64). No message echoes one back: a key file given where an
+# export was expected would otherwise be shown as a "column". Fingerprints (16 hex) stay.
+_SECRET = re.compile(
+    r"-----BEGIN[^-]*-----.*?(?:-----END[^-]*-----|\Z)"
+    r"|(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])",
+    re.S,
+)
+HIDDEN = "(hidden: looks like a key)"
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that could be a key replaced."""
+    return _SECRET.sub(HIDDEN, text)
 
 
 class ExitCode(IntEnum):
@@ -31,9 +47,9 @@ class Location:
         if self.row is not None:
             parts.append(f"row {self.row}")
         if self.column:
-            parts.append(f"column {self.column!r}")
+            parts.append(f"column {redact(self.column)!r}")
         if self.value is not None:
-            parts.append(f"value {self.value!r}")
+            parts.append(f"value {redact(self.value)!r}")
         if self.rule:
             parts.append(f"rule: {self.rule}")
         return ", ".join(parts)
@@ -46,6 +62,7 @@ class FederateError(Exception):
     code: str = "error"
 
     def __init__(self, message: str, *, code: str | None = None, where: Location | None = None):
+        message = redact(message)
         super().__init__(message)
         self.message = message
         if code:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,31 +21,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from federate.errors import IntegrityError, UsageError
-from federate.privacy.pseudonym import default_key_path, write_new_key
+from federate.privacy.keyfiles import (
+    check_private,
+    default_key_path,
+    signing_key_path,
+    write_private,
+)
+from federate.privacy.pseudonym import write_new_key
 
 SIGNING_ENV = "FEDERATE_SIGNING_KEY"
-
-
-def signing_key_path(site: str) -> Path:
-    return default_key_path(site).with_name(f"{site}.signing.pem")
-
-
-def check_private(path: Path) -> None:
-    """A secret readable by group or others is refused (and never read)."""
-    mode = path.stat().st_mode
-    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(
-            f"key file {path} is readable by others (mode {stat.filemode(mode)}); "
-            f"make it owner-only: chmod 600 {path}",
-            code="key-permissions",
-        )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def new_signing_key(path: Path) -> None:
@@ -55,7 +38,7 @@ def new_signing_key(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(path, pem)
+    write_private(path, pem)
 
 
 def public_text(key: Ed25519PublicKey) -> str:

@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except FederateError as exc:
-        err.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc}", markup=True)
+        from rich.markup import escape  # a message quotes the site's values: never markup
+
+        err.print(f"[bold red]error[/] [dim]({exc.code})[/]: {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line here, the traceback in a log file
         log = _log_crash()

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.errors import UsageError
+from federate.privacy.keyfiles import check_private, default_key_path, write_private
 
 # The settled patients' pseudonyms of those of the given ids they hold.
 Known = Callable[[list[str]], dict[str, str]]
@@ -42,15 +42,8 @@ class SiteKey:
         return hashlib.sha256(b"federate-key-id:" + self.secret).hexdigest()[:16]
 
 
-def default_key_path(site: str) -> Path:
-    return Path(platformdirs.user_config_dir("federate")) / "keys" / f"{site}.key"
-
-
 def write_new_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+    write_private(path, (secrets.token_hex(32) + "\n").encode("ascii"))
 
 
 def load_key(site: str, key_file: Path | None) -> SiteKey:
@@ -67,10 +60,11 @@ def load_key(site: str, key_file: Path | None) -> SiteKey:
                 "with the same key. It must never leave the site.",
                 file=sys.stderr,
             )
+    if not key_file.exists():
+        raise UsageError(f"key file {key_file} does not exist", code="no-key")
+    check_private(key_file)
     try:
         text = key_file.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise UsageError(f"key file {key_file} does not exist", code="no-key") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"key file {key_file} cannot be read: {exc}", code="bad-key") from None
     try:

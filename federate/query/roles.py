@@ -21,7 +21,6 @@ sees only the 'ALL' rows.
 
 from __future__ import annotations
 
-import getpass
 from enum import StrEnum
 from pathlib import Path
 
@@ -97,7 +96,7 @@ def record_unblinded(warehouse: Path, purpose: str, operator: str | None = None)
     with locked(warehouse / LOCK):
         return audit.append(
             warehouse,
-            operator=operator or getpass.getuser(),
+            operator=audit.accountable(operator),
             action="unblinded",
             site="",
             submission_id="",

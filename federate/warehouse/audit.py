@@ -9,6 +9,7 @@ publish), so a rewritten, deleted or truncated entry is detected by ``federate p
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import json
 import os
@@ -43,6 +44,15 @@ def read_entries(warehouse: Path) -> list[dict[str, Any]]:
                 where=Location(file=LOG, row=n),
             ) from None
     return entries
+
+
+def accountable(operator: str | None) -> str:
+    """Who the log records: the account that ran the command, always; a name given with
+    ``--operator`` is added to it, never put in its place (anyone can type any name)."""
+    account = getpass.getuser()
+    if operator and operator != account:
+        return f"{account} (as {operator})"
+    return account
 
 
 def append(warehouse: Path, **fields: Any) -> str:

@@ -17,7 +17,6 @@ previous catalog, so the warehouse is either exactly as before or has the whole 
 
 from __future__ import annotations
 
-import getpass
 import re
 import sys
 import uuid
@@ -84,7 +83,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
     """Verify ``bundle`` and publish it as its site's current submission. A refusal is
     recorded in the audit log of an existing warehouse, which is otherwise left as it was."""
-    who = operator or getpass.getuser()
+    who = audit.accountable(operator)
     try:
         return _add(bundle, warehouse, who)
     except FederateError as exc:
@@ -111,12 +110,13 @@ def _add(bundle: Path, warehouse: Path, who: str) -> Event:
     with locked(warehouse / LOCK):
         catalog = read_catalog(warehouse)
         _check_new(catalog, manifest)
+        key_note = _key_change(warehouse, catalog, manifest)
         _clean_leftovers(warehouse, catalog)
         places = _Places.of(warehouse, site, submission_id)
         try:
             sub, pin = _stage(bundle, manifest, places, warehouse)
             _move_into_place(places, warehouse)
-            event = _record(warehouse, catalog, sub, pin, who)
+            event = _record(warehouse, catalog, sub, pin, who, key_note)
         except BaseException:
             # Not published: undo our own folders (a killed process leaves them to the next add).
             if not _is_published(warehouse, submission_id):
@@ -210,7 +210,35 @@ def _move_into_place(places: _Places, warehouse: Path) -> None:
     crash_point("renamed")
 
 
-def _record(warehouse: Path, catalog: Catalog, sub: Submission, pin: str | None, who: str) -> Event:
+def _key_change(warehouse: Path, catalog: Catalog, manifest: dict[str, Any]) -> str:
+    """Warn, loudly, when the site's pseudonym key differs from its current submission's: its
+    patients will not link to the earlier submissions'. Returns the note for the audit log."""
+    site, current = manifest["site"], catalog.current.get(manifest["site"])
+    if current is None:
+        return ""
+    before = read_manifest(warehouse / catalog.submissions[current].path).get("pseudonym_key_id")
+    after = manifest.get("pseudonym_key_id")
+    if before == after:
+        return ""
+    note = f"pseudonym key changed since {current} ({before} -> {after})"
+    print(
+        f"federate: WARNING: {site}'s {note}. Its patients get new pseudonyms and will NOT "
+        "link to its earlier submissions. If the key was lost, restore it (federate keys "
+        "import) and ingest again; if it was changed on purpose, every earlier submission "
+        "of the site must be ingested again with the new key.",
+        file=sys.stderr,
+    )
+    return note
+
+
+def _record(
+    warehouse: Path,
+    catalog: Catalog,
+    sub: Submission,
+    pin: str | None,
+    who: str,
+    key_note: str = "",
+) -> Event:
     """Step 4: pin a first bundle's key, log the add, then replace the catalog: the one write
     that publishes (the audit entries come first, so the catalog can name the log's head)."""
     if pin:
@@ -238,7 +266,7 @@ def _record(warehouse: Path, catalog: Catalog, sub: Submission, pin: str | None,
         submission_id=sub.submission_id,
         manifest_sha256=sub.manifest_sha256,
         outcome="ok",
-        reason="",
+        reason=key_note,
     )
     new, event = catalog.publish(sub, "add", who, head)
     write_catalog(warehouse, new)
@@ -268,7 +296,7 @@ def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None
         _check_rows(warehouse / sub.path, manifest)
         check_signed(warehouse / sub.path, site, warehouse)
         verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
-        who = operator or getpass.getuser()
+        who = audit.accountable(operator)
         head = audit.append(
             warehouse,
             operator=who,
@@ -309,7 +337,7 @@ def trust(site: str, public: str, warehouse: Path, *, operator: str | None = Non
         set_trust(warehouse, site, public, "set by an operator")
         audit.append(
             warehouse,
-            operator=operator or getpass.getuser(),
+            operator=audit.accountable(operator),
             action="trust",
             site=site,
             submission_id="",

@@ -141,6 +141,7 @@ def test_bad_input_matrix(
     edit(export)
     key = tmp_path / "k"
     key.write_text("ab" * 32)
+    key.chmod(0o600)
     done = subprocess.run(
         [
             sys.executable,

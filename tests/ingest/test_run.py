@@ -41,6 +41,7 @@ def run_cli(*args: str, key: Path) -> subprocess.CompletedProcess[str]:
 def key_file(tmp_path: Path, site_key: SiteKey) -> Path:
     path = tmp_path / "italy.key"
     path.write_text(site_key.secret.hex())
+    path.chmod(0o600)  # a key readable by others is refused
     return path
 
 

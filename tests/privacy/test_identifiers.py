@@ -101,6 +101,7 @@ def test_column_names_that_announce_identifiers() -> None:
 def run_ingest(export: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     key = out.parent / "k"
     key.write_text("cd" * 32)
+    key.chmod(0o600)
     return subprocess.run(
         [
             sys.executable,

@@ -4,6 +4,7 @@ runs are logged, and nothing a site coordinator sees at ingest shows a restricte
 
 from __future__ import annotations
 
+import getpass
 import json
 import zipfile
 from pathlib import Path
@@ -114,7 +115,10 @@ def test_unblinded_runs_are_logged_and_show_arms(
     arms = {r["arm"] for r in json.loads(out)["parts"][0]["rows"]}
     assert arms == {"ALL", *SEQUENCES}
     logged = audit.read_entries(wh)[before:]
-    assert [(e["action"], e["operator"]) for e in logged] == [("unblinded", "stat-1")]
+    # The account that ran it is recorded; the --operator given is only added to it.
+    assert [(e["action"], e["operator"]) for e in logged] == [
+        ("unblinded", f"{getpass.getuser()} (as stat-1)")
+    ]
     assert "baseline" in str(logged[0]["reason"])
     sql = "SELECT sequence, count(*) AS n FROM randomisation GROUP BY ALL"
     code, out, _ = cli(capsys, "query", sql, "--warehouse", str(wh), "--role", "unblinded")

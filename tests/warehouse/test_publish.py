@@ -7,6 +7,7 @@ and analyses tests.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -41,6 +42,7 @@ from tests.bundles import (
 )
 
 MakeBundle = Callable[..., Path]
+ME = getpass.getuser()  # the log records the account; --operator is only added to it
 
 
 @pytest.fixture
@@ -114,8 +116,8 @@ def test_second_submission_replaces_current_and_history_keeps_both(
     assert code == 0
     history = json.loads(out)
     assert [(h["submission_id"], h["operator"], h["current"]) for h in history] == [
-        (first_id, "ana", False),
-        (second_id, "bo", True),
+        (first_id, f"{ME} (as ana)", False),
+        (second_id, f"{ME} (as bo)", True),
     ]
     assert [h["mri"] for h in history] == [5, 2]
     assert all(len(h["manifest_sha256"]) == 64 for h in history)
@@ -130,7 +132,7 @@ def test_second_submission_replaces_current_and_history_keeps_both(
             "site": "italy",
             "submission_id": second_id,
             "published_utc": history[1]["time_utc"],
-            "operator": "bo",
+            "operator": f"{ME} (as bo)",
             "subjects": 3,
             "randomisation": 3,
             "infusions": 4,
