@@ -62,7 +62,7 @@ def ingest_command(
     """Turn a site's local export into a validated, sealed submission bundle.
 
     Exit 0 when every row was accepted, 1 when some rows were quarantined
-    (see BUNDLE/quarantine.csv), 2 when the export cannot be read, 3 when a
+    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read, 3 when a
     national identifier, e-mail address or phone number is in the data, 70 on
     an internal error (a log file is named). On 2, 3 and 70 nothing is written.
     """
@@ -152,9 +152,10 @@ def _summary(result: IngestResult) -> None:
     if q["rows"]:
         err.print(
             f"[yellow]{q['rows']} row(s) quarantined[/] ({q['failures']} failure(s)); "
-            f"fix them in the export, see {result.bundle / 'quarantine.csv'}:"
+            f"fix them in the export, see {result.site_copy / 'quarantine.xlsx'} (values as "
+            "exported, for the site only; the bundle's copy masks identifiers and patient ids):"
         )
-        for ex in q["examples"][:10]:
+        for ex in result.quarantine.slice(0, 10).to_pylist():
             where = ex["source_file"] + (f" [{ex['part']}]" if ex.get("part") else "")
             err.print(
                 f"  {where} row {ex['source_row']}, column {ex['column']!r}, "

@@ -35,7 +35,7 @@ from federate.ingest.export import check_paths, locate
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plans
 from federate.ingest.quarantine import Collector
-from federate.ingest.seal import Submission, Tally, seal_bundle
+from federate.ingest.seal import Submission, Tally, seal_bundle, site_copy_of
 from federate.ingest.stage import ProgressFn, TableStager
 from federate.ingest.streaming import PARENT, prepare
 from federate.ingest.workers import WORKERS, run_when_ready
@@ -48,9 +48,13 @@ from federate.readers.base import Source
 class IngestResult:
     bundle: Path
     manifest: dict[str, Any]
-    report: dict[str, Any]
-    quarantine: pa.Table
+    report: dict[str, Any]  # the bundle's: identifiers and local ids masked
+    quarantine: pa.Table  # as exported, for the site's own eyes (also in ``site_copy``)
     warnings: pa.Table
+
+    @property
+    def site_copy(self) -> Path:
+        return site_copy_of(self.bundle)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -99,6 +103,7 @@ def ingest(
     with (
         Plans(adapter.reader, export.found, PARENT, ahead=workers > 1) as plans,
         staged_dir(out) as stage,
+        staged_dir(site_copy_of(out)) as site_stage,
         _connection(stage, workers) as con,
     ):
         prepare(con, pseudonymise)
@@ -118,7 +123,7 @@ def ingest(
         scans = _stage_tables(stager, con, workers)
         tally = _tally(stager, scans, export.skipped)
         submission = Submission(adapter, schema, submission_id, now, operator, key.key_id)
-        sealed = seal_bundle(stage, submission, tally, failures, warnings, signing)
+        sealed = seal_bundle(stage, site_stage, submission, tally, failures, warnings, signing)
     return IngestResult(out, sealed.manifest, sealed.report, sealed.quarantine, sealed.warnings)
 
 

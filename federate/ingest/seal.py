@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,13 @@ from federate.ingest.accounts import SourceAccount
 from federate.ingest.quarantine import Collector
 from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
 from federate.ingest.report import build_report
+from federate.privacy.gate import local_id_columns, mask_records
 from federate.schema import Schema
+
+
+def site_copy_of(bundle: Path) -> Path:
+    """Where the coordinator's own quarantine and report go: beside the bundle, never in it."""
+    return bundle.with_name(bundle.name + ".site")
 
 
 @dataclass(frozen=True)
@@ -67,23 +74,24 @@ class Sealed:
 
 def seal_bundle(
     stage: Path,
+    site_copy: Path,
     submission: Submission,
     tally: Tally,
     failures: Collector,
     warnings: Collector,
     signing: SigningKey,
 ) -> Sealed:
-    """Write the quarantine, the report and the manifest into ``stage``, then sign it."""
-    quarantine = failures.table()
-    warning_table = warnings.table()
-    pq.write_table(quarantine, stage / QUARANTINE, compression="zstd")
-    pa_csv.write_csv(quarantine, stage / QUARANTINE_CSV)
-    write_quarantine_xlsx(stage / QUARANTINE_XLSX, quarantine, warning_table)
-    adapter = submission.adapter
-    report = build_report(
-        adapter, submission.submission_id, tally.accounts, quarantine, warning_table, tally.columns
-    )
-    write_json(stage / REPORT, report)
+    """Write the quarantine, the report and the manifest into ``stage``, then sign it. The
+    bundle leaves the site, so its quarantine and report pass the identifier gate (identifiers
+    and local patient ids masked); the coordinator's own copies, with the values as exported,
+    go to ``site_copy``, which is never part of the bundle."""
+    quarantine, warning_table = failures.table(), warnings.table()
+    _write_records(site_copy, submission, tally, quarantine, warning_table)
+    hidden = local_id_columns(submission.adapter)
+    leaving = mask_records(quarantine, hidden)
+    _write_records(stage, submission, tally, leaving, mask_records(warning_table, hidden))
+    pq.write_table(leaving, stage / QUARANTINE, compression="zstd")
+    report = json.loads((stage / REPORT).read_text("utf-8"))
     manifest = _manifest(stage, submission, tally, quarantine)
     manifest["files"] = seal(stage)
     write_json(stage / MANIFEST, manifest)
@@ -97,6 +105,24 @@ def seal_bundle(
         },
     )
     return Sealed(manifest, report, quarantine, warning_table)
+
+
+def _write_records(
+    folder: Path, submission: Submission, tally: Tally, quarantine: pa.Table, warnings: pa.Table
+) -> None:
+    """The quarantine as CSV and Excel, and the report, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pa_csv.write_csv(quarantine, folder / QUARANTINE_CSV)
+    write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings)
+    report = build_report(
+        submission.adapter,
+        submission.submission_id,
+        tally.accounts,
+        quarantine,
+        warnings,
+        tally.columns,
+    )
+    write_json(folder / REPORT, report)
 
 
 def _manifest(

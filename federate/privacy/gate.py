@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from federate.adapters.declaration import SiteAdapter
 from federate.errors import PrivacyError
@@ -33,7 +34,9 @@ class Finding:
 
     def describe(self) -> str:
         where = ", ".join(f"{f} row {r}" for f, r in self.rows)
-        return f"{self.table}.{self.column}: {self.kind} {self.masked} at {where}"
+        return f"{self.table}.{self.column}: {self.kind} {self.masked}" + (
+            f" at {where}" if where else ""
+        )
 
 
 def check_column_names(adapter: SiteAdapter) -> None:
@@ -109,3 +112,68 @@ def identifier_verdict(scans: list[Scan], allowed: set[str]) -> dict[str, Any]:
         )
     scanned = sum(n for n, _ in scans)
     return {"scanned_columns": scanned, "allowed": sorted(allowed), "findings": 0}
+
+
+LOCAL_ID_MASK = "(local patient id)"
+
+
+def mask_identifiers(values: pa.Array) -> pa.Array:
+    """``values`` with every identifier found in them masked where it stands (free-text rules:
+    phone numbers too), each distinct value scanned once."""
+    import pyarrow.compute as pc
+
+    hits = scan_values(values, free_text=True)
+    if not hits:
+        return values
+    masked: dict[str, str] = {}
+    for hit in hits:
+        masked[hit.value] = masked.get(hit.value, hit.value).replace(hit.match, hit.masked)
+    keys = pa.array(list(masked), pa.string())
+    index = pc.index_in(values, value_set=keys)
+    replaced = pa.array(list(masked.values()), pa.string()).take(index)
+    return pc.if_else(pc.is_null(index), values, replaced)
+
+
+def mask_records(records: pa.Table, local_id_columns: set[str]) -> pa.Table:
+    """Quarantine or warning records fit to leave the site: identifiers in their values masked,
+    and the values of the local patient id columns (the site's own, or ``subject_id``) hidden."""
+    import pyarrow.compute as pc
+
+    if records.num_rows == 0:
+        return records
+    values = mask_identifiers(records.column("value").combine_chunks())
+    is_id = pc.or_kleene(
+        pc.is_in(records.column("column"), value_set=pa.array(sorted(local_id_columns))),
+        pc.equal(records.column("shared_column"), "subject_id"),
+    )
+    is_id = pc.and_(pc.fill_null(is_id, False), pc.is_valid(values))
+    values = pc.if_else(is_id, pa.scalar(LOCAL_ID_MASK), values)
+    index = records.schema.get_field_index("value")
+    return records.set_column(index, records.schema.field(index), values)
+
+
+def local_id_columns(adapter: SiteAdapter) -> set[str]:
+    """The site's own columns that hold its local patient id."""
+    return {tm.subject.source for tm in adapter.tables if tm.subject}
+
+
+def recheck_bundle(
+    con: duckdb.DuckDBPyConnection, bundle: Path, schema: Schema, manifest: dict[str, Any]
+) -> None:
+    """The gate again, centrally, on a bundle as received (``pool add``): every text column of
+    every table, and every quarantined value, scanned; any identifier refuses it (exit 3). Only
+    the allowances the site recorded in its signed manifest are honoured."""
+    allowed = set(manifest.get("identifier_scan", {}).get("allowed", []))
+    scans = [
+        scan_table(con, bundle / info["file"], schema, name, allowed)
+        for name, info in manifest["tables"].items()
+    ]
+    quarantine = bundle / manifest.get("quarantine", {}).get("file", "")
+    if quarantine.is_file():
+        import pyarrow.parquet as pq
+
+        values = pq.read_table(quarantine, columns=["value"]).column("value").combine_chunks()
+        hits = scan_values(values, free_text=True)
+        found = [Finding("quarantine", "value", h.kind, h.masked, []) for h in hits]
+        scans.append((1, found))
+    identifier_verdict(scans, allowed)

@@ -38,6 +38,7 @@ from federate.bundle.manifest import (
 )
 from federate.bundle.signing import fingerprint
 from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
+from federate.privacy.gate import recheck_bundle
 from federate.warehouse import audit
 from federate.warehouse.blind import current_blinded_files, verify_blinded, write_blinded
 from federate.warehouse.catalog import (
@@ -185,6 +186,9 @@ def _stage(
     manifest = _verified(places.stage)  # the copy is what gets published: check the copy
     pin = check_signed(places.stage, site, warehouse)
     _check_rows(places.stage, manifest)
+    # The site's scan is not taken on trust: a signed bundle is scanned again here.
+    with duckdb.connect(":memory:") as con:
+        recheck_bundle(con, places.stage, registry.schema(), manifest)
     blinded_sha256 = write_blinded(places.stage, places.blind_stage, list(manifest["tables"]))
     sub = Submission(
         submission_id=submission_id,
