@@ -197,7 +197,8 @@ class RedcapReader(Reader):
     def _state(self, source: Source) -> tuple[Dictionary, Header]:
         if not source.path.is_file():
             raise InputError(
-                f"the REDCap export has no records file {source.relpath}",
+                f"the REDCap export has no records file {source.relpath}: export the "
+                f"project's records as {source.relpath} into the export folder",
                 code="missing-file",
                 where=Location(file=source.relpath),
             )

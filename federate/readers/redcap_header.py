@@ -170,7 +170,8 @@ def _by_label(
     keys = [norm(c) for c in cells]
     if keys[0] not in (norm(rid.label), norm(rid.name)):
         raise InputError(
-            f"the first column should be the record id {rid.name!r}, labelled {rid.label!r}",
+            f"the first column should be the record id {rid.name!r} (labelled {rid.label!r}), "
+            "as REDCap writes it: export the records again in REDCap's own column order",
             code="unknown-column",
             where=Location(file=relpath, row=1, column=cells[0]),
         )
