@@ -1,13 +1,17 @@
 """Denmark: the Danish MESEMS REDCap project, exported as one records file (``data.csv``, `;`)
 with its data dictionary beside it. Longitudinal: one event per protocol visit, a repeating
 event for unscheduled visits, and repeating instruments for relapses, adverse events,
-medication (on the "Løbende registrering" event) and blood tests (on the visit events).
+medication (on the event of the running logs) and blood tests (on the visit events).
 
-Either export flavour reads: the reader decodes a label export (Danish field and choice labels,
-dd-mm-yyyy dates) back to the raw codes declared here, and a raw export carries those codes and
-yyyy-mm-dd dates itself. Decimal comma (number_comma_decimal); haemoglobin in mmol/L. The CPR
-number and the date of birth are flagged ``Identifier?`` in the dictionary: the reader never
-yields them, and they are declared dropped too, should a dictionary lose the flag."""
+Either export flavour reads, whichever the values show: the reader decodes a label export
+(Danish field and choice labels, dd-mm-yyyy dates) back to the raw codes declared here, and a
+raw export carries those codes and yyyy-mm-dd dates itself. Events, data access groups and
+repeating instruments are declared by REDCap's unique names only: a label export's "SCR (Arm 1:
+Arm 1)" or "Aarhus UH" is read as the unique name REDCap makes of it (``scr_arm_1``,
+``aarhus_uh``), never through a list of labels here. Decimal comma (number_comma_decimal);
+haemoglobin in mmol/L. The CPR number and the date of birth are flagged ``Identifier?`` in the
+dictionary: the reader never yields them, and they are declared dropped too, should a
+dictionary lose the flag."""
 
 from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
@@ -40,32 +44,7 @@ VISITS = {
     "w48_arm_1": "W48",
     "uns_arm_1": "UNS",  # a repeating event: one instance per unscheduled visit
 }
-ONGOING = "lobende_arm_1"  # "Løbende registrering": the event of the running logs
-# A label export names events by label (REDCap adds the arm), a raw export by unique name:
-# declaring both lets one adapter read either flavour.
-EVENT_LABELS = {
-    "Screening (Arm 1: Arm 1)": "scr_arm_1",
-    "Uge 0 - baseline (Arm 1: Arm 1)": "w0_arm_1",
-    "Uge 4 (Arm 1: Arm 1)": "w4_arm_1",
-    "Uge 12 (Arm 1: Arm 1)": "w12_arm_1",
-    "Uge 24 (Arm 1: Arm 1)": "w24_arm_1",
-    "Uge 28 (Arm 1: Arm 1)": "w28_arm_1",
-    "Uge 36 (Arm 1: Arm 1)": "w36_arm_1",
-    "Uge 48 (Arm 1: Arm 1)": "w48_arm_1",
-    "Ikke-planlagt besøg (Arm 1: Arm 1)": "uns_arm_1",
-    "Løbende registrering (Arm 1: Arm 1)": ONGOING,
-}
-EVENTS = {**EVENT_LABELS, **{name: name for name in EVENT_LABELS.values()}}
-# Repeating instruments as a label export names them (their Danish labels do not slug to the
-# form names).
-INSTRUMENTS = {
-    "Attak": "attak",
-    "Uønskede hændelser": "haendelser",
-    "Konkomitant medicin": "medicin",
-    "Blodprøver": "blodproever",
-}
-# Data access groups: one per recruiting hospital (label -> unique group name).
-GROUPS = {"Rigshospitalet": "rigshospitalet", "Aarhus Universitetshospital": "aarhus_uh"}
+ONGOING = "lobende_arm_1"  # the event of the running logs (relapses, adverse events, medication)
 
 JA_NEJ = {"1": True, "0": False}
 RELATEDNESS = {"1": "NOT", "2": "UNLIKELY", "3": "POSSIBLE", "4": "PROBABLE", "5": "DEFINITE"}
@@ -96,16 +75,13 @@ def _at_visit(form: str, table: str, fields: dict[str, Parser], note: str = "") 
 DENMARK = SiteAdapter(
     name="denmark",
     country="dk",
-    version="1.0.0",
+    version="1.1.0",
     title="Denmark (DK national trial): REDCap project, records export with its data dictionary",
     reader=RedcapReader(
         records=DATA,
-        flavour="label",  # also reads a raw export: its codes are no labels, kept as they are
+        flavour="either",  # read off the values: a file mixing codes and labels is refused
         delimiter=";",
         encodings=vocabulary.UTF8_OR_CP1252,
-        events=EVENTS,
-        instruments=INSTRUMENTS,
-        groups=GROUPS,
     ),
     locale=Locale(
         decimal=",",
@@ -132,7 +108,8 @@ DENMARK = SiteAdapter(
             subject=RECORD,
             dropped=("cpr", "foedselsdato"),
             part="demografi",
-            note="At screening; the centre is the record's data access group.",
+            note="At screening; the centre is the record's data access group (in a label "
+            "export, its name, read as REDCap's unique name: `Rigshospitalet`, `Aarhus UH`).",
         ),
         TableMap(
             "randomisation",
@@ -301,8 +278,19 @@ DENMARK = SiteAdapter(
     ),
     format="redcap",
     notes=(
-        "The export is REDCap's CSV records export of the whole project (either flavour, "
-        "delimiter `;`) and the project's data dictionary `dictionary.csv` beside it. "
-        "Fields flagged `Identifier?` (the CPR number, the date of birth) are never read.",
+        "The export is REDCap's CSV records export of the whole project, as raw data or as "
+        "labels (the values say which: a file mixing codes and labels is refused), delimiter "
+        "`;`, and the project's data dictionary `dictionary.csv` beside it. Every column must "
+        "be a field of `dictionary.csv`: its field name, in any case, or the label REDCap "
+        "writes for it.",
+        "In a label export, an event, a data access group and a repeating instrument are read "
+        "as the unique name REDCap makes of its label: letters, digits and `_` kept, spaces as "
+        "`_`, lower case, the first 18 characters, and for an event `_arm_` and its arm "
+        "(`SCR (Arm 1: Arm 1)` → `scr_arm_1`, `Aarhus UH` → `aarhus_uh`); two labels that make "
+        "one name are refused. A repeating instrument's label is the instrument whose fields "
+        "its rows fill (`Uønskede hændelser` → `haendelser`).",
+        "An instrument never saved on an event (every field blank, status Incomplete or "
+        "blank) is skipped and counted as `form-never-saved`. Fields flagged `Identifier?` "
+        "(the CPR number, the date of birth) are never read.",
     ),
 )

@@ -1,15 +1,19 @@
 """Which dictionary column each header cell of a REDCap records export is.
 
-A raw export's header holds field names. A label export's header holds field labels, which
+A raw export's header holds field names, matched in any case (REDCap writes them in lower
+case; a spreadsheet may not). A label export's header holds field labels, which
 repeat ("Weight (kg)" at every visit form; "Complete?" once per form), so cells are matched
 through the dictionary's column order: the header must be the dictionary's columns in order,
 some possibly left out. Where leaving columns out makes a repeated label fit two fields, the
 header is refused rather than guessed: the first (greedy) and the last possible fit must agree.
+A header that is no column of the dictionary, but is once split by another delimiter, names the
+delimiter the file was written with.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,55 +58,120 @@ def read_header(path: Path, encoding: str, delimiter: str, quote: str, relpath: 
     return [c.strip() for c in cells]
 
 
-def match_header(cells: list[str], dictionary: Dictionary, relpath: str) -> Header:
+@dataclass(frozen=True)
+class Sniffer:
+    """The header record split by another delimiter than the declared one, to name the real
+    delimiter of a file written with the wrong one."""
+
+    path: Path
+    encoding: str
+    quote: str
+    delimiter: str  # the declared one
+
+    def split(self, delimiter: str) -> list[str]:
+        try:
+            with self.path.open(encoding=text_encoding(self.encoding), newline="") as fh:
+                rows = csv.reader(fh, delimiter=delimiter, quotechar=self.quote)
+                return [c.strip() for c in next(rows)]
+        except (csv.Error, UnicodeDecodeError, StopIteration):
+            return []
+
+
+def match_header(
+    cells: list[str], dictionary: Dictionary, relpath: str, sniff: Sniffer | None = None
+) -> Header:
+    """The column each header cell is. Field names match in any case (REDCap's are lower case);
+    ``sniff`` splits the header by another delimiter, to tell a file written with the wrong
+    one from one with columns the dictionary does not know."""
     columns = dictionary.columns()
-    known = {c.name for c in columns} | set(SYSTEM_LABELS)
+    known = {n.lower(): n for n in [*(c.name for c in columns), *SYSTEM_LABELS]}
     rid = dictionary.fields[0]
     # REDCap writes the record id first: its label marks a label header (many labels may equal
     # field names); otherwise a stray cell is reported as not in the dictionary.
-    if not all(c in known for c in cells) and norm(cells[0]) == norm(rid.label):
-        return Header(tuple(_by_label(cells, columns, dictionary, relpath)), True)
-    return Header(tuple(_by_name(cells, known, dictionary, relpath)), False)
+    if not all(c.lower() in known for c in cells) and norm(cells[0]) == norm(rid.label):
+        return Header(tuple(_by_label(cells, columns, dictionary, relpath, sniff)), True)
+    return Header(tuple(_by_name(cells, known, dictionary, relpath, sniff)), False)
 
 
-def _by_name(cells: list[str], known: set[str], dictionary: Dictionary, relpath: str) -> list[str]:
-    seen: set[str] = set()
-    for i, cell in enumerate(cells):
-        where = Location(file=relpath, row=1, column=cell)
-        if cell not in known:
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def wrong_delimiter(
+    cells: list[str], dictionary: Dictionary, relpath: str, sniff: Sniffer | None
+) -> None:
+    """Refuse, naming both delimiters, a header that another delimiter splits into more
+    columns, the first of them the record id (by name or label)."""
+    if sniff is None:
+        return
+    rid = dictionary.fields[0]
+    first = {norm(rid.name), norm(rid.label)}
+    for delimiter, word in _DELIMITERS.items():
+        split = sniff.split(delimiter) if delimiter != sniff.delimiter else []
+        if len(split) > len(cells) and norm(split[0]) in first:
             raise InputError(
-                f"column {i + 1} is not a field of {dictionary.relpath}: is the dictionary "
-                "from another project, or from before the project changed?",
+                f"this file is {word}-separated; the export must use {sniff.delimiter!r} "
+                "(the CSV delimiter chosen in REDCap's export options)",
+                code="wrong-delimiter",
+                where=Location(file=relpath, row=1),
+            )
+
+
+def _by_name(
+    cells: list[str],
+    known: dict[str, str],
+    dictionary: Dictionary,
+    relpath: str,
+    sniff: Sniffer | None,
+) -> list[str]:
+    names: list[str] = []
+    for cell in cells:
+        where = Location(file=relpath, row=1, column=cell)
+        name = known.get(cell.lower())
+        if name is None:
+            wrong_delimiter(cells, dictionary, relpath, sniff)
+            close = difflib.get_close_matches(cell.lower(), list(known), n=1)
+            raise InputError(
+                f"column {cell!r} is not in {dictionary.relpath}: export with the project's own "
+                "field names"
+                + (f" (did you mean {known[close[0]]!r}?)" if close else "")
+                + f", and {dictionary.relpath} downloaded from the same project",
                 code="unknown-column",
                 where=where,
             )
-        if cell in seen:
+        if name in names:
             raise InputError(
-                f"the header repeats column {cell!r}", code="duplicate-column", where=where
+                f"the header has column {name!r} twice: export each field once",
+                code="duplicate-column",
+                where=where,
             )
-        seen.add(cell)
-    _require_record_id(cells, dictionary, relpath)
-    return cells
+        names.append(name)
+    _require_record_id(names, dictionary, relpath)
+    return names
 
 
 def _require_record_id(names: list[str], dictionary: Dictionary, relpath: str) -> None:
     if dictionary.record_id not in names:
         raise InputError(
             f"the export has no record id column {dictionary.record_id!r} (the first field of "
-            f"{dictionary.relpath})",
+            f"{dictionary.relpath}): export it with the record id",
             code="missing-column",
             where=Location(file=relpath, row=1),
         )
 
 
 def _by_label(
-    cells: list[str], columns: list[Column], dictionary: Dictionary, relpath: str
+    cells: list[str],
+    columns: list[Column],
+    dictionary: Dictionary,
+    relpath: str,
+    sniff: Sniffer | None,
 ) -> list[str]:
     rid = dictionary.fields[0]
     keys = [norm(c) for c in cells]
     if keys[0] not in (norm(rid.label), norm(rid.name)):
         raise InputError(
-            f"the first column should be the record id {rid.name!r}, labelled {rid.label!r}",
+            f"the first column should be the record id {rid.name!r} (labelled {rid.label!r}), "
+            "as REDCap writes it: export the records again in REDCap's own column order",
             code="unknown-column",
             where=Location(file=relpath, row=1, column=cells[0]),
         )
@@ -118,9 +187,11 @@ def _by_label(
     last = _fit(keys[i:][::-1], labels[::-1])
     if isinstance(first, int):
         cell = cells[i + first]
+        wrong_delimiter(cells, dictionary, relpath, sniff)
         raise InputError(
-            f"column {i + first + 1} is not a field label of {dictionary.relpath} in the "
-            "dictionary's order (a label export must be matched through the dictionary)",
+            f"column {cell!r} (column {i + first + 1}) is not a field label of "
+            f"{dictionary.relpath} in its place: export the records with the labels REDCap "
+            f"writes, and {dictionary.relpath} downloaded from the same project",
             code="unknown-column",
             where=Location(file=relpath, row=1, column=cell),
         )

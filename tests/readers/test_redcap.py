@@ -21,7 +21,7 @@ from federate.ingest.mapping import resolve_columns
 from federate.ingest.reshape import reshaped, stream
 from federate.readers import ROW_COLUMN, Reject, Source
 from federate.readers.redcap import RedcapReader
-from federate.readers.redcap_values import form_slug
+from federate.readers.redcap_names import form_slug
 from tests.conftest import corpus_root
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -43,7 +43,10 @@ ORACLE_PROJECTS = (
     "validation-types-1",
 )
 # Values compared per project (every column of every form row, keys and system columns aside).
-VALUES_COMPARED = dict(zip(ORACLE_PROJECTS, (48, 3500, 27, 28, 451, 6, 28, 46, 51), strict=True))
+VALUES_COMPARED = dict(zip(ORACLE_PROJECTS, (33, 3500, 27, 28, 451, 6, 28, 46, 0), strict=True))
+# Forms never saved (all fields blank or unticked, status Incomplete), skipped with their reason
+# though project.xml lists them (REDCap's ODM writes a form whose only value is its status 0).
+NEVER_SAVED = {"checkboxes-1": 5, "validation-types-1": 1}
 # Projects with a known defect: each has its own test below, asserting exactly that defect.
 DEFECTS = {
     "decimal-comma": "dictionary misspelt as dictionay.csv",
@@ -54,7 +57,8 @@ DEFECTS = {
 # Values where data.csv and project.xml legitimately differ (each must still occur).
 KNOWN = {
     ("longitudinal", "patient_document"): "file upload: ODM carries no file, data.csv its name",
-    ("validation-types-1", "f_calculated"): "calc 3+4: project.xml holds 7, data.csv predates it",
+    ("validation-types-1", "<row>"): "calc 3+4: project.xml holds 7, data.csv predates it: its "
+    "form is blank there, never saved",
 }
 
 
@@ -105,19 +109,28 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def differences(folder: Path, reader: RedcapReader = RAW) -> tuple[list[tuple[str, ...]], int]:
-    """Every (form, key, column) where data.csv, read per form, differs from project.xml; and
-    how many values were compared."""
+def empty(items: dict[str, str], form: str, rid: str) -> bool:
+    """An ODM form holding nothing: the record id, unticked checkboxes, status Incomplete."""
+    blank = {rid: None, f"{form}_complete": "0"}
+    return all(
+        v in ("", blank.get(k, "0" if "___" in k else "")) for k, v in items.items() if k != rid
+    )
+
+
+def differences(folder: Path, reader: RedcapReader = RAW) -> tuple[list[tuple[str, ...]], int, int]:
+    """Every (form, key, column) where data.csv, read per form, differs from project.xml; how
+    many values were compared; how many forms were skipped as never saved (ODM: empty)."""
     odm = read_odm(folder / "project.xml")
     path = folder / "data.csv"
     dictionary = reader.data_dictionary(Source(path, "data.csv"))
     rid = dictionary.record_id
     secret = {f.name for f in dictionary.fields if f.identifier}
     found: list[tuple[str, ...]] = []
-    compared = 0
+    compared = skipped = never = 0
     for form in dictionary.forms:
         table, rejects = read(reader, path, form)
-        assert not rejects
+        assert all(r.deleted and r.reason == "form-never-saved" for r in rejects), rejects
+        never += len(rejects)
         assert not {c.split("___")[0] for c in table.column_names} & secret, "identifier yielded"
         ours: dict[Key, dict[str, str]] = {}
         for row in table.to_pylist():
@@ -129,6 +142,9 @@ def differences(folder: Path, reader: RedcapReader = RAW) -> tuple[list[tuple[st
             assert key not in ours, f"{form}: two rows for {key}"
             ours[key] = row
         theirs = odm.forms.get(form, {})
+        for key in [k for k in theirs if k not in ours and empty(theirs[k], form, rid)]:
+            del theirs[key]
+            skipped += 1
         for key in sorted(ours.keys() ^ theirs.keys()):
             found.append((form, str(key), "<row>", str(key in theirs), str(key in ours)))
         for key in sorted(ours.keys() & theirs.keys()):
@@ -147,7 +163,8 @@ def differences(folder: Path, reader: RedcapReader = RAW) -> tuple[list[tuple[st
             for item, value in items.items():
                 if item not in table.column_names and item.split("___")[0] not in secret | {rid}:
                     found.append((form, str(key), item, value, "<not exported>"))
-    return found, compared
+    assert skipped <= never  # each empty ODM form is a row skipped as never saved
+    return found, compared, never
 
 
 def test_every_corpus_project_is_checked() -> None:
@@ -156,11 +173,12 @@ def test_every_corpus_project_is_checked() -> None:
 
 @pytest.mark.parametrize("project", ORACLE_PROJECTS)
 def test_values_equal_redcaps_odm_export(corpus: Path, project: str) -> None:
-    found, compared = differences(corpus / "redcap" / project)
+    found, compared, skipped = differences(corpus / "redcap" / project)
     known = {(project, col) for _, _, col, *_ in found}
     assert {k for k in known if k not in KNOWN} == set(), found
     assert known == {k for k in KNOWN if k[0] == project}, "a known difference went away"
     assert compared == VALUES_COMPARED[project]
+    assert skipped == NEVER_SAVED.get(project, 0)
 
 
 def test_defect_misspelt_dictionary(corpus: Path) -> None:
@@ -170,8 +188,8 @@ def test_defect_misspelt_dictionary(corpus: Path) -> None:
     assert "did you mean 'dictionay.csv'" in str(err.value)
     assert err.value.exit_code == ExitCode.BAD_INPUT
     # Declared as it is spelt, the project reads and matches its ODM export.
-    found, compared = differences(folder, RedcapReader(dictionary="dictionay.csv"))
-    assert (found, compared) == ([], 16)
+    found, compared, skipped = differences(folder, RedcapReader(dictionary="dictionay.csv"))
+    assert (found, compared, skipped) == ([], 16, 0)
 
 
 def test_defect_no_dictionary(corpus: Path) -> None:
@@ -190,7 +208,7 @@ def test_defect_empty_records_file(corpus: Path) -> None:
 
 
 def test_defect_records_written_by_r(corpus: Path) -> None:
-    found, _ = differences(corpus / "redcap" / "simple")
+    found, _, _ = differences(corpus / "redcap" / "simple")
     cols = {col for _, _, col, *_ in found}
     assert cols == {"sex", "mugshot", "interpreter_needed", DAG}
     assert {(v, o) for _, _, col, v, o in found if col == "sex"} == {("0", "FALSE"), ("1", "TRUE")}
@@ -223,13 +241,15 @@ def test_repeating_instrument_rows_per_form(corpus: Path) -> None:
 
 def test_checkbox_fields_become_one_column_per_choice(corpus: Path) -> None:
     path = corpus / "redcap" / "checkboxes-1" / "data.csv"
-    table, _ = read(RAW, path, "form_2")
+    table, rejects = read(RAW, path, "form_2")
     assert table.column_names[:10] == [
         "record_id",
         *(f"check_one___{c}" for c in "1234"),
         *(f"check_two___{c}" for c in "abcde"),
     ]
-    assert table.column("check_one___1").to_pylist() == ["1", "0", "1", "0"]
+    assert table.column("check_one___1").to_pylist() == ["1", "0", "1"]
+    # Record 4: every choice unticked, the note blank, the status Incomplete: never saved.
+    assert [(r.row, r.reason, r.deleted) for r in rejects] == [(5, "form-never-saved", True)]
 
 
 def test_identifier_fields_are_never_yielded(corpus: Path) -> None:
@@ -273,9 +293,10 @@ def test_a_column_the_dictionary_lacks_stops_the_run(tmp_path: Path, corpus: Pat
     project = corpus / "redcap" / "nonnumeric-record-id"
     (tmp_path / "dictionary.csv").symlink_to(project / "dictionary.csv")
     (tmp_path / "data.csv").write_text("record_id,name,cpr,demographics_complete\na,A,x,0\n")
-    with pytest.raises(InputError, match=r"not a field of dictionary\.csv") as err:
+    with pytest.raises(InputError, match=r"column 'cpr' is not in dictionary\.csv") as err:
         RAW.columns(Source(tmp_path / "data.csv", "data.csv", "demographics"))
     assert err.value.where is not None and err.value.where.column == "cpr"
+    assert "export with the project's own field names" in str(err.value)
 
 
 # -- label exports ---------------------------------------------------------------------------
@@ -369,12 +390,9 @@ def test_label_export_of_repeating_instruments_and_checkboxes(corpus: Path, tmp_
     label_csv = write_label_export(project, tmp_path / "a", {}, {"bp": "Blood Pressure"})
     declared = RedcapReader(flavour="label", instruments={"Blood Pressure": "bp"})
     assert_same_as_raw(project, label_csv, declared)
-    with pytest.raises(InputError, match="instruments=") as err:
-        list(RedcapReader(flavour="label").batches(Source(label_csv, "data.csv", "bp"), []))
-    assert err.value.where is not None and (err.value.where.row, err.value.where.value) == (
-        3,
-        "Blood Pressure",
-    )
+    # Undeclared, "Blood Pressure" (not what REDCap names it: blood_pressure) is the one
+    # instrument whose fields its rows fill.
+    assert_same_as_raw(project, label_csv, RedcapReader(flavour="label"))
     # An undeclared label that is the form's own label ("BP" -> bp) is matched to the form name.
     label_csv = write_label_export(project, tmp_path / "b", {}, {"bp": "BP"})
     assert_same_as_raw(project, label_csv, RedcapReader(flavour="label"))
@@ -385,19 +403,46 @@ def test_label_export_of_repeating_instruments_and_checkboxes(corpus: Path, tmp_
     )
 
 
-def test_label_export_needs_its_events_declared(corpus: Path, tmp_path: Path) -> None:
+def test_a_repeat_label_whose_rows_fill_no_single_instrument_is_refused(
+    corpus: Path, tmp_path: Path
+) -> None:
+    project = corpus / "redcap" / "repeating-instruments"
+    label_csv = write_label_export(project, tmp_path / "a", {}, {"bp": "Blood Pressure"})
+    text = label_csv.read_text(encoding="utf-8").splitlines()
+    # A first-form value typed onto a repeat row: that label's rows now fill two instruments.
+    cells = text[2].split(",")
+    cells[3] = "2019-10-15"
+    text[2] = ",".join(cells)
+    label_csv.write_text("\n".join(text) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot be told from the data dictionary") as err:
+        list(RedcapReader(flavour="label").batches(Source(label_csv, "data.csv", "bp"), []))
+    assert err.value.where is not None
+    assert (err.value.where.row, err.value.where.value) == (3, "Blood Pressure")
+    assert "instruments=" not in str(err.value) and "declare" not in str(err.value)
+
+
+def test_label_export_events_are_read_through_redcaps_unique_names(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Without events declared or REDCap's events export, event labels are decoded by REDCap's
+    own rule: "Deadline to opt out of study (Arm 2: Drug B)" -> deadline_to_opt_ou_arm_2."""
     project = corpus / "redcap" / "longitudinal"
     label_csv = write_label_export(project, tmp_path / "export", odm_event_labels(project), {})
-    with pytest.raises(InputError, match="events=") as err:
-        RedcapReader(flavour="label").columns(Source(label_csv, "data.csv", "demographics"))
-    assert err.value.code == "undeclared-events"
+    assert_same_as_raw(project, label_csv, RedcapReader(flavour="label"))
     partial = RedcapReader(
         flavour="label", events={"Enrollment (Arm 1: Drug A)": "enrollment_arm_1"}
     )
-    with pytest.raises(InputError) as err:
-        list(partial.batches(Source(label_csv, "data.csv", "demographics"), []))
-    assert err.value.where is not None
-    assert (err.value.where.row, err.value.where.value) == (3, "Dose 1 (Arm 1: Drug A)")
+    assert_same_as_raw(project, label_csv, partial)
+    # A label REDCap never wrote is read as the event it names, if any: no table of this
+    # project has the event "dose_3_arm_1", so its row is read as that event's.
+    text = label_csv.read_text(encoding="utf-8").replace(
+        "Dose 2 (Arm 1: Drug A)", "Dose 3 (Arm 1: Drug A)"
+    )
+    label_csv.write_text(text, encoding="utf-8")
+    table, _ = read(RedcapReader(flavour="label"), label_csv, "visit_lab_data")
+    assert "dose_3_arm_1" not in table.column("redcap_event_name").to_pylist()
+    whole, _ = read(RedcapReader(flavour="label"), label_csv, None)
+    assert "dose_3_arm_1" in whole.column("redcap_event_name").to_pylist()
 
 
 DICTIONARY = """\
