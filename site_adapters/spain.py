@@ -1,10 +1,14 @@
 """Spain: the Andalusian, Catalan and Madrid centres run OpenClinica 3.x, which exports one CDISC
 ODM 1.3 XML full extract. Each shared table is one item group (``part``); the centre is the
 site-level study (``StudyOID``) and the visit is the study event the form was entered in
-(``StudyEventOID``). Coded items are read through their Spanish code-list labels (``@decode``).
-Dates typed into text items as d/m/yy (day and month often without a leading zero), OpenClinica
-date items as yyyy-mm-dd; decimal comma. The subject record carries the DNI/NIE
-(``OpenClinica:UniqueIdentifier``) and the full date of birth: the reader drops both unread."""
+(``StudyEventOID``). Coded items are read through their Spanish code-list labels (``@decode``,
+``xml:lang="es"``). Integer and real items are numbers in ODM's own form ("10.4"), read as numbers
+by the reader whatever the locale; numbers typed into text items are Spanish ("10,4"). Dates
+typed into text items as d/m/yy (day and month often without a leading zero), OpenClinica date
+items as yyyy-mm-dd and partial dates as yyyy-mm or yyyy. What OpenClinica users removed is still
+in the extract, marked: the reader skips it (``removed-in-source``). The subject record carries
+the DNI/NIE (``OpenClinica:UniqueIdentifier``) and the full date of birth: the reader drops both
+unread."""
 
 from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
@@ -69,12 +73,15 @@ SPAIN = SiteAdapter(
     country="es",
     version="1.0.0",
     title="Spain (ES national trial): OpenClinica 3.x CDISC ODM 1.3 XML extract",
-    reader=OdmReader(keep_attributes=(PATIENT_ID.source,), decode=True),
+    # Code lists may carry labels in several languages (Spanish, Catalan, English): Spanish.
+    reader=OdmReader(keep_attributes=(PATIENT_ID.source,), decode=True, language="es"),
     format="odm",
-    locale=Locale(
+    locale=Locale(  # numbers typed into text items; ODM's integer and float items are numbers
         decimal=",",
         group=".",
-        date_formats=("%d/%m/%y", "%d/%m/%Y"),
+        # Typed into text items, then OpenClinica's own date and partial date items (ISO).
+        date_formats=("%d/%m/%y", "%d/%m/%Y", *ISO),
+        month_formats=("%m/%Y", "%Y-%m"),
         century_start=vocabulary.TRIAL_CENTURY,  # visit dates: "13" is 2013
     ),
     tables=(
@@ -315,8 +322,34 @@ SPAIN = SiteAdapter(
     ),
     notes=(
         f"One file: rename the OpenClinica full extract (ODM 1.3 with OpenClinica extensions) to "
-        f"`{EXTRACT}`. Only `OpenClinica:StudySubjectID` is read from the vendor attributes "
-        "(it is pseudonymised); the others (DNI/NIE, date of birth, sex, status...) and the "
-        "audit logs are skipped unread and listed by name in the manifest.",
+        f"`{EXTRACT}`, exported with the study's metadata: each item's type (`ItemDef DataType`) "
+        "and each code's label are read from it.",
+        "**Numbers.** OpenClinica writes the items the CRF defines as integer or real "
+        "(`DataType` `integer` or `float`) in ODM's own form, whatever the language: `.` as "
+        "decimal mark and no digit grouping (`10.4`, `0.72`, `1500`). They are read as numbers "
+        "as written. The decimal mark `,` and the grouping `.` above apply only to numbers "
+        "typed into text items (`DataType` `text`), as in `10,4`. A value of an integer or real "
+        "item that is not in ODM's form (`10,4` in a real item) quarantines its row.",
+        "**Dates.** Dates typed into text items are day first: `12/6/14`, `12/06/2014` (day "
+        "and month with or without a leading zero). OpenClinica's own date items are written "
+        "`2014-06-12`, its partial dates `2014-06` or `2014`: every date column whose row "
+        "lists these forms reads them. Two-digit years fall in 2000–2099, except in the "
+        "columns whose row says 1950–2049 (dates before the trial: diagnosis, earlier "
+        "treatments): `98` is 1998 there.",
+        "**Records removed in OpenClinica.** OpenClinica keeps what a user removes and exports "
+        "it, marked: a subject, event or form with `OpenClinica:Status` `removed`, "
+        "`auto-removed` or `invalid`, a row of a repeating group with "
+        '`OpenClinica:Removed="Yes"`. Such a record, with everything recorded under it, is '
+        "never pooled: each of its rows is counted in the manifest as skipped, "
+        "`removed-in-source`.",
+        "**Code lists.** Coded items are read through their code list's Spanish label "
+        '(`<TranslatedText xml:lang="es">`, or `es-ES`), else its label without a language, '
+        "else its only label. A code with different labels in other languages and none in "
+        "Spanish stops the run (exit 2, naming the code list): which one is meant cannot be "
+        "told.",
+        "Of the vendor attributes, only `OpenClinica:StudySubjectID` is read as data (it is "
+        "pseudonymised); `OpenClinica:Status` and `OpenClinica:Removed` are looked at only to "
+        "skip removed records; the others (DNI/NIE, date of birth, sex...) and the audit logs "
+        "are skipped unread and listed by name in the manifest.",
     ),
 )

@@ -7,7 +7,7 @@ import html
 from markdown_it import MarkdownIt
 
 from federate.adapters.declaration import SiteAdapter
-from federate.adapters.parsers import Code, Const, Date, Decimal, Parser, YearOf, human_format
+from federate.adapters.parsers import Code, Const, Decimal, Parser, YearOf, human_format
 from federate.schema import Schema
 
 
@@ -68,10 +68,11 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
             how = parser.rule(loc)
             if isinstance(parser, YearOf):
                 how += "; only the year is kept"
-            if isinstance(parser, Date | YearOf):
-                date = parser.date if isinstance(parser, YearOf) else parser
-                if date.century_start is not None:
-                    how += f"; two-digit years {date.century_start}–{date.century_start + 99}"
+            # A column's own window for two-digit years (a Date's, a PartialDate's, a YearOf's).
+            date = parser.date if isinstance(parser, YearOf) else parser
+            start = getattr(date, "century_start", None)
+            if start is not None:
+                how += f"; two-digit years {start}–{start + 99}"
             if isinstance(parser, Decimal) and col.unit:
                 how += f" ({col.unit})"
             source = f"`{parser.source}`" if parser.source else "—"

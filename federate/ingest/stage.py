@@ -224,8 +224,10 @@ class TableStager:
         return account, outcome, mapper
 
     def _quarantine_rejects(self, rejects: list[Reject], table: str, source: Source) -> None:
-        """Rows the reader could not read, one record per reason."""
-        for reason, group in _group_rejects([r for r in rejects if not r.deleted]).items():
+        """Rows the reader could not read, one record per reason and column."""
+        for (reason, column), group in _group_rejects(
+            [r for r in rejects if not r.deleted]
+        ).items():
             self.failures.add(
                 site=self.adapter.name,
                 submission_id=self.submission_id,
@@ -233,7 +235,7 @@ class TableStager:
                 source_file=source.relpath,
                 part=source.part,
                 rows=[r.row for r in group],
-                column=None,
+                column=column,
                 shared_column=None,
                 values=None,
                 reason=reason,
@@ -263,8 +265,8 @@ def _date_column(tm: TableMap, table: Table) -> str | None:
     return parser.source if parser else None
 
 
-def _group_rejects(rejects: list[Reject]) -> dict[str, list[Reject]]:
-    groups: dict[str, list[Reject]] = {}
+def _group_rejects(rejects: list[Reject]) -> dict[tuple[str, str | None], list[Reject]]:
+    groups: dict[tuple[str, str | None], list[Reject]] = {}
     for reject in rejects:
-        groups.setdefault(reject.reason, []).append(reject)
+        groups.setdefault((reject.reason, reject.column), []).append(reject)
     return groups

@@ -45,12 +45,15 @@ class Source:
 @dataclass(frozen=True)
 class Reject:
     """A record the reader could not split into the file's columns (quarantined), or one the
-    source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``)."""
+    source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``).
+    ``column`` names the column at fault when the reader can tell (a typed format's value that
+    is not of its column's type)."""
 
     row: int
     reason: str
     detail: str
     deleted: bool = False
+    column: str | None = None
 
 
 def file_version(path: Path, relpath: str | None = None) -> str:

@@ -10,11 +10,19 @@ and nothing is lost. ``__source_row`` is the occurrence's 1-based ordinal among 
 occurrences in the file; ``__source_line`` is the line of its start tag.
 
 Values are text exactly as written: not trimmed (OpenClinica writes "35 Years "; the engine's
-parsers trim, ``Verbatim`` keeps), not typed (the metadata's DataType is in ``metadata()``), codes
-kept as codes. Derived columns are added next to an item, never instead of it: ``ITEM@unit``
-(the unit's symbol, from the ItemData's MeasurementUnitRef, else the item's only declared unit)
-for items with units, and with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text;
-null when the code is not in the list, counted in the facts) for coded items.
+parsers trim, ``Verbatim`` keeps), codes kept as codes; except the items the metadata declares
+``integer``, ``float`` or ``double``, which are numbers in XML Schema form whatever the locale and
+become int64 and float64 columns (``odm_values``: "10.4" is never read by a locale's text rules
+again; a record with a value not in that form is quarantined, naming the item). Derived columns
+are added next to an item, never instead of it: ``ITEM@unit`` (the unit's symbol, from the
+ItemData's MeasurementUnitRef, else the item's only declared unit) for items with units, and
+with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text in the reader's
+``language``; null when the code is not in the list, counted in the facts; a code list whose
+language cannot be told is refused) for coded items.
+
+Records the source system deleted but still exports (OpenClinica's removed subjects, events,
+forms and item groups, ``odm_removal``) are not rows: each occurrence under one is handed back
+as a ``Reject(deleted=True)``, counted as skipped (``removed-in-source``).
 
 Two passes: a survey (metadata, item groups, facts, well-formedness; cached per file) and one
 pass per item group read, in which lxml hands Python only the structure's element ends and the
@@ -31,10 +39,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from federate.errors import InputError, Location
 from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.odm_meta import ItemGroupDef, Metadata
+from federate.readers.odm_removal import OPENCLINICA_REMOVALS, REMOVED_REASON, Removal
+from federate.readers.odm_values import number_problem, number_type, numbers
 from federate.readers.odm_walk import KEYS, GroupWalk, Keep, Occurrence, OdmWalk, WalkInfo
 
 LINE_COLUMN = "__source_line"
@@ -51,6 +62,7 @@ class GroupStats:
     units: set[str] = field(default_factory=set)  # items that carry a MeasurementUnitRef
     padded: int = 0  # values with leading or trailing spaces (kept as written)
     undecoded: int = 0
+    removed: int = 0  # occurrences the source system deleted (not rows)
 
 
 @dataclass
@@ -64,16 +76,29 @@ class Survey:
 class OdmReader(Reader):
     keep_attributes: tuple[str, ...] = ()  # e.g. ("OpenClinica:StudySubjectID",)
     decode: bool = False
-    language: str | None = None  # xml:lang preferred for decodes and unit symbols
+    language: str | None = None  # xml:lang of the decodes and unit symbols read (e.g. "es")
+    # Vendor attributes marking records the source system deleted: skipped, never rows.
+    removals: tuple[Removal, ...] = OPENCLINICA_REMOVALS
     batch_size: int = 4096
     format: str = field(default="odm")
     _surveys: dict[str, Survey] = field(default_factory=dict, compare=False, repr=False)
     side_by_side: ClassVar[bool] = False  # the XML walk is Python: one table at a time
 
     def describe(self) -> str:
+        decoded = ""
+        if self.decode:
+            lang = f" in language `{self.language}` (xml:lang)" if self.language else ""
+            decoded = f"; coded items also decoded{lang}"
+        removed = ""
+        if self.removals:
+            flags = "; ".join(r.describe() for r in self.removals)
+            removed = f"; records marked deleted ({flags}) are skipped as {REMOVED_REASON}"
         kept = f"; keeps {', '.join(self.keep_attributes)}" if self.keep_attributes else ""
-        decoded = ", coded items also decoded" if self.decode else ""
-        return f"CDISC ODM 1.x XML, one table per item group, values as written{decoded}{kept}"
+        return (
+            "CDISC ODM 1.x XML, one table per item group; values as written, except integer "
+            "and float items, numbers in ODM's form whatever the locale ('.' decimal mark, "
+            f"no grouping){decoded}{removed}{kept}"
+        )
 
     def survey(self, source: Source) -> Survey:
         """One full pass (cached per file version): metadata, item groups and facts."""
@@ -83,12 +108,13 @@ class OdmReader(Reader):
         return self._surveys[key]
 
     def _survey(self, source: Source) -> Survey:
-        walk = OdmWalk(source, self.keep_attributes, self.language, want=None)
+        walk = OdmWalk(source, self.keep_attributes, self.language, None, self.removals)
         groups: dict[str, GroupStats] = {}
         meta = walk.info.metadata
         for occ in walk:
             stats = groups.setdefault(occ.group, GroupStats())
             stats.rows += 1
+            stats.removed += occ.removed is not None
             for oid, value in occ.items.items():
                 stats.items.setdefault(oid)
                 if value is not None and value != value.strip():
@@ -136,11 +162,13 @@ class OdmReader(Reader):
             )
         return hits[0]
 
-    def _layout(self, source: Source) -> tuple[ItemGroupDef, dict[str, Getter]]:
+    def _layout(self, source: Source) -> tuple[ItemGroupDef, dict[str, Getter], dict[str, str]]:
+        """The group, a getter per column, and the ODM number type of each number column."""
         survey, group = self.survey(source), self.item_group(source)
         meta = survey.info.metadata
         stats = survey.groups.get(group.oid, GroupStats())
         cols: dict[str, Getter] = {}
+        types: dict[str, str] = {}
         for key, _ in KEYS[:2]:
             cols[key] = _key(key)
         for keep in survey.keeps:
@@ -156,24 +184,52 @@ class OdmReader(Reader):
                 )
             cols[oid] = _item(oid)
             item = meta.items.get(oid)
+            if kind := number_type(item):
+                types[oid] = kind
             if (item and item.units) or oid in stats.units:
                 only = item.units[0] if item and len(item.units) == 1 else None
                 cols[oid + UNIT_SUFFIX] = _unit(oid, only, meta)
             if self.decode and item and item.codelist in meta.codelists:
-                cols[oid + DECODE_SUFFIX] = _decode(oid, meta.codelists[item.codelist].decodes)
-        return group, cols
+                codes = meta.codelists[item.codelist]
+                self._refuse_ambiguous(source, oid, codes.oid, codes.ambiguous)
+                cols[oid + DECODE_SUFFIX] = _decode(oid, codes.decodes)
+        return group, cols, types
+
+    def _refuse_ambiguous(
+        self, source: Source, item: str, codelist: str, ambiguous: dict[str, tuple[str, ...]]
+    ) -> None:
+        """A decode the site's language does not settle is refused, never guessed."""
+        if not ambiguous:
+            return
+        code, offered = next(iter(ambiguous.items()))
+        lang = self.language
+        want = f"in the site's language ({lang})" if lang else "without a language"
+        wanted = f'in {lang} (xml:lang="{lang}")' if lang else "without a language"
+        raise InputError(
+            f"code list {codelist} (item {item}) gives code {code!r} several labels "
+            f"({', '.join(offered)}) and no single one {want}: which is meant cannot be told. "
+            f"Export the study metadata with one label per code {wanted}",
+            code="ambiguous-decode",
+            where=Location(file=source.relpath),
+        )
 
     def columns(self, source: Source) -> list[str]:
         return list(self._layout(source)[1])
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
-        group, cols = self._layout(source)
+        group, cols, types = self._layout(source)
         names = [*cols, ROW_COLUMN, LINE_COLUMN]
         known = set(cols)
         rows: list[Occurrence] = []
         namespace = self.survey(source).info.namespace
-        walk = GroupWalk(source, self.keep_attributes, self.language, group.oid, namespace)
+        walk = GroupWalk(
+            source, self.keep_attributes, self.language, group.oid, namespace, self.removals
+        )
         for occ in walk:
+            if occ.removed is not None:
+                detail = f"deleted in the source system: {occ.removed}"
+                rejects.append(Reject(occ.ordinal, REMOVED_REASON, detail, deleted=True))
+                continue
             if occ.problem is None and not known.issuperset(occ.items):
                 occ.problem = ("undeclared-item", "the file changed since it was surveyed")
             if occ.problem:
@@ -181,10 +237,10 @@ class OdmReader(Reader):
                 continue
             rows.append(occ)
             if len(rows) >= self.batch_size:
-                yield _batch(rows, cols, names)
+                yield _batch(rows, cols, names, types, rejects)
                 rows = []
         if rows:
-            yield _batch(rows, cols, names)
+            yield _batch(rows, cols, names, types, rejects)
 
     def source_facts(self, source: Source) -> dict[str, str]:
         survey = self.survey(source)
@@ -204,7 +260,9 @@ class OdmReader(Reader):
             "source_system": system or "not stated",
             "subjects": str(len(info.subjects)),
             "item_data": str(info.item_data),
-            "values": "as written: not trimmed, codes not replaced",
+            "values": "as written: not trimmed, codes not replaced; integer and float items "
+            "read as numbers in ODM's form ('.' decimal mark)",
+            "deleted_records_marked_by": "; ".join(r.describe() for r in self.removals) or "none",
             "vendor_attributes_kept": ", ".join(k.name for k in survey.keeps) or "none",
             "vendor_attributes_dropped": ", ".join(sorted(info.dropped)) or "none",
             "elements_not_read": ", ".join(f"{n} ({c})" for n, c in sorted(info.not_read.items()))
@@ -221,6 +279,7 @@ class OdmReader(Reader):
             stats = survey.groups.get(group.oid, GroupStats())
             facts["item_group"] = f"{group.oid} ({group.name})"
             facts["item_group_rows"] = str(stats.rows)
+            facts["item_group_rows_removed_in_source"] = str(stats.removed)
             facts["values_with_outer_spaces"] = str(stats.padded)
             extra = [oid for oid in stats.items if oid not in group.items]
             if extra and group.oid in info.metadata.item_groups:
@@ -281,8 +340,29 @@ def _decodable(meta: Metadata, oid: str, value: str) -> bool:
     return codes is None or value in codes.decodes
 
 
-def _batch(rows: list[Occurrence], cols: dict[str, Getter], names: list[str]) -> pa.RecordBatch:
+def _batch(
+    rows: list[Occurrence],
+    cols: dict[str, Getter],
+    names: list[str],
+    types: dict[str, str],
+    rejects: list[Reject],
+) -> pa.RecordBatch:
+    """The rows as a batch, number items typed; a row with a value that is not a number as its
+    item's type writes one is quarantined (``rejects``), not yielded."""
     arrays = [pa.array([get(occ) for occ in rows], pa.string()) for get in cols.values()]
     arrays.append(pa.array([occ.ordinal for occ in rows], pa.int64()))
     arrays.append(pa.array([occ.line for occ in rows], pa.int64()))
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+    batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    if not types:
+        return batch
+    failed = pa.repeat(pa.scalar(False), len(rows))
+    for oid, kind in types.items():
+        typed, bad = numbers(batch.column(oid), kind)
+        batch = batch.set_column(names.index(oid), oid, typed)
+        fresh = pc.and_(bad, pc.invert(failed))  # a row is reported once, for its first item
+        for i in pc.indices_nonzero(fresh).to_pylist():
+            rejects.append(
+                Reject(rows[i].ordinal, "invalid-number", number_problem(oid, kind), column=oid)
+            )
+        failed = pc.or_(failed, bad)
+    return batch.filter(pc.invert(failed)) if pc.any(failed).as_py() else batch

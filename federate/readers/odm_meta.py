@@ -39,6 +39,8 @@ class CodeList:
     name: str
     data_type: str
     decodes: dict[str, str | None]  # CodedValue -> Decode text (None for an EnumeratedItem)
+    # CodedValue -> the labels its Decode offers when none is to be read (see ``translation``)
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,41 @@ class Metadata:
         return (unit.symbol or unit.name or oid) if unit else oid
 
 
-def translated(elem: Any, tag: str, language: str | None) -> str | None:
-    """The TranslatedText of ``elem`` in ``language``, else the untagged one, else the first."""
+def _lang(text: Any) -> str:
+    """A TranslatedText's language: its own xml:lang, else its nearest ancestor's ("" if none)."""
+    for elem in (text, *text.iterancestors()):
+        lang = elem.get(XML_LANG)
+        if lang is not None:
+            return str(lang).strip()
+    return ""
+
+
+def translation(elem: Any, tag: str, language: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """The TranslatedText of ``elem`` in ``language`` (exactly, else by its primary subtag: "es"
+    takes "es-ES"), else the untagged one, else the only one. The first of these that has any
+    text decides: when it holds two different texts, nothing is guessed and every text on
+    offer is returned instead, with its language (``es "Mujer"``), and no text."""
     if elem is None:
-        return None
-    texts = list(elem.iterchildren(tag))
-    pick = next((t for t in texts if language and t.get(XML_LANG) == language), None)
-    pick = pick or next((t for t in texts if t.get(XML_LANG) is None), None)
-    pick = pick if pick is not None else (texts[0] if texts else None)
-    return " ".join((pick.text or "").split()) if pick is not None else None
+        return None, ()
+    texts = [(_lang(t), " ".join((t.text or "").split())) for t in elem.iterchildren(tag)]
+    want = (language or "").strip().lower()
+    tiers = []
+    if want:
+        tiers.append([x for lang, x in texts if lang.lower() == want])
+        primary = want.split("-")[0]
+        tiers.append([x for lang, x in texts if lang.lower().split("-")[0] == primary])
+    tiers += [[x for lang, x in texts if not lang], [x for _, x in texts]]
+    for tier in tiers:
+        if len(set(tier)) == 1:
+            return tier[0], ()
+        if tier:
+            return None, tuple(f'{lang or "untagged"} "{x}"' for lang, x in texts)
+    return None, ()
+
+
+def translated(elem: Any, tag: str, language: str | None) -> str | None:
+    """``translation``'s text: None when there is none or the choice is ambiguous."""
+    return translation(elem, tag, language)[0]
 
 
 def read_units(basic: Any, ns: str, into: Metadata, language: str | None) -> None:
@@ -111,13 +139,16 @@ def read_metadata(mdv: Any, ns: str, into: Metadata, language: str | None) -> No
         )
     for cl in mdv.iterchildren(t("CodeList")):
         decodes: dict[str, str | None] = {}
+        ambiguous: dict[str, tuple[str, ...]] = {}
         for entry in cl.iterchildren(t("CodeListItem"), t("EnumeratedItem")):
-            decodes[entry.get("CodedValue", "")] = translated(
-                entry.find(t("Decode")), text, language
-            )
+            code = entry.get("CodedValue", "")
+            decodes[code], offered = translation(entry.find(t("Decode")), text, language)
+            if offered:
+                ambiguous[code] = offered
         oid = cl.get("OID", "")
         into.codelists.setdefault(
-            oid, CodeList(oid, cl.get("Name", oid), cl.get("DataType", "text"), decodes)
+            oid,
+            CodeList(oid, cl.get("Name", oid), cl.get("DataType", "text"), decodes, ambiguous),
         )
 
 

@@ -4,7 +4,8 @@
 start or end event and every finished element is cleared and unlinked, so memory holds the open
 ancestors and one item group, never the file. Elements the reader does not turn into columns
 (audit trails, signatures, vendor extensions) are skipped whole and counted by name; vendor
-attributes not declared to be kept are counted by name, never read.
+attributes not declared to be kept are counted by name, never read, except the removal flags
+(``odm_removal``), which mark an occurrence the source system deleted.
 
 ``GroupWalk`` (one pass per item group read) yields the same rows of one group cheaply: lxml
 reports only the ends of the structure's elements (``ClinicalData`` to ``ItemGroupData``), so
@@ -27,6 +28,7 @@ from lxml import etree
 from federate.errors import InputError, Location
 from federate.readers.base import Source
 from federate.readers.odm_meta import Metadata, read_metadata, read_units
+from federate.readers.odm_removal import Removal, removal_flag
 from federate.readers.odm_safe import check_prolog, has_entities, iterparse, xml_error
 
 ODM_NAMESPACES = {
@@ -75,6 +77,7 @@ class Occurrence:
     units: dict[str, str] = field(default_factory=dict)  # ItemOID -> MeasurementUnitOID
     problem: tuple[str, str] | None = None  # (reason, detail): the row cannot be one record
     ordinal: int = 0  # 1-based, per item group, in file order
+    removed: str | None = None  # why the source system deleted it (a removal flag), if it did
 
 
 @dataclass
@@ -94,6 +97,11 @@ class WalkInfo:
     item_data: int = 0
 
 
+# What an occurrence gets from its open ancestors: ODM keys, kept attributes and removal flags
+# by level.
+_Context = tuple[dict[str, str | None], dict[str, dict[str, str]], dict[str, str]]
+
+
 class _Item:
     __slots__ = ("null", "oid", "typed", "unit", "value", "values")
 
@@ -110,12 +118,19 @@ class OdmWalk:
     """Iterate to get the occurrences of ``want`` (an ItemGroupOID), or of every group."""
 
     def __init__(
-        self, source: Source, keep: tuple[str, ...], language: str | None, want: str | None
+        self,
+        source: Source,
+        keep: tuple[str, ...],
+        language: str | None,
+        want: str | None,
+        removals: tuple[Removal, ...] = (),
     ) -> None:
         self.source, self.keep_spec, self.language, self.want = source, keep, language, want
+        self.removals = removals
         self.info = WalkInfo()
         self.keeps: list[Keep] = []
         self._kept: dict[str, dict[str, str]] = {}  # level -> kept vendor attributes
+        self._removed: dict[str, str] = {}  # level -> its removal flag, when it has one
         self._keys: dict[str, str | None] = {}
         self._ordinals: Counter[str] = Counter()
 
@@ -279,6 +294,8 @@ class OdmWalk:
             if at == level:
                 self._keys[key] = elem.get(key)
         self._kept[level] = self._vendor(elem, kept)
+        if flag := removal_flag(elem, level, self.removals, self.qname):
+            self._removed[level] = flag
         if level == "SubjectData":
             self.info.subjects.add(elem.get("SubjectKey", ""))
 
@@ -287,9 +304,17 @@ class OdmWalk:
             if at == level:
                 self._keys[key] = None
         self._kept.pop(level, None)
+        self._removed.pop(level, None)
 
     def _occurrence(self, elem: Any, kept: set[str]) -> Occurrence:
-        return _occurrence(elem, self._vendor(elem, kept), self.keeps, self._keys, self._kept)
+        occ = _occurrence(elem, self._vendor(elem, kept), self.keeps, self._keys, self._kept)
+        occ.removed = self._first_removal(self._removed, elem)
+        return occ
+
+    def _first_removal(self, removed: dict[str, str], group: Any) -> str | None:
+        """The outermost removal flag over an item group: its subject's, event's, form's, own."""
+        outer = (removed[level] for level in LEVELS[:-1] if level in removed)
+        return next(outer, None) or removal_flag(group, "ItemGroupData", self.removals, self.qname)
 
 
 class GroupWalk(OdmWalk):
@@ -303,8 +328,9 @@ class GroupWalk(OdmWalk):
         language: str | None,
         want: str,
         namespace: str,
+        removals: tuple[Removal, ...] = (),
     ) -> None:
-        super().__init__(source, keep, language, want)
+        super().__init__(source, keep, language, want, removals)
         self.namespace = namespace
         t = _tagger(namespace)
         self._clin, self._ig, self._item = t("ClinicalData"), t("ItemGroupData"), t("ItemData")
@@ -312,7 +338,7 @@ class GroupWalk(OdmWalk):
         self._outside = {t("MetaDataVersion"), t("BasicDefinitions")}
         self._level_of = {t(x): x for x in LEVELS[:-1]}
         self._context_of: Any = None  # the parent element _context last answered for
-        self._context_was: tuple[dict[str, str | None], dict[str, dict[str, str]]] | None = None
+        self._context_was: _Context | None = None
 
     def _events(self, fh: IO[bytes]) -> Any:
         t = _tagger(self.namespace)
@@ -347,7 +373,9 @@ class GroupWalk(OdmWalk):
                 _drop(elem)
                 continue
             own = {k: v for k, v in elem.attrib.items() if k in kept}
-            occ = _occurrence(elem, own, self.keeps, *context)
+            keys, levels, removed = context
+            occ = _occurrence(elem, own, self.keeps, keys, levels)
+            occ.removed = self._first_removal(removed, elem)
             occ.line = line
             self._read_items(elem, occ)
             ordinal += 1
@@ -361,9 +389,7 @@ class GroupWalk(OdmWalk):
         if self._open_root(root) != self.namespace:
             raise self._fail("the file changed while it was read", "changed-file")
 
-    def _context(
-        self, parent: Any, kept: set[str]
-    ) -> tuple[dict[str, str | None], dict[str, dict[str, str]]] | None:
+    def _context(self, parent: Any, kept: set[str]) -> _Context | None:
         """The keys and kept attributes an occurrence under ``parent`` gets, by the survey's
         rules replayed over its open ancestors; None when the survey does not read it."""
         if parent is self._context_of:
@@ -376,7 +402,8 @@ class GroupWalk(OdmWalk):
         in_clin, in_group, in_item = False, False, False
         keys: dict[str, str | None] = {}
         levels: dict[str, dict[str, str]] = {}
-        answer: tuple[dict[str, str | None], dict[str, dict[str, str]]] | None = None
+        removed: dict[str, str] = {}
+        answer: _Context | None = None
         for elem in reversed(chain[:-1]):  # the root is not one of the walk's events
             tag = elem.tag
             if not in_clin:
@@ -392,13 +419,15 @@ class GroupWalk(OdmWalk):
                     if at == level:
                         keys[key] = elem.get(key)
                 levels[level] = {k: v for k, v in elem.attrib.items() if k in kept}
+                if flag := removal_flag(elem, level, self.removals, self.qname):
+                    removed[level] = flag
             elif in_group and not in_item and tag.startswith(self._item):
                 in_item = True
             elif not (in_item and tag in (self._value, self._unit_ref)):
                 break  # skipped whole by the survey
         else:
             if in_clin and not in_item:
-                answer = keys, levels
+                answer = keys, levels, removed
         self._context_of, self._context_was = parent, answer
         return answer
 

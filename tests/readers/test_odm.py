@@ -137,7 +137,8 @@ def test_units_and_decodes_are_added_next_to_the_value() -> None:
     reader = OdmReader(decode=True)
     table, _ = read(OC, "IG_PHYSI_UNGROUPED", reader)
     row = table.slice(0, 1).to_pylist()[0]
-    assert row["I_PHYSI_WEIGHT"] == "135" and row["I_PHYSI_WEIGHT" + UNIT_SUFFIX] == "lb"
+    # A float item (DataType="float") is a number; its unit's symbol is next to it.
+    assert row["I_PHYSI_WEIGHT"] == 135.0 and row["I_PHYSI_WEIGHT" + UNIT_SUFFIX] == "lb"
     table, _ = read(OC, "IG_DEMOG_DEMO", reader)
     assert table.column("I_DEMOG_DEM_GEN").to_pylist()[:2] == ["1", "2"]
     assert table.column("I_DEMOG_DEM_GEN" + DECODE_SUFFIX).to_pylist()[:2] == ["Male", "Female"]
@@ -182,7 +183,7 @@ def test_odm1_1_doctype_naming_a_dtd_is_allowed_and_not_loaded() -> None:
     facts = OdmReader().source_facts(Source(path, path.name))
     assert "odm1-1-0.dtd" in facts["doctype"] and facts["file_type"].startswith("Transactional")
     table, _ = read(path, "VITALS", OdmReader())
-    assert table.column("SBP").to_pylist()[:3] == ["120", "130", "125"]
+    assert table.column("SBP").to_pylist()[:3] == [120, 130, 125]  # DataType="integer"
 
 
 @pytest.mark.parametrize(
@@ -216,7 +217,7 @@ SMALL = f"""<?xml version="1.0" encoding="UTF-8"?>
    <StudyEventData StudyEventOID="E" StudyEventRepeatKey="2">
     <FormData FormOID="F" OC:InterviewerName="Dr X">
      <ItemGroupData ItemGroupOID="IG_LAB" ItemGroupRepeatKey="1">
-      <ItemData ItemOID="I_HB" Value="13,5"><MeasurementUnitRef MeasurementUnitOID="MU_G"/>
+      <ItemData ItemOID="I_HB" Value="13.5"><MeasurementUnitRef MeasurementUnitOID="MU_G"/>
       </ItemData>
       <ItemDataString ItemOID="I_NOTE"> typed </ItemDataString>
       <ItemData ItemOID="I_NEW" Value="x"/>
@@ -239,7 +240,7 @@ def test_small_file_values_units_rejects_and_undeclared_items(tmp_path: Path) ->
     reader = OdmReader(keep_attributes=("OC:StudySubjectID",), batch_size=1)
     table, rejects = read(path, "labs", reader)
     assert table.column_names[:3] == ["StudyOID", "SubjectKey", "OC:StudySubjectID"]
-    assert table.column("I_HB").to_pylist() == ["13,5", None]
+    assert table.column("I_HB").to_pylist() == [13.5, None]  # a float item: a number
     assert table.column("I_HB" + UNIT_SUFFIX).to_pylist() == ["g/dL", None]
     assert table.column("I_NOTE").to_pylist() == [" typed ", "v"]
     assert table.column("I_NEW").to_pylist() == ["x", None]  # not declared: kept, listed
@@ -455,3 +456,229 @@ def test_memory_stays_flat_as_the_file_grows(tmp_path: Path) -> None:
     # A tree in memory costs several times the file; streaming costs a constant.
     assert grown_mib > 10
     assert (rss_big - rss_small) / 1024 < 8, (rss_small, rss_big, grown_mib)
+
+
+# --- typed values: ODM's numbers are numbers, whatever the locale ----------------------------
+
+TYPED = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:OpenClinica="{OC_NS}" ODMVersion="1.3">
+ <Study OID="S"><MetaDataVersion OID="v1" Name="v1">
+  <ItemGroupDef OID="IG_N" Name="N" Repeating="Yes"><ItemRef ItemOID="I_INT"/>
+   <ItemRef ItemOID="I_REAL"/><ItemRef ItemOID="I_DBL"/><ItemRef ItemOID="I_CODE"/>
+   <ItemRef ItemOID="I_TEXT"/></ItemGroupDef>
+  <ItemDef OID="I_INT" Name="INT" DataType="integer"/>
+  <ItemDef OID="I_REAL" Name="REAL" DataType="float"/>
+  <ItemDef OID="I_DBL" Name="DBL" DataType="double"/>
+  <ItemDef OID="I_CODE" Name="CODE" DataType="integer"><CodeListRef CodeListOID="CL"/></ItemDef>
+  <ItemDef OID="I_TEXT" Name="TEXT" DataType="text"/>
+  <CodeList OID="CL" Name="CL" DataType="integer"><CodeListItem CodedValue="01"><Decode>
+   <TranslatedText>uno</TranslatedText></Decode></CodeListItem></CodeList>
+ </MetaDataVersion></Study>
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1"><SubjectData SubjectKey="A">
+  <StudyEventData StudyEventOID="E"><FormData FormOID="F">
+{{rows}}
+ </FormData></StudyEventData></SubjectData></ClinicalData></ODM>
+"""
+
+
+def typed_file(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+    groups = "\n".join(
+        f'<ItemGroupData ItemGroupOID="IG_N" ItemGroupRepeatKey="{n}">'
+        + "".join(f'<ItemData ItemOID="{k}" Value="{v}"/>' for k, v in row.items())
+        + "</ItemGroupData>"
+        for n, row in enumerate(rows, start=1)
+    )
+    path = tmp_path / "typed.xml"
+    path.write_text(TYPED.replace("{rows}", groups), "utf-8")
+    return path
+
+
+def test_integer_and_float_items_are_numbers_as_odm_writes_them(tmp_path: Path) -> None:
+    """'10.4' in a float item is 10.4 in every locale (Spain's '.' grouping made it 104); XML
+    Schema's outer whitespace is allowed; a blank value is missing; codes stay as written."""
+    path = typed_file(
+        tmp_path,
+        [
+            {"I_INT": "12", "I_REAL": "10.4", "I_DBL": "1.04E1", "I_CODE": "01", "I_TEXT": "10.4"},
+            {"I_INT": " +7\n", "I_REAL": "-.5", "I_DBL": "0.72", "I_TEXT": "1.234"},
+            {"I_INT": "", "I_REAL": "1500", "I_DBL": "5."},
+        ],
+    )
+    table, rejects = read(path, "IG_N", OdmReader())
+    assert rejects == []
+    assert table.schema.field("I_INT").type == pa.int64()
+    assert table.schema.field("I_REAL").type == pa.float64() == table.schema.field("I_DBL").type
+    assert table.schema.field("I_CODE").type == pa.string() == table.schema.field("I_TEXT").type
+    assert table.column("I_INT").to_pylist() == [12, 7, None]
+    assert table.column("I_REAL").to_pylist() == [10.4, -0.5, 1500.0]
+    assert table.column("I_DBL").to_pylist() == [10.4, 0.72, 5.0]
+    assert table.column("I_CODE").to_pylist() == ["01", None, None]
+    assert table.column("I_TEXT").to_pylist() == ["10.4", "1.234", None]  # text: as written
+
+
+@pytest.mark.parametrize(
+    ("item", "value"),
+    [
+        ("I_REAL", "10,4"),  # a decimal comma: 10.4 or 104?
+        ("I_REAL", "1.234,5"),
+        ("I_REAL", "1 234"),
+        ("I_REAL", "1E3"),  # ODM's float is xs:decimal
+        ("I_INT", "12.0"),
+        ("I_INT", "n.d."),
+        ("I_INT", "99999999999999999999"),  # past int64
+        ("I_DBL", "INF"),
+        ("I_DBL", "1e999"),
+    ],
+)
+def test_a_value_that_is_not_an_odm_number_quarantines_its_record(
+    tmp_path: Path, item: str, value: str
+) -> None:
+    path = typed_file(tmp_path, [{"I_INT": "1"}, {item: value, "I_TEXT": "x"}, {"I_INT": "3"}])
+    table, rejects = read(path, "IG_N", OdmReader(batch_size=2))
+    assert table.column(ROW_COLUMN).to_pylist() == [1, 3]
+    assert [(r.row, r.reason, r.column, r.deleted) for r in rejects] == [
+        (2, "invalid-number", item, False)
+    ]
+    assert f"item {item} is declared" in rejects[0].detail and value not in rejects[0].detail
+
+
+# --- records OpenClinica removed --------------------------------------------------------------
+
+OC30_NS = "http://www.openclinica.org/ns/openclinica_odm/v1.3"  # OpenClinica 3.0's URI
+REMOVED = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:OpenClinica="{OC_NS}" xmlns:OC="{OC30_NS}"
+ xmlns:other="http://example.org/vendor" ODMVersion="1.3">
+ <Study OID="S"><MetaDataVersion OID="v1" Name="v1">
+  <ItemGroupDef OID="IG_R" Name="R" Repeating="Yes"><ItemRef ItemOID="I_V"/></ItemGroupDef>
+  <ItemDef OID="I_V" Name="V" DataType="text"/></MetaDataVersion></Study>
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1">
+  <SubjectData SubjectKey="LIVE" OpenClinica:Status="signed">
+   <StudyEventData StudyEventOID="E1" OpenClinica:Status="completed">
+    <FormData FormOID="F" OpenClinica:Status="data entry complete">
+     <ItemGroupData ItemGroupOID="IG_R" ItemGroupRepeatKey="1" TransactionType="Insert">
+      <ItemData ItemOID="I_V" Value="row 1"/></ItemGroupData>
+     <ItemGroupData ItemGroupOID="IG_R" ItemGroupRepeatKey="2" OpenClinica:Removed="Yes"
+      TransactionType="Insert"><ItemData ItemOID="I_V" Value="row 2"/></ItemGroupData>
+     <ItemGroupData ItemGroupOID="IG_R" ItemGroupRepeatKey="3" OpenClinica:Removed="No">
+      <ItemData ItemOID="I_V" Value="row 3"/></ItemGroupData>
+    </FormData>
+    <FormData FormOID="F2" OpenClinica:Status=" Invalid ">
+     <ItemGroupData ItemGroupOID="IG_R"><ItemData ItemOID="I_V" Value="row 4"/></ItemGroupData>
+    </FormData>
+    <FormData FormOID="F3" other:Status="removed">
+     <ItemGroupData ItemGroupOID="IG_R"><ItemData ItemOID="I_V" Value="row 5"/></ItemGroupData>
+    </FormData>
+   </StudyEventData>
+   <StudyEventData StudyEventOID="E2" StudyEventRepeatKey="2" OpenClinica:Status="removed">
+    <FormData FormOID="F" OpenClinica:Status="auto-removed">
+     <ItemGroupData ItemGroupOID="IG_R"><ItemData ItemOID="I_V" Value="row 6"/></ItemGroupData>
+    </FormData></StudyEventData>
+  </SubjectData>
+  <SubjectData SubjectKey="GONE" OC:Status="removed">
+   <StudyEventData StudyEventOID="E1"><FormData FormOID="F">
+    <ItemGroupData ItemGroupOID="IG_R"><ItemData ItemOID="I_V" Value="row 7"/></ItemGroupData>
+   </FormData></StudyEventData></SubjectData>
+ </ClinicalData></ODM>
+"""
+
+
+def test_records_openclinica_removed_are_handed_back_as_deleted(tmp_path: Path) -> None:
+    """A removed subject (OpenClinica 3.0's namespace too), a removed event, a form marked
+    invalid, a removed row: none is a row; each is a deleted Reject with its reason. Status
+    "signed", Removed="No" and another vendor's Status are not removals."""
+    path = tmp_path / "removed.xml"
+    path.write_text(REMOVED, "utf-8")
+    table, rejects = read(path, "IG_R")
+    assert table.column("I_V").to_pylist() == ["row 1", "row 3", "row 5"]
+    assert [(r.row, r.reason, r.deleted) for r in rejects] == [
+        (n, "removed-in-source", True) for n in (2, 4, 6, 7)
+    ]
+    assert [r.detail.split(": ", 1)[1] for r in rejects] == [
+        'its item group is marked OpenClinica:Removed="Yes"',
+        'its form is marked OpenClinica:Status=" Invalid "',
+        'its event is marked OpenClinica:Status="removed"',  # the outermost flag
+        'its subject is marked OC:Status="removed"',
+    ]
+    facts = READER.source_facts(Source(path, path.name, "IG_R"))
+    assert facts["item_group_rows"] == "7" and facts["item_group_rows_removed_in_source"] == "4"
+    assert "OpenClinica:Status" in facts["vendor_attributes_dropped"]  # not a column
+    kept, _ = read(path, "IG_R", OdmReader(keep_attributes=KEEP[:0], removals=()))
+    assert len(kept) == 7
+
+
+def test_both_passes_agree_on_what_was_removed(tmp_path: Path) -> None:
+    path = tmp_path / "removed.xml"
+    path.write_text(REMOVED, "utf-8")
+    source, rules = Source(path, path.name), READER.removals
+    survey = odm_walk.OdmWalk(source, (), None, None, rules)
+    everything = list(survey)
+    fast = list(odm_walk.GroupWalk(source, (), None, "IG_R", survey.info.namespace, rules))
+    assert fast == everything and sum(o.removed is not None for o in fast) == 4
+
+
+# --- code lists in the site's language --------------------------------------------------------
+
+LANGS = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="1.3">
+ <Study OID="S"><BasicDefinitions>
+  <MeasurementUnit OID="MU_S" Name="segundos"><Symbol>
+   <TranslatedText xml:lang="en">s</TranslatedText>
+   <TranslatedText xml:lang="fr">sec</TranslatedText></Symbol></MeasurementUnit></BasicDefinitions>
+  <MetaDataVersion OID="v1" Name="v1">
+  <ItemGroupDef OID="IG_L" Name="L"><ItemRef ItemOID="I_SEX"/><ItemRef ItemOID="I_YN"/>
+   <ItemRef ItemOID="I_T"/></ItemGroupDef>
+  <ItemDef OID="I_SEX" Name="SEX" DataType="integer"><CodeListRef CodeListOID="CL_SEX"/></ItemDef>
+  <ItemDef OID="I_YN" Name="YN" DataType="integer"><CodeListRef CodeListOID="CL_YN"/></ItemDef>
+  <ItemDef OID="I_T" Name="T" DataType="float"><MeasurementUnitRef MeasurementUnitOID="MU_S"/>
+  </ItemDef>
+  <CodeList OID="CL_SEX" Name="sex" DataType="integer">
+   <CodeListItem CodedValue="1"><Decode><TranslatedText xml:lang="ca">Dona</TranslatedText>
+    <TranslatedText xml:lang="es-ES">Mujer</TranslatedText></Decode></CodeListItem>
+   <CodeListItem CodedValue="2"><Decode><TranslatedText xml:lang="ca">Home</TranslatedText>
+    <TranslatedText xml:lang="es-ES">Hombre</TranslatedText></Decode></CodeListItem></CodeList>
+  <CodeList OID="CL_YN" Name="yn" DataType="integer">
+   <CodeListItem CodedValue="1"><Decode><TranslatedText xml:lang="en">Yes</TranslatedText>
+    <TranslatedText>Sí</TranslatedText></Decode></CodeListItem>
+   <CodeListItem CodedValue="0"><Decode><TranslatedText xml:lang="en">No</TranslatedText>
+    <TranslatedText xml:lang="ca">No</TranslatedText></Decode></CodeListItem></CodeList>
+ </MetaDataVersion></Study>
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1"><SubjectData SubjectKey="A">
+  <StudyEventData StudyEventOID="E"><FormData FormOID="F"><ItemGroupData ItemGroupOID="IG_L">
+   <ItemData ItemOID="I_SEX" Value="1"/><ItemData ItemOID="I_YN" Value="1"/>
+   <ItemData ItemOID="I_T" Value="10.4"/></ItemGroupData>
+  <ItemGroupData ItemGroupOID="IG_L"><ItemData ItemOID="I_SEX" Value="2"/>
+   <ItemData ItemOID="I_YN" Value="0"/></ItemGroupData>
+ </FormData></StudyEventData></SubjectData></ClinicalData></ODM>
+"""
+
+
+def test_decodes_are_in_the_declared_language_else_untagged_else_the_only_text(
+    tmp_path: Path,
+) -> None:
+    """Language "es" takes "es-ES"; without Spanish, the untagged label; labels that agree are
+    one; a unit symbol the language cannot settle gives way to the unit's name."""
+    path = tmp_path / "langs.xml"
+    path.write_text(LANGS, "utf-8")
+    table, _ = read(path, "IG_L", OdmReader(decode=True, language="es"))
+    assert table.column("I_SEX" + DECODE_SUFFIX).to_pylist() == ["Mujer", "Hombre"]
+    assert table.column("I_YN" + DECODE_SUFFIX).to_pylist() == ["Sí", "No"]
+    assert table.column("I_T" + UNIT_SUFFIX).to_pylist() == ["segundos", None]
+    english, _ = read(path, "IG_L", OdmReader(language="en"))
+    assert english.column("I_T" + UNIT_SUFFIX).to_pylist() == ["s", None]
+
+
+@pytest.mark.parametrize("language", [None, "fr"])
+def test_a_decode_the_language_does_not_settle_is_refused_not_guessed(
+    tmp_path: Path, language: str | None
+) -> None:
+    """Catalan and Spanish labels and no declared language (or another one): the first label
+    was taken, whatever its language. Now the run stops, saying which code list and why."""
+    path = tmp_path / "langs.xml"
+    path.write_text(LANGS, "utf-8")
+    reader = OdmReader(decode=True, language=language)
+    with pytest.raises(
+        InputError, match=r'code list CL_SEX \(item I_SEX\).*\(ca "Dona", es-ES "Mujer"\)'
+    ) as err:
+        reader.columns(Source(path, path.name, "IG_L"))
+    assert err.value.code == "ambiguous-decode" and err.value.exit_code == ExitCode.BAD_INPUT
+    assert read(path, "IG_L", OdmReader(language=language))[0].num_rows == 2  # no decoding
