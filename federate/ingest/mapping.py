@@ -125,7 +125,9 @@ class TableMapper:
             return "NULL::VARCHAR"
         name = self.columns[source]
         kind = self.raw_types.get(name, pa.string())
-        return typed_as_text(sql_ident(name), kind, self.locale)
+        # How the site's software shows the column's dates, where the reader knows (SPSS, SAS).
+        shown_as = self.facts.get(f"shown_as.{name}")
+        return typed_as_text(sql_ident(name), kind, self.locale, shown_as)
 
     def outputs(self) -> list[str]:
         """The shared columns the mapping SQL fills (before casting to the shared types)."""
@@ -395,8 +397,12 @@ class TableMapper:
             name = str(column)
             mask = np.zeros(n, dtype=bool)
             mask[group.get_column("index").to_numpy()] = True
-            if name in unparsed:
-                mask &= ~unparsed[name]
+            # One line per cause: a value already reported unreadable is not reported again,
+            # nor is a column derived from it (a lab's harmonised value from its analyte).
+            derived = self.table.derived.get(name)
+            for cause in (name, *(derived.inputs if derived else ())):
+                if cause in unparsed:
+                    mask &= ~unparsed[cause]
             if not mask.any():
                 continue
             reason, rule = rule_reason(str(check), name)

@@ -9,11 +9,13 @@ from typing import Any
 
 import openpyxl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import xlsxwriter
 
 from federate.errors import InputError
 from federate.readers import ROW_COLUMN, Reject, Source
+from federate.readers.base import CELL
 from federate.readers.excel import ExcelReader, cell_ref, column_letter, render, serial_date
 from tests.conftest import corpus_root
 
@@ -21,15 +23,32 @@ WORKBOOK = corpus_root() / "excel" / "phuse_SEND_PC201708.xlsx"
 SEND = ExcelReader(expect=("STUDYID",))  # RELREC has no DOMAIN column
 
 
-def read(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
-    """The sheet as one table; its schema must be the reader's columns, all text."""
+def typed(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
+    """The sheet as one table as the reader yields it: the reader's columns, each text or
+    ``CELL``s (one schema for every batch)."""
     reader = reader or ExcelReader()
     source = Source(path, path.name, part)
     rejects: list[Reject] = []
     batches = list(reader.batches(source, rejects))
     assert rejects == []
-    fields = [pa.field(name, pa.string()) for name in reader.columns(source)]
-    return pa.Table.from_batches(batches, pa.schema([*fields, pa.field(ROW_COLUMN, pa.int64())]))
+    if not batches:
+        fields = [pa.field(name, pa.string()) for name in reader.columns(source)]
+        return pa.schema([*fields, pa.field(ROW_COLUMN, pa.int64())]).empty_table()
+    table = pa.Table.from_batches(batches)
+    assert table.column_names == [*reader.columns(source), ROW_COLUMN]
+    assert all(t in (pa.string(), CELL) for t in table.schema.types[:-1])
+    return table
+
+
+def read(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
+    """The sheet as one table of text: each cell as the site sees it."""
+    table = typed(path, part, reader)
+    return pa.table(
+        {
+            name: pc.struct_field(column, "text") if column.type == CELL else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    )
 
 
 Writer = Callable[[xlsxwriter.Workbook], None]
@@ -152,16 +171,20 @@ def test_dates_as_date_cells_text_and_serial_numbers(tmp_path: Path) -> None:
         ws.write_column("A2", [1, 2, 3, 4, 5, 6])
 
     path = workbook(tmp_path, build)
-    table = read(path, "Visits", ExcelReader(serial_dates=("Visit Date",)))
+    table = typed(path, "Visits", ExcelReader(serial_dates=("Visit Date",)))
+    day = dt.date(2015, 3, 12)
+    # Each cell as the site sees it (a date cell through its format, without the time of day;
+    # a serial number as the number it shows), and what it holds.
     assert table.column("visit date").to_pylist() == [
-        "2015-03-12",
-        "12/03/2015",
-        "2015-03-12",
-        "2015-03-12 12:00:00",
-        "2015-03-12 10:30:00",
-        "0",
+        {"text": "12/03/2015", "number": None, "date": day, "precision": "day"},
+        {"text": "12/03/2015", "number": None, "date": None, "precision": None},  # text
+        {"text": "42075", "number": None, "date": day, "precision": "day"},
+        {"text": "42075.5", "number": None, "date": day, "precision": "day"},
+        {"text": "12/03/2015", "number": None, "date": day, "precision": "day"},
+        {"text": "0", "number": 0.0, "date": None, "precision": None},
     ]
-    assert table.column("note").to_pylist() == ["42075"] * 6  # not declared a serial date
+    note = table.column("note").to_pylist()  # not declared a serial date: the number it is
+    assert note == [{"text": "42075", "number": 42075.0, "date": None, "precision": None}] * 6
 
 
 def test_serials_count_from_1904_in_mac_workbooks(tmp_path: Path) -> None:
@@ -174,8 +197,10 @@ def test_serials_count_from_1904_in_mac_workbooks(tmp_path: Path) -> None:
 
     path = workbook(tmp_path, build, date_1904=True)
     reader = ExcelReader(serial_dates=("visit date",))
-    table = read(path, "Visits", reader)
-    assert table.column("visit date").to_pylist() == ["2015-03-12", "2015-03-12"]
+    table = typed(path, "Visits", reader)
+    cells = table.column("visit date").to_pylist()
+    assert [c["date"] for c in cells] == [dt.date(2015, 3, 12)] * 2
+    assert [c["text"] for c in cells] == ["40613", "12/3/15"]  # as the site sees them
     assert reader.source_facts(Source(path, path.name, "Visits"))["date_system"] == "1904"
 
 

@@ -225,6 +225,7 @@ def test_a_swedish_file_reads_back(tmp_path: Path, suffix: str) -> None:
         "value_labels.kön": "kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
         "user_missing.kön": "99",
         "user_missing.vikt": "990 thru 999",
+        "shown_as.besöksdatum": "%Y/%m/%d",  # SDATE10: how SPSS shows the dates
     }
 
 
