@@ -129,6 +129,14 @@ class TableMapper:
         shown_as = self.facts.get(f"shown_as.{name}")
         return typed_as_text(sql_ident(name), kind, self.locale, shown_as)
 
+    def local_id_sql(self, raw_types: Mapping[str, pa.DataType]) -> str | None:
+        """SQL for a row's normalised local id over a stream of these column types (None when
+        the table has no patient id)."""
+        if self.tm.subject is None:
+            return None
+        self.raw_types = dict(raw_types)
+        return self.tm.subject.sql(self._ref(self.tm.subject.source))
+
     def outputs(self) -> list[str]:
         """The shared columns the mapping SQL fills (before casting to the shared types)."""
         names = [

@@ -130,7 +130,12 @@ class ExcelReader(Reader):
             header = f"header: the first row holding {', '.join(self.expect)}"
         else:
             header = "header: the first non-blank row"
-        return f"Excel workbook (.xlsx, .xls, .ods), one table per sheet; {header}"
+        return (
+            f"Excel workbook (.xlsx, .xls, .ods), one table per sheet; {header}; number cells "
+            "are read as the numbers they hold and date cells as their dates, known to what "
+            "their format shows (a cell formatted mmm-yy to the month; in an .xls or .ods, to "
+            "the day), and kept as the sheet shows them; text cells by the rules below"
+        )
 
     def columns(self, source: Source) -> list[str]:
         return list(self.layout(source).names)

@@ -91,6 +91,7 @@ class SdtmReader(Reader):
             facts["encoding"] = sas.encoding_name
             if sas.dataset:
                 facts["dataset"] = sas.dataset
+            facts |= {f"shown_as.{name}": shown for name, shown in sas.shown.items()}
         if supp := self._supp(source):
             header = {c.upper() for c in self._own_columns(source)}
             absent = [v for v in supp.idvars() if v and v.upper() not in header]
