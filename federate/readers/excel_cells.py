@@ -4,6 +4,7 @@ holds (``CELL``). See ``federate.readers.excel`` for the rules."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -133,6 +134,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 _SHOW = re.compile(r"%(-?)([dmYybB%])")
 
 
+@functools.lru_cache(maxsize=4096)  # a column repeats its dates: each is shown once
 def show_date(value: dt.date, pattern: str) -> str:
     """``value`` as ``pattern`` shows it (strftime's %d %m %Y %y %b %B, %-d %-m unpadded), in
     English month names as Excel without a locale; platform-independent, unlike strftime."""

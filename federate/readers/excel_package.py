@@ -103,8 +103,9 @@ def _kinds(tokens: list[str]) -> list[str]:
 
 
 def _is_minute(tokens: list[str], at: int) -> bool:
-    before = next((t.lower() for t in reversed(tokens[:at]) if t[0].isalpha()), "")
-    after = next((t.lower() for t in tokens[at + 1 :] if t[0].isalpha()), "")
+    letters = [t.lower().strip("[]") if not t.startswith('"') else "" for t in tokens]
+    before = next((t for t in reversed(letters[:at]) if t[:1].isalpha()), "")
+    after = next((t for t in letters[at + 1 :] if t[:1].isalpha()), "")
     return before.startswith("h") or after.startswith("s")
 
 
@@ -199,45 +200,37 @@ def error_cells(path: Path, sheet: str) -> dict[int, dict[int, str]]:
     return found
 
 
-_TAG = re.compile(rb"<(?:\w+:)?(row|c)\b([^>]*)>")
-_ATTR = re.compile(rb'\b(r|s)\s*=\s*["\']([^"\']*)["\']')
-_REF = re.compile(r"([A-Z]+)(\d+)")
+_REF = re.compile(rb"""\br\s*=\s*["']([A-Z]+)(\d+)["']""")
 
 
 def styled_cells(path: Path, sheet: str, styles: frozenset[int]) -> Iterator[tuple[int, int, int]]:
     """(row, column, style) of each cell of ``sheet`` whose style is one of ``styles``, in sheet
-    order, streamed. Cells without a reference count on from the one before, as Excel does."""
+    order, streamed: only those cells are looked at (one regex over the XML finds them), so
+    the cost is the scan, not a Python step per cell. A cell is found by its reference (``r``),
+    which Excel, LibreOffice and the Python writers always write."""
     if not styles or not is_xlsx(path):
         return
     with zipfile.ZipFile(path) as package:
         part = sheet_part(package, sheet)
         if part is None:
             return
+        alternatives = b"|".join(str(s).encode() for s in sorted(styles))
+        tag = re.compile(rb"<(?:\w+:)?c\b[^>]*?\bs\s*=\s*[\"'](" + alternatives + rb")[\"'][^>]*>")
         with package.open(part) as xml:
-            yield from _scan(xml, styles)
+            yield from _scan(xml, tag)
 
 
-def _scan(xml: IO[bytes], styles: frozenset[int]) -> Iterator[tuple[int, int, int]]:
-    row, column, tail = 0, 0, b""
+def _scan(xml: IO[bytes], tag: re.Pattern[bytes]) -> Iterator[tuple[int, int, int]]:
+    tail = b""
     while True:
         chunk = xml.read(_CHUNK)
         text = tail + chunk
         cut = text.rfind(b"<") if chunk else len(text)  # a tag cut by the chunk waits
         text, tail = text[:cut], text[cut:]
-        for tag, attrs in _TAG.findall(text):
-            found = dict(_ATTR.findall(attrs))
-            ref = found.get(b"r", b"").decode("ascii", "replace")
-            if tag == b"row":
-                row, column = (int(ref) if ref.isdigit() else row + 1), 0
-                continue
-            match = _REF.fullmatch(ref)
-            if match:
-                column, row = column_number(match[1]), int(match[2])
-            else:
-                column += 1
-            style = found.get(b"s", b"0")
-            if style.isdigit() and int(style) in styles:
-                yield row, column, int(style)
+        for match in tag.finditer(text):
+            ref = _REF.search(match[0])
+            if ref:
+                yield int(ref[2]), column_number(ref[1].decode("ascii")), int(match[1])
         if not chunk:
             return
 

@@ -17,6 +17,7 @@ from federate.errors import InputError
 from federate.readers import ROW_COLUMN, Reject, Source
 from federate.readers.base import CELL
 from federate.readers.excel import ExcelReader, cell_ref, column_letter, render, serial_date
+from federate.readers.excel_package import Shown, date_format
 from tests.conftest import corpus_root
 
 WORKBOOK = corpus_root() / "excel" / "phuse_SEND_PC201708.xlsx"
@@ -398,3 +399,73 @@ def test_a1_references() -> None:
     assert cell_ref("O'Brien", 2, 1) == "'O''Brien'!A2"
     assert cell_ref("AB1", 2, 1) == "'AB1'!A2"
     assert cell_ref("2015", 2, 1) == "'2015'!A2"
+
+
+# --- date cells as the site sees them, to the precision their format shows --------------------
+
+
+def test_date_cells_are_known_to_what_their_format_shows(tmp_path: Path) -> None:
+    """A workbook written with openpyxl, one column mixing date formats cell by cell (read
+    beside the batches, two rows at a time): each cell's date, its precision and its text as
+    the site sees it, without the time of day; never an invented day."""
+    cells = [
+        (dt.datetime(2014, 6, 12, 13, 45), "dd/mm/yyyy hh:mm", "12/06/2014", "day"),
+        (dt.datetime(2014, 6, 1), "mmm-yy", "Jun-14", "month"),
+        (dt.datetime(2014, 6, 15), "mmmm yyyy", "June 2014", "month"),  # the day unseen
+        (dt.datetime(2014, 1, 1), "yyyy", "2014", "year"),
+        (dt.datetime(2014, 6, 12), "mm-dd-yy", "12/06/2014", "day"),  # the system short date
+        (dt.datetime(2014, 6, 12), "[$-809]dd mmmm yyyy;@", "12 June 2014", "day"),
+        (dt.datetime(2014, 6, 12, 8, 30), "yyyy-mm-dd h:mm:ss", "2014-06-12", "day"),
+    ]
+    path = tmp_path / "export.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "AE"
+    ws.append(["id", "onset", "term", "result"])
+    for row, (value, fmt, _, _) in enumerate(cells, start=2):
+        ws.cell(row, 1, f"P{row}")
+        ws.cell(row, 2, value).number_format = fmt
+        ws.cell(row, 3, "Headache")
+        ws.cell(row, 4, 88.5 if row % 2 else 12).number_format = "0.00"
+    ws.append(["P9", "06/2014", "Nausea", "5,6"])  # text cells: left to the text rules
+    book.save(path)
+    reader = ExcelReader(batch_rows=2, short_date="%d/%m/%Y")
+    table = typed(path, "AE", reader)
+    assert table.schema.field("term").type == pa.string()  # text only: text
+    onset = table.column("onset").to_pylist()
+    lower = {"day": lambda d: d.date(), "month": lambda d: d.date().replace(day=1),
+             "year": lambda d: d.date().replace(month=1, day=1)}  # fmt: skip
+    assert onset[:-1] == [
+        {"text": text, "number": None, "date": lower[level](value), "precision": level}
+        for value, _, text, level in cells
+    ]
+    assert onset[-1] == {"text": "06/2014", "number": None, "date": None, "precision": None}
+    result = table.column("result").to_pylist()
+    assert [(c["text"], c["number"]) for c in result] == [
+        ("12", 12.0), ("88.5", 88.5), ("12", 12.0), ("88.5", 88.5), ("12", 12.0),
+        ("88.5", 88.5), ("12", 12.0), ("5,6", None),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "pattern", "precision"),
+    [
+        ("dd/mm/yyyy hh:mm", "%d/%m/%Y", "day"),
+        ("mmm-yy", "%b-%y", "month"),
+        ("yyyy", "%Y", "year"),
+        ("m/d/yyyy", "%-m/%-d/%Y", "day"),
+        ("hh:mm dd.mm.yyyy", "%d.%m.%Y", "day"),
+        ('"Visit: "dd/mm/yyyy', "%d/%m/%Y", "day"),
+        ("[$-F800]dddd, mmmm dd, yyyy", "%B %d, %Y", "day"),
+    ],
+)
+def test_excel_date_formats(code: str, pattern: str, precision: str) -> None:
+    assert date_format(code) == Shown(pattern, precision)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["General", "0.00", "#,##0.00;[Red]-#,##0.00", "hh:mm", "[h]:mm", "mm:ss", "0.0E+00", "@"],
+)
+def test_number_and_time_formats_show_no_date(code: str) -> None:
+    assert date_format(code) is None

@@ -461,7 +461,13 @@ def test_another_analyte_is_one_line_not_three(tmp_path: Path) -> None:
     cases = {k: [*v, v[-1]] for k, v in labs.cases.items()}
     cases |= {"analys": [1.0, 4.0, 8.0], "värde": ["88", "0,45", "140"],
               "enhet": ["µmol/L", "µkat/L", "mmol/L"]}  # fmt: skip
-    export = write_handmade(tmp_path / "export", labb=Form(cases, labs.labels, labs.formats))
+    events = handmade_forms()["biverkningar"]  # MedDRA version as text: only labs at stake
+    typed_as_text = Form(events.cases | {"meddra_version": ["19.1"]}, events.labels, {})
+    export = write_handmade(
+        tmp_path / "export",
+        labb=Form(cases, labs.labels, labs.formats),
+        biverkningar=Form(typed_as_text.cases, events.labels, missing=events.missing),
+    )
     result = ingest_handmade(export, tmp_path)
     rows = result.quarantine.to_pylist()
     assert [(r["source_row"], r["column"], r["reason"], r["value"]) for r in rows] == [
