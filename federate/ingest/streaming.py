@@ -31,7 +31,7 @@ from federate.ingest.lookup import PATIENT, PATIENT_STATUS, PATIENT_W0, Lookup
 from federate.ingest.mapping import LOCAL_ID, TableMapper
 from federate.ingest.patients import Patients
 from federate.ingest.quarantine import Collector
-from federate.ingest.reshape import MERGED
+from federate.ingest.reshape import MERGED, SKIPPED, without_skipped_patients
 from federate.ingest.writer import BackgroundWriter
 from federate.privacy.pseudonym import Pseudonymiser
 from federate.readers.base import ROW_COLUMN
@@ -43,9 +43,6 @@ HARD = "__hard"  # breaks a hard rule or does not parse: quarantined
 SOFT = "__soft"  # breaks a soft rule only: written, with a warning
 VERDICT = "__verdict"
 VISIT_WARN = "__visit_warn"
-# A patient the subjects table skipped with a declared reason: the status (and verdict) is this
-# prefix and the reason, and every other row of theirs is skipped with it (``Settler.skipped``).
-SKIPPED = "skipped:"
 STATUS = "__status"
 IN = "__in_"
 BATCH_ROWS = 1 << 17
@@ -366,7 +363,9 @@ class Pass:
         return self.outcome
 
     def _route(self, rows: pa.Table) -> None:
-        rows = self._skip_patients(rows)
+        rows, skipped = without_skipped_patients(rows, VERDICT)
+        for reason, n in skipped.items():
+            self.outcome.skipped[reason] = self.outcome.skipped.get(reason, 0) + n
         if MERGED in rows.column_names:
             self.outcome.merged += int(pc.sum(rows.column(MERGED)).as_py() or 0)
         if LOCAL_ID in rows.column_names and self.mapper.table.name == PARENT:
@@ -380,24 +379,6 @@ class Pass:
         if pc.any(hard).as_py():
             rows = rows.filter(pc.invert(hard))
         self._emit(rows.select(out))
-
-    def _skip_patients(self, rows: pa.Table) -> pa.Table:
-        """Rows of a patient the subjects table skipped are skipped with its reason, before any
-        rule (records merged into them too), never quarantined; the others go on."""
-        verdict = rows.column(VERDICT)
-        skipped = pc.fill_null(pc.starts_with(verdict, SKIPPED), False)
-        if not pc.any(skipped).as_py():
-            return rows
-        hit = rows.filter(skipped)
-        counts = pa.repeat(1, hit.num_rows)
-        if MERGED in hit.column_names:
-            counts = pc.add(counts, hit.column(MERGED))
-        rows_of = pa.table({"v": hit.column(VERDICT), "n": counts}).group_by("v")
-        by = rows_of.aggregate([("n", "sum")]).to_pydict()
-        for status, n in zip(by["v"], by["n_sum"], strict=True):
-            reason = status.removeprefix(SKIPPED)
-            self.outcome.skipped[reason] = self.outcome.skipped.get(reason, 0) + n
-        return rows.filter(pc.invert(skipped))
 
     def _hold(self, flagged: pa.Table) -> None:
         """Keep flagged rows' input for the careful path, which runs once per CAREFUL_ROWS of

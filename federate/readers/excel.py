@@ -74,7 +74,15 @@ from federate.readers.excel_package import (
     styled_cells,
 )
 
-__all__ = ["ExcelReader", "cell_ref", "column_letter", "render", "serial_date"]
+__all__ = [
+    "EPOCH_1900",
+    "EPOCH_1904",
+    "ExcelReader",
+    "cell_ref",
+    "column_letter",
+    "render",
+    "serial_date",
+]
 
 _REF_SHAPE = re.compile(r"[A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*")  # names Excel would read as cells
 
