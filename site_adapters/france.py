@@ -1,6 +1,7 @@
-"""France: the French national trial's data management delivers CDISC SDTM datasets, one SAS
-transport file (XPT v5) per domain, as the CDISC Therapeutic Area User Guide for Multiple
-Sclerosis (TAUG-MS v1.0) lays out MS data. Text is cp1252 (SAS wlatin1) or UTF-8, dates are ISO
+"""France: the French national trial's data management delivers CDISC SDTM datasets, one file
+per domain: SAS transport (XPT v5), or the same dataset as .sas7bdat or .csv under the same
+name, as the CDISC Therapeutic Area User Guide for Multiple Sclerosis (TAUG-MS v1.0) lays out
+MS data. Text is cp1252 (SAS wlatin1) or UTF-8, dates are ISO
 8601 (``--DTC``, possibly partial: ``2014-03``, ``2014``; possibly timed), numbers use a decimal
 point. SUPP-- qualifiers are merged onto their parent records by the reader; the NIR, which the
 French CRF recorded, travels as the SUPPDM qualifier ``NIR``: read, never written.
@@ -8,12 +9,16 @@ French CRF recorded, travels as the SUPPDM qualifier ``NIR``: read, never writte
 Conventions (where SDTM leaves a choice, the French data management's):
 
 * DM holds every patient, screen failures included (``ARMCD`` ``SCRNFAIL``): only the two
-  crossover sequences are kept. ``RFSTDTC`` is the date of randomisation (sponsor-defined);
-  ``BRTHDTC`` is the year of birth only. MS course and date of diagnosis are the SUPPDM
-  qualifiers ``MSTYPE`` and ``MSDIAGDT`` (the TAUG puts them in MH; the shared table needs them
-  on the patient's record).
+  crossover sequences are kept, and every other record of a patient DM skips (in AE, CM,
+  LB...) is skipped with the same reason. ``RFSTDTC`` is the date of randomisation
+  (sponsor-defined); ``BRTHDTC`` is the year of birth only. MS course and date of diagnosis
+  are the SUPPDM qualifiers ``MSTYPE`` and ``MSDIAGDT`` (the TAUG puts them in MH; the shared
+  table needs them on the patient's record).
 * EX: one record per infusion, the crossover period in ``EPOCH``; body weight and viability are
   the SUPPEX qualifiers ``WEIGHT`` and ``VIABIL``.
+* Results are the standard numeric result ``--STRESN`` (in ``--STRESU``), never ``--ORRES``
+  in its place: the original result may be text ("<5") or in another unit, so a record
+  without ``--STRESN`` is held, not converted. ``LBORRES``/``LBORRESU`` are kept as exported.
 * Findings (MO, QS or RS, FT) are pivoted to one row per assessment; a test code names each
   result. MO test codes are the French data management's own; field strength is the SUPPMO
   qualifier ``MRIFS`` on the scan's group (``MOGRPID``).
@@ -58,9 +63,19 @@ RANDOMISED = Keep(
     "not randomised to a crossover sequence (a screen failure, or another trial's arm)",
 )
 DM_NOTE = (
-    "One record per patient; screen failures (ARMCD `SCRNFAIL`) are skipped. The SUPPDM "
+    "One record per patient; screen failures (ARMCD `SCRNFAIL`) are skipped, and so are their "
+    "records in every other dataset (AE, CM, LB...), with the same reason. The SUPPDM "
     "qualifiers are merged onto it by the reader."
 )
+# Which result a finding is read from: the standardised numeric result, never the original.
+RESULT_NOTE = (
+    "Results are read from the standard numeric result --STRESN (LBSTRESN in LBSTRESU; "
+    "MOSTRESN, QSSTRESN or RSSTRESN, FTSTRESN). --ORRES is never read in its place: the "
+    "original result may be text (`<5`) or in another unit, so a record whose --STRESN is "
+    "empty is quarantined as missing, not converted. LBORRES and LBORRESU are kept exactly as "
+    "exported beside the value."
+)
+EXTENSIONS = ("xpt", "sas7bdat", "csv")
 RELATEDNESS = {
     "NOT RELATED": "NOT",
     "UNLIKELY RELATED": "UNLIKELY",
@@ -185,7 +200,7 @@ FRANCE = SiteAdapter(
     name="france",
     country="fr",
     version="1.0.0",
-    title="France (FR national trial): CDISC SDTM datasets, one SAS transport file per domain",
+    title="France (FR national trial): CDISC SDTM datasets, one file per domain",
     reader=SdtmReader(encodings=vocabulary.UTF8_OR_CP1252),
     locale=Locale(
         decimal=".",
@@ -391,8 +406,9 @@ FRANCE = SiteAdapter(
         _labs(
             "lb.xpt",
             "LB, one record per test: LBORRES/LBORRESU kept as exported (decimal comma), "
-            "LBSTRESN/LBSTRESU the reported value and unit (creatinine and bilirubin in "
-            "µmol/L, haemoglobin in g/dL, glucose in mg/dL); other tests are skipped.",
+            "LBSTRESN/LBSTRESU the reported value and unit, read as the value (creatinine and "
+            "bilirubin in µmol/L, haemoglobin in g/dL, glucose in mg/dL); LBORRES is never "
+            "read in place of an empty LBSTRESN. Other tests are skipped.",
         ),
         _labs("lbch.xpt", "LB split by category (SDTMIG): chemistry."),
         _labs("lbhe.xpt", "LB split by category (SDTMIG): haematology."),
@@ -409,20 +425,25 @@ FRANCE = SiteAdapter(
         "run): "
         + ", ".join(f"`{c}`" for c in (*DM_OPTIONAL, *EX_OPTIONAL, *AE_OPTIONAL, *CM_OPTIONAL))
         + ".",
+        RESULT_NOTE,
     ),
-    skip=(
-        SkipFiles(
-            "??.xpt",
-            "an SDTM domain the shared schema has no place for (trial design TA/TE/TI/TS/TV, "
-            "disposition DS, vital signs VS, medical history MH...)",
-        ),
-        SkipFiles(
-            "????.xpt",
-            "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
-        ),
-        SkipFiles(
-            "supp*.xpt",
-            "SUPP-- qualifiers: merged onto their parent records (read with the parent domain)",
-        ),
+    skip=tuple(
+        SkipFiles(f"{pattern}.{extension}", reason)
+        for pattern, reason in (
+            (
+                "??",
+                "an SDTM domain the shared schema has no place for (trial design "
+                "TA/TE/TI/TS/TV, disposition DS, vital signs VS, medical history MH...)",
+            ),
+            (
+                "????",
+                "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
+            ),
+            (
+                "supp*",
+                "SUPP-- qualifiers: merged onto their parent records (read with the parent domain)",
+            ),
+        )
+        for extension in EXTENSIONS
     ),
 )

@@ -2,8 +2,9 @@
 names; coded variables are numbers with Swedish value labels (kön: 1 = kvinna, 2 = man; ja/nej:
 1 = ja, 0 = nej), read through their labels; a declared user-missing code (99 = uppgift saknas)
 reads as empty. ISO dates: SPSS date variables, and text yyyy-mm-dd where a date may be partial
-(yyyy-mm, yyyy). Decimal comma. ALT and AST in µkat/L, haemoglobin in g/L, creatinine in µmol/L.
-The patient file carries the 12-digit personnummer and the name: read, never written."""
+(yyyy-mm, yyyy). Numbers are SPSS numerics, read as numbers; decimal comma where typed as
+text. ALT and AST in µkat/L, haemoglobin in g/L, creatinine in µmol/L. The patient file carries
+the 12-digit personnummer and the name: read, never written."""
 
 from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
@@ -296,6 +297,10 @@ SWEDEN = SiteAdapter(
         "Codes declared user-missing in the file (99 = uppgift saknas) read as empty.",
         "Dates are SPSS date variables (any SPSS date format) or text yyyy-mm-dd; dates that "
         "may be partial (relapse and adverse-event onsets and ends, medication starts and "
-        "stops) are text: yyyy-mm-dd, yyyy-mm or yyyy.",
+        "stops) are text: yyyy-mm-dd, yyyy-mm or yyyy; a date variable there is known to what "
+        "its format shows (MOYR, JUN 2014: the month) and kept as SPSS shows it.",
+        "Numbers are SPSS numeric variables, read as the numbers they hold (a numeric MedDRA "
+        "version 19.1 is 19.1); the decimal comma and grouping apply to numbers written as "
+        "text. Each form may be sent as .sav, .zsav, .por or Stata .dta under the same name.",
     ),
 )

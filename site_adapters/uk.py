@@ -1,8 +1,10 @@
 """UK: one Excel workbook from the trials unit (MESEMS_UK.xlsx), one sheet per case report form,
 English labels and codes, decimal point. Dates come three ways in one workbook: dd/mm/yyyy text,
-true date cells (the reader renders them yyyy-mm-dd) and, in the visit dates, bare Excel serial
-day numbers whose date format was lost. The Patients sheet carries the NHS number: read, never
-written. Some sheets have a title row above the header, so rows are Excel's own row numbers."""
+true date cells (read as the dates they hold, to the precision their number format shows:
+a cell formatted mmm-yy is known to the month) and, in the visit dates, bare Excel serial day
+numbers whose date format was lost. Number cells are read as the numbers they hold. The
+Patients sheet carries the NHS number: read, never written. Some sheets have a title row above
+the header, so rows are Excel's own row numbers."""
 
 from federate.adapters import vocabulary
 from federate.adapters.declaration import LocalId, SiteAdapter, TableMap
@@ -66,11 +68,12 @@ UK = SiteAdapter(
     version="1.0.0",
     title="UK (UK national trial): one Excel workbook from the trials unit",
     format="excel",
-    reader=ExcelReader(expect=("Trial No",), serial_dates=("Visit date",)),
+    # A UK Excel shows the system's short date as dd/mm/yyyy.
+    reader=ExcelReader(expect=("Trial No",), serial_dates=("Visit date",), short_date="%d/%m/%Y"),
     locale=Locale(
         decimal=".",
         group=",",
-        # Text cells as typed, then date cells as the reader renders them.
+        # Dates typed as text (date cells are read as the dates they hold).
         date_formats=("%d/%m/%Y", "%Y-%m-%d"),
     ),
     tables=(

@@ -12,39 +12,118 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from federate.readers.base import CELL
 from federate.schema import Scalar
 from federate.sqltext import sql_literal, sql_str
 
-if TYPE_CHECKING:
-    pass
+
+class Typed(str):
+    """A typed input column (SPSS, SAS, Excel) as the parsers see it. As text it is SQL for the
+    value as the site's software shows it: what ``Text`` and ``Verbatim`` read and messages
+    quote. ``number`` (DOUBLE), ``date`` (DATE: the lower bound at its precision) and
+    ``precision`` (day, month or year) are SQL for what a cell holds, NULL where it holds none;
+    ``text`` is SQL for the text of a cell that holds no date, as shown (a year typed into a
+    spreadsheet is the number 2011, shown 2011), NULL for a date cell. A number is read as the
+    number it is and a date cell as its date, never through the locale's text rules."""
+
+    number: str
+    date: str
+    precision: str
+    text: str
+
+    def __new__(
+        cls,
+        shown: str,
+        *,
+        number: str = "NULL",
+        date: str = "NULL",
+        precision: str = "NULL",
+        text: str = "NULL",
+    ) -> Typed:
+        typed = super().__new__(cls, shown)
+        typed.number, typed.date, typed.precision, typed.text = number, date, precision, text
+        return typed
 
 
-def typed_as_text(ref: str, arrow_type: pa.DataType, locale: Locale) -> str:
-    """A typed cell (SAS, SPSS, Excel) as the site would write it as text, so the same parsers
-    read typed and text exports: whole numbers without decimals, the locale's decimal mark,
-    dates in the locale's first date format."""
-    if pa.types.is_integer(arrow_type):
-        return f"CAST({ref} AS VARCHAR)"
-    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
-        text = f"CAST(CAST({ref} AS DOUBLE) AS VARCHAR)"
-        if locale.decimal != ".":
-            text = f"replace({text}, '.', {sql_str(locale.decimal)})"
-        whole = f"CAST(CAST({ref} AS BIGINT) AS VARCHAR)"
-        return (
-            f"CASE WHEN isfinite({ref}) AND {ref} = trunc({ref}) AND abs({ref}) < 1e15 "
-            f"THEN {whole} ELSE {text} END"
+def typed_as_text(
+    ref: str, arrow_type: pa.DataType, locale: Locale, shown_as: str | None = None
+) -> str:
+    """``ref`` as the parsers read it: a text column as it is, a typed one as ``Typed`` (how
+    the site sees it, and what it holds). ``shown_as``: how the site's software shows a date
+    column (a strftime pattern, see ``strftime_sql``; default ``%Y-%m-%d``), which also says
+    its precision (``Jun 2014`` is known to the month)."""
+    if arrow_type == CELL:
+        field = {f.name: f"struct_extract({ref}, {sql_str(f.name)})" for f in CELL}
+        number, date = field["number"], field["date"]
+        text = f"CASE WHEN {date} IS NULL THEN {field['text']} END"
+        return Typed(field["text"], number=number, date=date, precision=field["precision"],
+                     text=text)  # fmt: skip
+    if (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or (pa.types.is_decimal(arrow_type))
+    ):
+        number = f"CAST({ref} AS DOUBLE)"
+        whole = f"CAST(CAST({number} AS BIGINT) AS VARCHAR)"
+        shown = (
+            f"CASE WHEN isfinite({number}) AND {number} = trunc({number}) "
+            f"AND abs({number}) < 1e15 THEN {whole} ELSE CAST({number} AS VARCHAR) END"
         )
+        return Typed(shown, number=f"CASE WHEN isfinite({number}) THEN {number} END", text=shown)
     if pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type):
-        return f"strftime({ref}, {sql_str(locale.date_formats[0])})"
+        day = f"CAST({ref} AS DATE)"
+        pattern = shown_as or "%Y-%m-%d"
+        precision = date_precision(pattern) or "day"
+        low = day if precision == "day" else f"CAST(date_trunc('{precision}', {day}) AS DATE)"
+        return Typed(strftime_sql(day, pattern), date=low, precision=f"'{precision}'")
     if pa.types.is_boolean(arrow_type):
-        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
-    return ref
+        shown = f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
+        return Typed(shown, text=shown)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return ref
+    return Typed(f"CAST({ref} AS VARCHAR)", text=f"CAST({ref} AS VARCHAR)")
+
+
+# How SPSS, SAS and Excel show dates, beyond strftime: %^b a month's name in capitals (JUN),
+# %_b in small letters (jun, Stata), %q the quarter, %K SPSS's week of the year (from 1 January).
+_SHOWN_TOKENS = {
+    "%^b": "upper(strftime({d}, '%b'))",
+    "%_b": "lower(strftime({d}, '%b'))",
+    "%q": "CAST(quarter({d}) AS VARCHAR)",
+    "%K": "CAST((dayofyear({d}) - 1) // 7 + 1 AS VARCHAR)",
+}
+_PRECISION_TOKENS = (
+    ("day", ("%d", "%-d", "%e", "%j", "%-j")),
+    ("month", ("%m", "%-m", "%b", "%B", "%^b", "%_b")),
+    ("year", ("%Y", "%y", "%q", "%K")),
+)
+
+
+def date_precision(pattern: str) -> str | None:
+    """What a date shown with ``pattern`` is known to: day, month or year (a quarter or a week
+    is known to its year); None when it shows no date (a time of day)."""
+    for level, tokens in _PRECISION_TOKENS:
+        if any(t in pattern for t in tokens):
+            return level
+    return None
+
+
+def strftime_sql(day: str, pattern: str) -> str:
+    """SQL for a DATE shown with ``pattern`` (strftime, with ``_SHOWN_TOKENS``)."""
+    parts = re.split("(" + "|".join(re.escape(t) for t in _SHOWN_TOKENS) + ")", pattern)
+    sql = [
+        _SHOWN_TOKENS[part].format(d=day)
+        if part in _SHOWN_TOKENS
+        else f"strftime({day}, {sql_str(part)})"
+        for part in parts
+        if part
+    ]
+    return sql[0] if len(sql) == 1 else f"concat({', '.join(sql)})"
 
 
 def _blank_to_null(ref: str) -> str:
@@ -79,7 +158,16 @@ class Parser:
 
     def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
         """Shared column(s) this parser fills; the first is the one whose failure is reported."""
-        return {name: self.sql(ref, locale)}
+        return {name: self.read(ref, locale)}
+
+    def read(self, ref: str, locale: Locale) -> str:
+        """SQL for the value of ``ref``: a typed cell as what it holds, text by ``sql``."""
+        return self.typed_sql(ref, locale) if isinstance(ref, Typed) else self.sql(ref, locale)
+
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        """A typed cell: by default its value as the site sees it, read by the text rule (a
+        code, a text); parsers of numbers and dates read what the cell holds."""
+        return self.sql(ref, locale)
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         """The inverse: shared values -> strings as the site writes them (for the simulator)."""
@@ -141,6 +229,11 @@ class Integer(Parser):
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.cast(values, pa.string())
 
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        n = ref.number
+        whole = f"CASE WHEN {n} = trunc({n}) AND abs({n}) < 1e15 THEN CAST({n} AS BIGINT) END"
+        return f"coalesce({whole}, {self.sql(ref.text, locale)})"
+
 
 _NUMBER = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
 
@@ -171,6 +264,9 @@ class Decimal(Parser):
         if locale.decimal != ".":
             text = np.char.replace(text, ".", locale.decimal)
         return pa.array(text.tolist(), pa.string(), mask=mask)
+
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        return f"coalesce({ref.number}, {self.sql(ref.text, locale)})"
 
 
 _FORMAT_GROUPS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%y": r"(?P<y>\d{2})"}
@@ -244,6 +340,11 @@ class Date(Parser):
     def rule(self, locale: Locale) -> str:
         return "a real date as " + " or ".join(human_format(f) for f in self._formats(locale))
 
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        # A date cell shown to the month or the year is no full date: never a day invented.
+        day = f"CASE WHEN {ref.precision} = 'day' THEN {ref.date} END"
+        return f"coalesce({day}, {self.sql(ref.text, locale)})"
+
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.strftime(pc.cast(values, pa.timestamp("s")), format=self._formats(locale)[0])
 
@@ -283,11 +384,16 @@ class PartialDate(Parser):
         return self.outputs("d", ref, locale)["d"]
 
     def outputs(self, name: str, ref: str, locale: Locale) -> dict[str, str]:
-        v = _blank_to_null(ref)
-        levels = self._levels(v, locale)
-        precision = " ".join(f"WHEN {expr} IS NOT NULL THEN '{level}'" for level, expr in levels)
+        # A date cell holds its date and the precision its format shows; text is parsed.
+        typed = ref if isinstance(ref, Typed) else None
+        text = _blank_to_null(typed.text if typed else ref)
+        levels = [(f"'{level}'", expr) for level, expr in self._levels(text, locale)]
+        if typed:
+            levels.insert(0, (typed.precision, typed.date))
+        lower = f"coalesce({', '.join(expr for _, expr in levels)})"
+        precision = " ".join(f"WHEN {expr} IS NOT NULL THEN {lv}" for lv, expr in levels)
         return {
-            name: f"coalesce({', '.join(expr for _, expr in levels)})",
+            name: lower,
             f"{name}_precision": f"CASE {precision} END",
             f"{name}_raw": f"nullif(CAST({ref} AS VARCHAR), '')",
         }
@@ -327,7 +433,7 @@ class YearOf(Parser):
         return self.date.source
 
     def sql(self, ref: str, locale: Locale) -> str:
-        return f"CAST(year({self.date.sql(ref, locale)}) AS BIGINT)"
+        return f"CAST(year({self.date.read(ref, locale)}) AS BIGINT)"
 
     def rule(self, locale: Locale) -> str:
         return self.date.rule(locale)

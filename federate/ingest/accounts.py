@@ -55,6 +55,8 @@ def close_account(
     )
     for reject in deleted:
         account.skip(reject.reason, 1)
+    for reason, n in outcome.skipped.items():  # rows of patients the subjects table skipped
+        account.skip(reason, n)
     account.rows_parent_quarantined = outcome.removed.get("parent-quarantined", 0)
     if outcome.merged:
         account.skip("merged-into-record", outcome.merged)
@@ -64,6 +66,7 @@ def close_account(
         - account.rows_quarantined
         - outcome.merged
         - len(deleted)
+        - sum(outcome.skipped.values())
     )
     if unkept and keep is not None:
         account.skip(keep.reason, unkept)

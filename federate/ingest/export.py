@@ -36,8 +36,9 @@ def locate(adapter: SiteAdapter, export_dir: Path) -> ExportFiles:
     any work (and a missing column or an unreadable file likewise: ``Plans``)."""
     found: list[tuple[TableMap, Source]] = []
     for tm in adapter.tables:
+        names = adapter.reader.file_names(tm.file)
         try:
-            found.append((tm, find_source(export_dir, tm.file, tm.part)))
+            found.append((tm, find_source(export_dir, tm.file, tm.part, names)))
         except InputError:
             if tm.optional:
                 continue
@@ -52,17 +53,28 @@ def locate(adapter: SiteAdapter, export_dir: Path) -> ExportFiles:
     return ExportFiles(found, skipped)
 
 
-def find_source(export_dir: Path, name: str, part: str | None = None) -> Source:
-    """The declared file, matched case-insensitively (Windows exports vary the case)."""
-    exact = export_dir / name
-    if exact.is_file():
-        return Source(exact, name, part)
-    for path in export_dir.iterdir():
-        if path.is_file() and path.name.lower() == name.lower():
-            return Source(path, path.name, part)
-    present = ", ".join(sorted(p.name for p in export_dir.iterdir() if p.is_file())) or "none"
+def find_source(
+    export_dir: Path, name: str, part: str | None = None, names: tuple[str, ...] = ()
+) -> Source:
+    """The declared file, matched case-insensitively (Windows exports vary the case); or, where
+    the reader reads it in other formats (``names``), the one of them the export holds."""
+    wanted = {n.lower(): n for n in names or (name,)}
+    files = sorted(p for p in export_dir.iterdir() if p.is_file())
+    present = [p for p in files if p.name.lower() in wanted]
+    if len({p.name.lower() for p in present}) > 1:
+        raise InputError(
+            f"the export has {' and '.join(p.name for p in present)}: the same form in "
+            f"{len(present)} files; send one of them",
+            code="ambiguous-file",
+            where=Location(file=present[0].name),
+        )
+    if present:
+        path = next((p for p in present if p.name == name), present[0])
+        return Source(path, path.name, part)
+    listed = ", ".join(p.name for p in files) or "none"
+    expected = " or ".join(wanted.values())
     raise InputError(
-        f"the export has no {name} (files present: {present})",
+        f"the export has no {expected} (files present: {listed})",
         code="missing-file",
         where=Location(file=name),
     )

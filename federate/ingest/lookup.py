@@ -75,14 +75,18 @@ class Lookup:
     ) -> Lookup | None:
         """A lookup of the columns that repeat their values (at most one distinct value in
         REPEATS rows of the first batch), and of the patient id whatever its repeats; free
-        text and measurements are left to the pass."""
+        text and measurements are left to the pass, and so are columns of nested cells (a
+        spreadsheet's ``CELL``s), which Arrow cannot dictionary-encode."""
         chosen = {
             column: q
             for column, q in queries.items()
-            if column == patients
-            or pa.types.is_null(first.column(column).type)  # all missing: one value
-            or pc.count_distinct(first.column(column), mode="all").as_py()
-            <= max(1, first.num_rows // REPEATS)
+            if not pa.types.is_nested(first.column(column).type)
+            and (
+                column == patients
+                or pa.types.is_null(first.column(column).type)  # all missing: one value
+                or pc.count_distinct(first.column(column), mode="all").as_py()
+                <= max(1, first.num_rows // REPEATS)
+            )
         }
         return cls(chosen, first.schema, con, patients, settled) if chosen else None
 

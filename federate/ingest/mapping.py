@@ -125,7 +125,17 @@ class TableMapper:
             return "NULL::VARCHAR"
         name = self.columns[source]
         kind = self.raw_types.get(name, pa.string())
-        return typed_as_text(sql_ident(name), kind, self.locale)
+        # How the site's software shows the column's dates, where the reader knows (SPSS, SAS).
+        shown_as = self.facts.get(f"shown_as.{name}")
+        return typed_as_text(sql_ident(name), kind, self.locale, shown_as)
+
+    def local_id_sql(self, raw_types: Mapping[str, pa.DataType]) -> str | None:
+        """SQL for a row's normalised local id over a stream of these column types (None when
+        the table has no patient id)."""
+        if self.tm.subject is None:
+            return None
+        self.raw_types = dict(raw_types)
+        return self.tm.subject.sql(self._ref(self.tm.subject.source))
 
     def outputs(self) -> list[str]:
         """The shared columns the mapping SQL fills (before casting to the shared types)."""
@@ -395,8 +405,12 @@ class TableMapper:
             name = str(column)
             mask = np.zeros(n, dtype=bool)
             mask[group.get_column("index").to_numpy()] = True
-            if name in unparsed:
-                mask &= ~unparsed[name]
+            # One line per cause: a value already reported unreadable is not reported again,
+            # nor is a column derived from it (a lab's harmonised value from its analyte).
+            derived = self.table.derived.get(name)
+            for cause in (name, *(derived.inputs if derived else ())):
+                if cause in unparsed:
+                    mask &= ~unparsed[cause]
             if not mask.any():
                 continue
             reason, rule = rule_reason(str(check), name)

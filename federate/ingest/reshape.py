@@ -8,12 +8,16 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from federate.adapters.declaration import TableMap
 from federate.readers.base import ROW_COLUMN
 from federate.sqltext import sql_ident
 
 MERGED = "__merged"  # rows of a pivot group beyond the first: counted as skipped
+# A patient the subjects table skipped with a declared reason: their status (and verdict) is
+# this prefix and the reason, and every other row of theirs is skipped with it.
+SKIPPED = "skipped:"
 
 
 @dataclass
@@ -75,3 +79,21 @@ def reshaped(
         yield from con.sql(reshape_sql(tm, columns)).to_arrow_reader(batch_rows)
     finally:
         con.unregister("stream")
+
+
+def without_skipped_patients(rows: pa.Table, verdict: str) -> tuple[pa.Table, dict[str, int]]:
+    """``rows`` without those of patients the subjects table skipped (their ``verdict`` is
+    ``SKIPPED`` and the reason), and how many records each reason skips (with the records
+    merged into them): skipped before any rule, never quarantined."""
+    skipped = pc.fill_null(pc.starts_with(rows.column(verdict), SKIPPED), False)
+    if not pc.any(skipped).as_py():
+        return rows, {}
+    hit = rows.filter(skipped)
+    counts = pa.repeat(1, hit.num_rows)
+    if MERGED in hit.column_names:
+        counts = pc.add(counts, hit.column(MERGED))
+    by = pa.table({"v": hit.column(verdict), "n": counts}).group_by("v").aggregate([("n", "sum")])
+    reasons = [v.removeprefix(SKIPPED) for v in by.column("v").to_pylist()]
+    return rows.filter(pc.invert(skipped)), dict(
+        zip(reasons, by.column("n_sum").to_pylist(), strict=True)
+    )

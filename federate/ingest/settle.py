@@ -21,6 +21,7 @@ import pyarrow as pa
 from federate.adapters.declaration import SiteAdapter
 from federate.bundle.manifest import parquet_writer, table_path
 from federate.ingest.quarantine import Collector
+from federate.ingest.reshape import SKIPPED
 from federate.ingest.streaming import PARENT
 from federate.schema import PROVENANCE, Schema, Table
 from federate.sqltext import sql_ident, sql_str
@@ -90,6 +91,21 @@ class Settler:
         finally:
             self.con.unregister("__seen")
             self.con.unregister("__held")
+
+    def skipped(self, ids: pa.Table, reason: str) -> None:
+        """Patients (``local_id``) whose subjects rows were all skipped with ``reason``: in
+        ``__ids`` with the status ``skipped:<reason>``, so their other rows, in every table, are
+        skipped with the same reason (an SDTM screen failure's AE, CM, LB... records)."""
+        self.con.register("__skipped", ids.select(["local_id"]))
+        try:
+            self.con.execute(
+                f"INSERT INTO __ids SELECT local_id, __pseudonym(local_id), "
+                f"{sql_str(SKIPPED + reason)} FROM (SELECT DISTINCT local_id FROM __skipped "
+                "WHERE local_id IS NOT NULL) "
+                "WHERE local_id NOT IN (SELECT local_id FROM __ids WHERE local_id IS NOT NULL)"
+            )
+        finally:
+            self.con.unregister("__skipped")
 
     def baselines(self) -> None:
         """Fill ``__w0`` from the settled visits table."""

@@ -31,6 +31,7 @@ from federate.ingest.writer import BackgroundWriter
 from federate.privacy.gate import Scan, scan_table
 from federate.readers.base import Reject, Source
 from federate.schema import Schema, Table
+from federate.sqltext import sql_ident
 
 ProgressFn = Callable[[str, int], None]
 
@@ -54,6 +55,8 @@ class TableStager:
     # By a source's index in ``found``: its account and its column notes (the report's).
     by_plan: dict[int, tuple[SourceAccount, dict[str, Any]]] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)  # subjects whose every row was quarantined
+    # Patients the subjects table skipped (its Keep), with the reason: their rows are skipped.
+    skipped: list[tuple[pa.Table, str]] = field(default_factory=list)
     order: list[str] = field(init=False)  # the tables, as the adapter first names them
 
     def __post_init__(self) -> None:
@@ -96,6 +99,8 @@ class TableStager:
         apply_settlement(settler.result, [self.by_plan[i][0] for i in indices])
         if table_name == PARENT:
             settler.parents(seen, self.held)
+            for ids, reason in self.skipped:
+                settler.skipped(ids, reason)
             self.patients.load_ids(cur)
             self.patients.pseudonymise.settle(self.patients.subjects_of)
         elif table_name == "visits":
@@ -128,6 +133,9 @@ class TableStager:
                 seen += outcome.ids
                 if table.name == PARENT:
                     self.held.update(mapper.quarantined_subjects)
+                    if (keep := self.plans[i].tm.keep) is not None:
+                        ids = skipped_patients(self.adapter, self.plans[i], mapper, cur)
+                        self.skipped.append((ids, keep.reason))
         return seen
 
     def _note_columns(self, plan: Plan) -> dict[str, Any]:
@@ -241,6 +249,27 @@ class TableStager:
                 reason=reason,
                 rule="; ".join(sorted({r.detail for r in group})),
             )
+
+
+def skipped_patients(
+    adapter: SiteAdapter, plan: Plan, mapper: TableMapper, con: duckdb.DuckDBPyConnection
+) -> pa.Table:
+    """The local ids of the subjects rows a Keep skipped (the file read again: a subjects
+    table is one row per patient), to skip their patients' other rows with the same reason."""
+    tm = plan.tm
+    assert tm.keep is not None
+    batches = stream(adapter.reader.batches(plan.source, []), plan.header)
+    local = mapper.local_id_sql({f.name: f.type for f in batches.schema})
+    if local is None:
+        return pa.table({"local_id": pa.array([], pa.string())})
+    kept = tm.keep.sql(sql_ident(plan.columns[tm.keep.column]))
+    cur = con.cursor()
+    cur.register("raw", batches)
+    try:
+        sql = f"SELECT DISTINCT {local} AS local_id FROM raw WHERE NOT ({kept})"
+        return cur.sql(sql).to_arrow_table()
+    finally:
+        cur.close()
 
 
 def joins_with(name: str, maps: list[TableMap], schema: Schema) -> list[str]:

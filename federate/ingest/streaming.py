@@ -31,7 +31,7 @@ from federate.ingest.lookup import PATIENT, PATIENT_STATUS, PATIENT_W0, Lookup
 from federate.ingest.mapping import LOCAL_ID, TableMapper
 from federate.ingest.patients import Patients
 from federate.ingest.quarantine import Collector
-from federate.ingest.reshape import MERGED
+from federate.ingest.reshape import MERGED, SKIPPED, without_skipped_patients
 from federate.ingest.writer import BackgroundWriter
 from federate.privacy.pseudonym import Pseudonymiser
 from federate.readers.base import ROW_COLUMN
@@ -118,7 +118,8 @@ def settle_sql(
         warn = "NULL::VARCHAR"
     verdict = (
         f"CASE WHEN {status} IS NULL THEN 'unknown-subject' "
-        f"WHEN {status} = 'held' THEN 'parent-quarantined' END"
+        f"WHEN {status} = 'held' THEN 'parent-quarantined' "
+        f"WHEN starts_with({status}, '{SKIPPED}') THEN {status} END"
         if checks.parents and table.per_subject and table.name != PARENT
         else "NULL::VARCHAR"
     )
@@ -261,6 +262,7 @@ class Outcome:
     failed: int = 0  # rows the careful path quarantined
     merged: int = 0
     removed: dict[str, int] = field(default_factory=dict)  # patient verdict -> rows
+    skipped: dict[str, int] = field(default_factory=dict)  # a skipped patient's reason -> rows
     ids: list[pa.Table] = field(default_factory=list)  # (local id, pseudonym), subjects only
 
 
@@ -361,6 +363,9 @@ class Pass:
         return self.outcome
 
     def _route(self, rows: pa.Table) -> None:
+        rows, skipped = without_skipped_patients(rows, VERDICT)
+        for reason, n in skipped.items():
+            self.outcome.skipped[reason] = self.outcome.skipped.get(reason, 0) + n
         if MERGED in rows.column_names:
             self.outcome.merged += int(pc.sum(rows.column(MERGED)).as_py() or 0)
         if LOCAL_ID in rows.column_names and self.mapper.table.name == PARENT:

@@ -5,7 +5,8 @@ Frozen contract:
 * ``columns(source)`` returns the file's column names as the site wrote them (header order),
   or raises ``InputError`` naming the file when it cannot be read at all.
 * ``batches(source, rejects)`` yields ``pyarrow.RecordBatch`` es in file order. Each carries the
-  export's columns (strings for text formats; typed where the format is typed) and
+  export's columns (strings for text formats; typed where the format is typed; ``CELL`` where
+  one column mixes text, number and date cells) and
   ``ROW_COLUMN``, the int64 record number a coordinator would look for (for CSV the header is
   record 1, so data starts at 2). Records the reader cannot split into columns are not yielded:
   each is appended to ``rejects`` with its record number, so accounting still adds up.
@@ -30,6 +31,13 @@ import pyarrow as pa
 from federate.errors import InputError, Location
 
 ROW_COLUMN = "__source_row"
+# A column whose cells may each hold text, a number or a date (a spreadsheet's): ``text`` is the
+# cell as the site sees it, ``number`` a number cell's value, ``date`` a date cell's date (the
+# lower bound) to the ``precision`` its format shows (day, month or year).
+CELL = pa.struct(
+    [("text", pa.string()), ("number", pa.float64()), ("date", pa.date32()),
+     ("precision", pa.string())]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,11 @@ class Reader(ABC):
     def source_facts(self, source: Source) -> dict[str, str]:
         """What the reader found out about a file (e.g. its encoding), for the manifest."""
         return {}
+
+    def file_names(self, declared: str) -> tuple[str, ...]:
+        """The names an adapter's declared file may have in the export: the declared one, then
+        the same name in this reader's other formats (``dm.xpt``: ``dm.sas7bdat``...)."""
+        return (declared,)
 
     def prepare(self, sources: list[Source]) -> None:  # noqa: B027 - a hook, empty by default
         """Called with sources before any of them is read (the subjects' first, then the others,

@@ -19,25 +19,29 @@ The rules, for adapters and coordinators:
 * **Columns.** The header's cells, stripped. A column with a blank header and no data is
   dropped; one with data under a blank header is named ``(column F)``, so the engine reports it
   as an unknown column rather than losing it silently.
-* **Cells** are yielded as text (null when empty), rendered by ``render``: text as written
-  (leading zeros and spaces kept), date cells as ISO ``yyyy-mm-dd`` (``yyyy-mm-dd HH:MM:SS``
-  with a time), whole numbers without ``.0`` (Excel strips leading zeros from ids; the adapter
-  pads), other numbers to Excel's 15 significant digits, booleans ``TRUE``/``FALSE``, formulas as
-  their cached value, error values (``#N/A``) as shown. One column may mix all of these, so an
-  adapter reading Excel lists ``%Y-%m-%d`` among its date formats. In the columns named in
-  ``serial_dates``, numeric cells are Excel serial day numbers and come out as ISO dates.
+* **Cells.** A column of text cells only is yielded as text (null when empty), as written
+  (leading zeros and spaces kept); formulas as their cached value, error values (``#N/A``) as
+  shown. A column holding any number, date, boolean or time cell is yielded as ``CELL``s: each
+  cell's text as the site sees it and, for a typed cell, what it holds. Numbers: the value, and
+  as text without ``.0`` when whole (Excel strips leading zeros from ids; the adapter pads),
+  else to Excel's 15 significant digits. Date cells (in an .xlsx): the date to the precision
+  its number format shows (``dd/mm/yyyy hh:mm``: the day; ``mmm-yy``: the month, its first
+  day the lower bound; ``yyyy``: the year), and as text the date as that format shows it,
+  without a time of day (12/06/2014, Jun-14); the system's short date (Excel's built-in
+  format 14) is shown as ``short_date``. In an .xls or .ods, whose formats are not read, a
+  date cell is known to the day. Booleans ``TRUE``/``FALSE``, times as ``HH:MM:SS``. In the
+  columns named in ``serial_dates``, number cells are Excel serial day numbers, read as dates
+  (a date cell whose format was lost); their text is the number the site sees.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,60 +55,36 @@ from python_calamine import (
 )
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.base import CELL, ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.excel_cells import (
+    EPOCH_1900,
+    EPOCH_1904,
+    Cell,
+    Shows,
+    cells_of,
+    render,
+    serial_date,
+)
+from federate.readers.excel_package import (
+    Shown,
+    date1904,
+    date_styles,
+    error_cells,
+    is_xlsx,
+    styled_cells,
+)
 
-Cell = int | float | str | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
+__all__ = [
+    "EPOCH_1900",
+    "EPOCH_1904",
+    "ExcelReader",
+    "cell_ref",
+    "column_letter",
+    "render",
+    "serial_date",
+]
 
-# Excel's day 0: right from serial 61 (1900-03-01) on; Excel's fictitious 1900-02-29 puts
-# serials 1-59 a day off, which no trial date reaches.
-EPOCH_1900 = dt.datetime(1899, 12, 30)
-EPOCH_1904 = dt.datetime(1904, 1, 1)  # workbooks saved with the Mac date system
-_LAST_SERIAL = 2958466  # 9999-12-31 + 1
-_WHOLE_LIMIT = 1e15  # beyond this Excel holds no exact whole number
 _REF_SHAPE = re.compile(r"[A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*")  # names Excel would read as cells
-
-
-def render(value: Cell) -> str | None:
-    """One cell as canonical text (see the module's rules); ``None`` for an empty cell."""
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < _WHOLE_LIMIT:
-            return str(int(value))
-        return f"{value:.15g}"
-    if isinstance(value, dt.datetime):
-        return _datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return _clock(value.hour * 3600 + value.minute * 60 + value.second, value.microsecond)
-    return ("-" if value < dt.timedelta(0) else "") + _clock(int(abs(value).total_seconds()), 0)
-
-
-def serial_date(value: float, epoch: dt.datetime = EPOCH_1900) -> str | None:
-    """An Excel serial day number as an ISO date (with the time, if it has one), or ``None``
-    when it is out of Excel's date range."""
-    if not 1 <= value < _LAST_SERIAL:
-        return None
-    return _datetime(epoch + dt.timedelta(days=value))
-
-
-def _datetime(value: dt.datetime) -> str:
-    # Excel stores times as fractions of a day: round the float noise away, to the second.
-    value = value.replace(microsecond=0) + dt.timedelta(seconds=round(value.microsecond / 1e6))
-    if value.time() == dt.time(0):
-        return value.date().isoformat()
-    return value.isoformat(sep=" ")
-
-
-def _clock(seconds: int, microseconds: int) -> str:
-    minutes, second = divmod(seconds + round(microseconds / 1e6), 60)
-    hour, minute = divmod(minutes, 60)
-    return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def column_letter(column: int) -> str:
@@ -134,6 +114,8 @@ class Layout:
     columns: tuple[int, ...]  # 1-based sheet column of each name
     first_column: int  # 1-based sheet column of the first cell calamine yields per row
     date1904: bool
+    typed: tuple[bool, ...] = ()  # per name: the column holds a number, date... cell (CELLs)
+    date_styles: Mapping[int, Shown] = field(default_factory=dict)  # .xlsx: style -> shown
 
 
 @dataclass(frozen=True)
@@ -142,6 +124,9 @@ class ExcelReader(Reader):
     header_row: int | None = None
     scan_rows: int = 30
     serial_dates: tuple[str, ...] = ()
+    # How the site's Excel shows the system's short date (built-in format 14): a strftime
+    # pattern of %d %m %Y %y %b %B and their unpadded %-d %-m.
+    short_date: str = "%Y-%m-%d"
     batch_rows: int = 8192
     format: str = field(default="excel")
     _layouts: dict[str, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -153,7 +138,12 @@ class ExcelReader(Reader):
             header = f"header: the first row holding {', '.join(self.expect)}"
         else:
             header = "header: the first non-blank row"
-        return f"Excel workbook (.xlsx, .xls, .ods), one table per sheet; {header}"
+        return (
+            f"Excel workbook (.xlsx, .xls, .ods), one table per sheet; {header}; number cells "
+            "are read as the numbers they hold and date cells as their dates, known to what "
+            "their format shows (a cell formatted mmm-yy to the month; in an .xls or .ods, to "
+            "the day), and kept as the sheet shows them; text cells by the rules below"
+        )
 
     def columns(self, source: Source) -> list[str]:
         return list(self.layout(source).names)
@@ -183,22 +173,31 @@ class ExcelReader(Reader):
         layout = self.layout(source)
         sheet = _open_sheet(source)
         with _reading(source):
-            errors = _error_cells(source, layout.sheet)
+            errors = error_cells(source.path, layout.sheet)
+            styled = styled_cells(source.path, layout.sheet, frozenset(layout.date_styles))
         wanted = {n.strip().casefold() for n in self.serial_dates}
         epoch = EPOCH_1904 if layout.date1904 else EPOCH_1900
         serial = [name.casefold() in wanted for name in layout.names]
         offsets = [c - layout.first_column for c in layout.columns]
+        shows = Shows(styled, layout.date_styles)
         rows = _rows(sheet)
         for number, _ in rows:
             if number == layout.header_row:
                 break
         while chunk := list(islice(rows, self.batch_rows)):
             numbers = [n for n, _ in chunk]
-            cells = list(zip(*(r for _, r in chunk), strict=True))
+            by_column = list(zip(*(r for _, r in chunk), strict=True))
+            with _reading(source):
+                shown = shows.upto(numbers[-1])
             arrays = []
-            for column, offset, is_serial in zip(layout.columns, offsets, serial, strict=True):
-                values = _patched(cells[offset], numbers, errors.get(column))
-                arrays.append(_text(values, epoch if is_serial else None))
+            for at, (column, offset) in enumerate(zip(layout.columns, offsets, strict=True)):
+                values = _patched(by_column[offset], numbers, errors.get(column))
+                if layout.typed[at]:
+                    where = (numbers, column, shown)
+                    since = epoch if serial[at] else None
+                    arrays.append(cells_of(values, where, since, self.short_date))
+                else:
+                    arrays.append(_text(values))
             arrays.append(pa.array(numbers, pa.int64()))
             batch = pa.RecordBatch.from_arrays(arrays, names=[*layout.names, ROW_COLUMN])
             keep = _non_blank(arrays[:-1])
@@ -210,7 +209,8 @@ class ExcelReader(Reader):
     def _find_layout(self, source: Source) -> Layout:
         sheet = _open_sheet(source)
         with _reading(source):
-            date1904 = _date1904(source)
+            mac = date1904(source.path)
+            styles = _date_styles(source)
         where = Location(file=source.relpath)
         start = sheet.start
         if start is None:
@@ -220,11 +220,7 @@ class ExcelReader(Reader):
         first = start[1] + 1
         names = [(render(c) or "").strip() for c in header]
         blank = {i for i, n in enumerate(names) if not n}
-        filled: set[int] = set()
-        for _, cells in rows:
-            if filled == blank:
-                break
-            filled |= {i for i in blank - filled if _has_value(cells[i])}
+        filled, typed = _scan_cells(rows, blank)
         kept = [i for i in range(len(names)) if i not in blank or i in filled]
         labels = [names[i] or f"(column {column_letter(first + i)})" for i in kept]
         seen: dict[str, list[str]] = {}
@@ -243,7 +239,9 @@ class ExcelReader(Reader):
             tuple(labels),
             tuple(first + i for i in kept),
             first,
-            date1904,
+            mac,
+            tuple(i in typed for i in kept),
+            styles,
         )
 
     def _header(
@@ -344,26 +342,35 @@ def _has_value(cell: Cell) -> bool:
     return not (isinstance(cell, str) and (cell == "" or cell.isspace()))
 
 
-def _text(values: Sequence[Cell], epoch: dt.datetime | None) -> pa.Array:
-    """A column of cells as text; vectorised when every cell is text (the common case)."""
-    if all(type(v) is str for v in values):
-        array = pa.array(values, pa.string())
-        return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
-    if epoch is None:
-        return pa.array([render(v) for v in values], pa.string())
-    return pa.array(
-        [
-            (serial_date(v, epoch) or render(v))
-            if isinstance(v, int | float) and not isinstance(v, bool)
-            else render(v)
-            for v in values
-        ],
-        pa.string(),
-    )
+def _scan_cells(
+    rows: Iterator[tuple[int, list[Cell]]], blank: set[int]
+) -> tuple[set[int], set[int]]:
+    """Over the rows below the header: which blank-headed columns hold a value, and which
+    columns hold a typed cell (a number, date, boolean or time), so yield ``CELL``s."""
+    filled: set[int] = set()
+    typed: set[int] = set()
+    for _, cells in rows:
+        filled |= {i for i in blank - filled if _has_value(cells[i])}
+        typed |= {i for i, c in enumerate(cells) if type(c) is not str and i not in typed}
+    return filled, typed
+
+
+def _date_styles(source: Source) -> dict[int, Shown]:
+    if not is_xlsx(source.path):
+        return {}
+    with zipfile.ZipFile(source.path) as package:
+        return date_styles(package)
+
+
+def _text(values: Sequence[Cell]) -> pa.Array:
+    """A column of text cells; vectorised."""
+    array = pa.array([v or None for v in values] if None in values else values, pa.string())
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
 
 
 def _non_blank(arrays: list[pa.Array]) -> pa.Array | None:
     """The mask of rows holding a non-blank cell, or None when every row does."""
+    arrays = [pc.struct_field(a, "text") if a.type == CELL else a for a in arrays]
     filled = [pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(a), ""), False) for a in arrays]
     keep = filled[0]
     for mask in filled[1:]:
@@ -382,85 +389,3 @@ def _patched(
         if number in errors:
             patched[i] = errors[number]
     return patched
-
-
-# The error cells and the date system are read from the .xlsx package itself: calamine reads
-# error values as empty cells, and does not say which date system a serial number counts from.
-
-_PARSER = {"resolve_entities": False, "no_network": True}
-
-
-def _date1904(source: Source) -> bool:
-    if not zipfile.is_zipfile(source.path):
-        return False
-    with zipfile.ZipFile(source.path) as package:
-        names = set(package.namelist())
-        if "xl/workbook.xml" not in names:
-            return False
-        root = etree.fromstring(package.read("xl/workbook.xml"), etree.XMLParser(**_PARSER))
-    pr = next((e for e in root if etree.QName(e).localname == "workbookPr"), None)
-    return pr is not None and pr.get("date1904", "false").lower() in ("1", "true")
-
-
-def _sheet_part(package: zipfile.ZipFile, sheet: str) -> str | None:
-    parser = etree.XMLParser(**_PARSER)
-    book = etree.fromstring(package.read("xl/workbook.xml"), parser)
-    rels = etree.fromstring(package.read("xl/_rels/workbook.xml.rels"), parser)
-    rid = next(
-        (
-            value
-            for e in book.iter("{*}sheet")
-            if e.get("name") == sheet
-            for key, value in e.attrib.items()
-            if etree.QName(key).localname == "id"
-        ),
-        None,
-    )
-    target = next((r.get("Target") for r in rels if r.get("Id") == rid), None)
-    if target is None:
-        return None
-    if target.startswith("/"):
-        return str(target).lstrip("/")
-    return str(PurePosixPath("xl") / target)
-
-
-def _error_cells(source: Source, sheet: str) -> dict[int, dict[int, str]]:
-    """Sheet column (1-based) -> Excel row -> error value, for a .xlsx sheet's error cells."""
-    found: dict[int, dict[int, str]] = {}
-    if not zipfile.is_zipfile(source.path):
-        return found
-    with zipfile.ZipFile(source.path) as package:
-        if "xl/workbook.xml" not in package.namelist():
-            return found  # .ods
-        part = _sheet_part(package, sheet)
-        if part is None or not _contains(package, part, (b't="e"', b"t='e'")):
-            return found
-        with package.open(part) as xml:
-            for _, cell in etree.iterparse(xml, tag="{*}c", **_PARSER):
-                if cell.get("t") == "e" and (ref := cell.get("r")):
-                    match = re.fullmatch(r"([A-Z]+)(\d+)", ref)
-                    value = cell.findtext("{*}v")
-                    if match and value:
-                        column = _column_number(match[1])
-                        found.setdefault(column, {})[int(match[2])] = value
-                cell.clear()
-    return found
-
-
-def _contains(package: zipfile.ZipFile, part: str, needles: tuple[bytes, ...]) -> bool:
-    """Whether a package part holds any of ``needles``, streamed (a sheet can be large)."""
-    tail = b""
-    with package.open(part) as fh:
-        while chunk := fh.read(1 << 20):
-            text = tail + chunk
-            if any(n in text for n in needles):
-                return True
-            tail = text[-8:]
-    return False
-
-
-def _column_number(letters: str) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - 64
-    return number

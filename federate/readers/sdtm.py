@@ -33,6 +33,7 @@ from federate.readers.sdtm_sas import SasFile, blank_to_null, open_sas, sas_batc
 from federate.readers.sdtm_supp import Supp, sdtm_numeric
 
 _KINDS = {".xpt": "xpt", ".xpt5": "xpt", ".xpt8": "xpt", ".sas7bdat": "sas7bdat", ".csv": "csv"}
+_EXTENSIONS = (".xpt", ".sas7bdat", ".csv")  # a dataset's names, as a site sends it
 
 
 def dataset_kind(path: Path) -> str | None:
@@ -62,9 +63,16 @@ class SdtmReader(Reader):
     def describe(self) -> str:
         return (
             "CDISC SDTM, one file per dataset: SAS transport (.xpt v5/v8), .sas7bdat, or .csv "
-            f"(delimiter {self.delimiter!r}); XPT/CSV text in {' or '.join(self.encodings)}"
+            f"(delimiter {self.delimiter!r}), each named after its dataset with any of these "
+            f"extensions (dm.xpt, dm.sas7bdat or dm.csv); XPT/CSV text in "
+            f"{' or '.join(self.encodings)}"
             + ("; SUPP-- qualifiers merged onto their parent records" if self.merge_supp else "")
         )
+
+    def file_names(self, declared: str) -> tuple[str, ...]:
+        """``dm.xpt`` may be sent as ``dm.sas7bdat`` or ``dm.csv``."""
+        stem = Path(declared).stem
+        return tuple(dict.fromkeys([declared, *(stem + ext for ext in _EXTENSIONS)]))
 
     def columns(self, source: Source) -> list[str]:
         own = self._own_columns(source)
@@ -83,6 +91,7 @@ class SdtmReader(Reader):
             facts["encoding"] = sas.encoding_name
             if sas.dataset:
                 facts["dataset"] = sas.dataset
+            facts |= {f"shown_as.{name}": shown for name, shown in sas.shown.items()}
         if supp := self._supp(source):
             header = {c.upper() for c in self._own_columns(source)}
             absent = [v for v in supp.idvars() if v and v.upper() not in header]

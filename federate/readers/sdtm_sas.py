@@ -11,8 +11,8 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class SasFile:
     schema: pa.Schema  # the file's columns, typed, without ROW_COLUMN
     nobs: int | None  # the record count the file states, when it states one
     layout: Layout | None = None  # XPT only: lets records be read chunk by chunk in linear time
+    shown: Mapping[str, str] = field(default_factory=dict)  # date variable -> how SAS shows it
 
 
 def open_sas(path: Path, relpath: str, encodings: tuple[str, ...]) -> SasFile:
@@ -79,7 +80,10 @@ def open_sas(path: Path, relpath: str, encodings: tuple[str, ...]) -> SasFile:
             )
         meta = _metadata(path, relpath, kind, None)
         name = meta.file_encoding or "as recorded"
-        return SasFile(kind, None, name, meta.table_name or "", _schema(meta), meta.number_rows)
+        dataset = meta.table_name or ""
+        return SasFile(
+            kind, None, name, dataset, _schema(meta), meta.number_rows, shown=_shown(meta)
+        )
     if not head.startswith(LIBRARY):
         raise InputError(
             "not a SAS transport (XPT) file: it does not start with a LIBRARY header record",
@@ -99,7 +103,9 @@ def open_sas(path: Path, relpath: str, encodings: tuple[str, ...]) -> SasFile:
         encoding, nobs = found.encoding, found.nobs
     meta = metas[encoding]
     name = meta.table_name or ""
-    return SasFile(kind, _iconv(encoding), encoding, name, _schema(meta), nobs, lay)
+    return SasFile(
+        kind, _iconv(encoding), encoding, name, _schema(meta), nobs, lay, shown=_shown(meta)
+    )
 
 
 def sas_batches(f: SasFile, path: Path, relpath: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
@@ -171,6 +177,46 @@ def _typed(arr: pa.Array, fld: pa.Field, n: int, relpath: str) -> pa.Array:
             where=Location(file=relpath, column=fld.name),
         ) from None
     return num
+
+
+# How SAS shows a date format's dates (the date part), by the format's width: DATE9. 12JUN2014,
+# DATE7. 12JUN14 (see ``federate.adapters.parsers.strftime_sql`` for %^b).
+_SEPARATORS = {"": "/", "S": "/", "D": "-", "P": ".", "B": " ", "C": ":", "N": ""}
+_SAS_SHOWN: dict[str, tuple[str, int]] = {
+    "DATE": ("%d%^b%Y", 9),
+    "DTDATE": ("%d%^b%Y", 9),
+    "DATETIME": ("%d%^b%Y", 0),
+    "DATEAMPM": ("%d%^b%Y", 0),
+    "MDYAMPM": ("%-m/%-d/%Y", 0),
+    **{name: ("%Y-%m-%d", 0) for name in ("E8601DA", "IS8601DA", "E8601DT", "IS8601DT")},
+    **{name: ("%Y%m%d", 0) for name in ("B8601DA", "B8601DT", "B8601DN")},
+    **{f"DDMMYY{k}": (f"%d{v}%m{v}%Y", 8 if k == "N" else 10) for k, v in _SEPARATORS.items()},
+    **{f"MMDDYY{k}": (f"%m{v}%d{v}%Y", 8 if k == "N" else 10) for k, v in _SEPARATORS.items()},
+    **{f"YYMMDD{k}": (f"%Y{v}%m{v}%d", 8 if k == "N" else 10) for k, v in _SEPARATORS.items()},
+    "YYMMDD": ("%Y-%m-%d", 10),  # SAS's YYMMDD default separator is the dash
+}
+
+
+def _shown(meta: Any) -> dict[str, str]:
+    """How SAS shows each date variable's dates (a strftime pattern), from its format: a
+    narrower width shows a two-digit year."""
+    shown = {}
+    for name in meta.column_names:
+        match = _FORMAT.match(meta.original_variable_types.get(name) or "")
+        if (
+            not match
+            or match.group(1) not in _SAS_SHOWN
+            or _arrow_type(meta, name)
+            not in (
+                pa.date32(),
+                pa.timestamp("us"),
+            )
+        ):
+            continue
+        pattern, full = _SAS_SHOWN[match.group(1)]
+        width = int(match.group(2) or full)
+        shown[name] = pattern.replace("%Y", "%y") if width < full else pattern
+    return shown
 
 
 def _schema(meta: Any) -> pa.Schema:

@@ -18,9 +18,11 @@ the engine can name the label set in the quarantine rule.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -41,6 +43,7 @@ _FORMAT_NAMES: dict[Kind, str] = {
     "por": "SPSS portable file (.por)",
     "dta": "Stata file (.dta)",
 }
+_EXTENSIONS = (".sav", ".zsav", ".por", ".dta")
 _SPSS_DAY0 = 141_428  # days from 1582-10-14 (SPSS's origin) to 1970-01-01
 _STATA_DAY0 = 3_653  # days from 1960-01-01 (Stata's origin) to 1970-01-01
 _SPSS_KINDS = {
@@ -76,6 +79,7 @@ class Variable:
     scale: float = 1.0  # seconds per stored unit (dates and times)
     origin_days: int = 0  # the format's day 0, in days before 1970-01-01
     decoded: LabelSet | None = None  # set when yielded through its value labels
+    shown_as: str | None = None  # how SPSS or Stata shows its dates (see ``shown_as``)
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,17 @@ class SpssReader(Reader):
     def describe(self) -> str:
         decoded = "every labelled variable" if self.decode == "all" else ", ".join(self.decode)
         return (
-            "SPSS (.sav, .zsav, .por) or Stata (.dta) files, one per form"
+            "SPSS (.sav, .zsav, .por) or Stata (.dta) files, one per form, each under the "
+            "form's name below with any of these extensions"
             + (f"; value labels decoded for {decoded}" if decoded else "")
             + (f"; encoding {self.encoding}" if self.encoding else "")
         )
+
+    def file_names(self, declared: str) -> tuple[str, ...]:
+        """``patienter.sav`` may be ``patienter.zsav``, ``.por`` or ``.dta`` (the format is
+        told from the file's first bytes, not its name)."""
+        stem = PurePosixPath(declared).stem
+        return tuple(dict.fromkeys([declared, *(stem + ext for ext in _EXTENSIONS)]))
 
     def metadata(self, source: Source) -> SpssMetadata:
         key = file_version(source.path, source.relpath)
@@ -132,6 +143,7 @@ class SpssReader(Reader):
             f"value_labels.{v.name}": v.decoded.describe() for v in meta.variables if v.decoded
         }
         facts |= {f"user_missing.{name}": codes for name, codes in meta.user_missing.items()}
+        facts |= {f"shown_as.{v.name}": v.shown_as for v in meta.variables if v.shown_as}
         return facts
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
@@ -197,7 +209,10 @@ class SpssReader(Reader):
                 decoded = labels or LabelSet(name, {})
                 variables.append(Variable(name, pa.string(), kind_, decoded=decoded))
             else:
-                variables.append(Variable(name, _arrow_type(kind_, vtype), kind_, scale, origin))
+                fmt = m.original_variable_types[name] if kind_ in ("date", "datetime") else None
+                shown = shown_as(kind, fmt) if fmt else None
+                arrow = _arrow_type(kind_, vtype)
+                variables.append(Variable(name, arrow, kind_, scale, origin, shown_as=shown))
         declared = m.file_encoding or (
             "UTF-8" if kind == "dta" and _dta_release(source) >= 118 else None
         )
@@ -290,6 +305,53 @@ def _date_kind(kind: Kind, fmt: str | None) -> tuple[str, float, int]:
         kind_ = "time" if fmt[3:] in ("HH:MM:SS", "HH:MM") else "datetime"
         return kind_, 0.001, _STATA_DAY0
     return "number", 1.0, 0
+
+
+# How SPSS shows a date format's dates (the date part only), by the format's width: DATE11
+# 12-JUN-2014, DATE9 12-JUN-14. See ``federate.adapters.parsers.strftime_sql`` for the tokens.
+_SPSS_SHOWN = {
+    "DATE": ("%d-%^b-%Y", "%d-%^b-%y", 11),
+    "ADATE": ("%m/%d/%Y", "%m/%d/%y", 10),
+    "EDATE": ("%d.%m.%Y", "%d.%m.%y", 10),
+    "SDATE": ("%Y/%m/%d", "%y/%m/%d", 10),
+    "JDATE": ("%Y%j", "%y%j", 7),
+    "MOYR": ("%^b %Y", "%^b %y", 8),
+    "QYR": ("%q Q %Y", "%q Q %y", 8),
+    "WKYR": ("%K WK %Y", "%K WK %y", 10),
+    "DATETIME": ("%d-%^b-%Y", "%d-%^b-%Y", 0),
+    "YMDHMS": ("%Y-%m-%d", "%Y-%m-%d", 0),
+}
+# Stata's date display codes (``%tdDD/NN/CCYY``), longest first; time codes show no date.
+_STATA_CODES = (
+    ("CCYY", "%Y"), ("Month", "%B"), ("month", "%B"), ("Mon", "%b"), ("mon", "%_b"),
+    ("YY", "%y"), ("NN", "%m"), ("nn", "%-m"), ("DD", "%d"), ("dd", "%-d"), ("_", " "),
+)  # fmt: skip
+
+
+def shown_as(kind: Kind, fmt: str) -> str | None:
+    """How the file's software shows a date variable's dates (a strftime pattern), from its
+    display format; None where it is not a date format we know."""
+    if kind != "dta":
+        match = re.fullmatch(r"([A-Z]+)(\d*)(\.\d+)?", fmt.upper())
+        if not match or match[1] not in _SPSS_SHOWN:
+            return None
+        long, short, width = _SPSS_SHOWN[match[1]]
+        return short if match[2] and int(match[2]) < width else long
+    codes = fmt.replace("%-", "%")[3:] if fmt.startswith(("%td", "%tc", "%tC")) else ""
+    if not codes:
+        return "%d%_b%Y"  # Stata's default: 12jun2014
+    shown, at = "", 0
+    while at < len(codes):
+        code = next(((c, p) for c, p in _STATA_CODES if codes.startswith(c, at)), None)
+        if code:
+            shown, at = shown + code[1], at + len(code[0])
+        elif codes[at] == "!" and at + 1 < len(codes):
+            shown, at = shown + codes[at + 1], at + 2
+        elif codes[at].isalpha():  # a time of day (hh, MM, ss...) or the weekday: not shown
+            at += 1
+        else:
+            shown, at = shown + codes[at], at + 1
+    return shown.strip(" :") or "%d%_b%Y"
 
 
 def _arrow_type(kind: str, vtype: str) -> pa.DataType:

@@ -9,27 +9,47 @@ from typing import Any
 
 import openpyxl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import xlsxwriter
 
 from federate.errors import InputError
 from federate.readers import ROW_COLUMN, Reject, Source
+from federate.readers.base import CELL
 from federate.readers.excel import ExcelReader, cell_ref, column_letter, render, serial_date
+from federate.readers.excel_package import Shown, date_format
 from tests.conftest import corpus_root
 
 WORKBOOK = corpus_root() / "excel" / "phuse_SEND_PC201708.xlsx"
 SEND = ExcelReader(expect=("STUDYID",))  # RELREC has no DOMAIN column
 
 
-def read(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
-    """The sheet as one table; its schema must be the reader's columns, all text."""
+def typed(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
+    """The sheet as one table as the reader yields it: the reader's columns, each text or
+    ``CELL``s (one schema for every batch)."""
     reader = reader or ExcelReader()
     source = Source(path, path.name, part)
     rejects: list[Reject] = []
     batches = list(reader.batches(source, rejects))
     assert rejects == []
-    fields = [pa.field(name, pa.string()) for name in reader.columns(source)]
-    return pa.Table.from_batches(batches, pa.schema([*fields, pa.field(ROW_COLUMN, pa.int64())]))
+    if not batches:
+        fields = [pa.field(name, pa.string()) for name in reader.columns(source)]
+        return pa.schema([*fields, pa.field(ROW_COLUMN, pa.int64())]).empty_table()
+    table = pa.Table.from_batches(batches)
+    assert table.column_names == [*reader.columns(source), ROW_COLUMN]
+    assert all(t in (pa.string(), CELL) for t in table.schema.types[:-1])
+    return table
+
+
+def read(path: Path, part: str | None, reader: ExcelReader | None = None) -> pa.Table:
+    """The sheet as one table of text: each cell as the site sees it."""
+    table = typed(path, part, reader)
+    return pa.table(
+        {
+            name: pc.struct_field(column, "text") if column.type == CELL else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    )
 
 
 Writer = Callable[[xlsxwriter.Workbook], None]
@@ -152,16 +172,20 @@ def test_dates_as_date_cells_text_and_serial_numbers(tmp_path: Path) -> None:
         ws.write_column("A2", [1, 2, 3, 4, 5, 6])
 
     path = workbook(tmp_path, build)
-    table = read(path, "Visits", ExcelReader(serial_dates=("Visit Date",)))
+    table = typed(path, "Visits", ExcelReader(serial_dates=("Visit Date",)))
+    day = dt.date(2015, 3, 12)
+    # Each cell as the site sees it (a date cell through its format, without the time of day;
+    # a serial number as the number it shows), and what it holds.
     assert table.column("visit date").to_pylist() == [
-        "2015-03-12",
-        "12/03/2015",
-        "2015-03-12",
-        "2015-03-12 12:00:00",
-        "2015-03-12 10:30:00",
-        "0",
+        {"text": "12/03/2015", "number": None, "date": day, "precision": "day"},
+        {"text": "12/03/2015", "number": None, "date": None, "precision": None},  # text
+        {"text": "42075", "number": None, "date": day, "precision": "day"},
+        {"text": "42075.5", "number": None, "date": day, "precision": "day"},
+        {"text": "12/03/2015", "number": None, "date": day, "precision": "day"},
+        {"text": "0", "number": 0.0, "date": None, "precision": None},
     ]
-    assert table.column("note").to_pylist() == ["42075"] * 6  # not declared a serial date
+    note = table.column("note").to_pylist()  # not declared a serial date: the number it is
+    assert note == [{"text": "42075", "number": 42075.0, "date": None, "precision": None}] * 6
 
 
 def test_serials_count_from_1904_in_mac_workbooks(tmp_path: Path) -> None:
@@ -174,8 +198,10 @@ def test_serials_count_from_1904_in_mac_workbooks(tmp_path: Path) -> None:
 
     path = workbook(tmp_path, build, date_1904=True)
     reader = ExcelReader(serial_dates=("visit date",))
-    table = read(path, "Visits", reader)
-    assert table.column("visit date").to_pylist() == ["2015-03-12", "2015-03-12"]
+    table = typed(path, "Visits", reader)
+    cells = table.column("visit date").to_pylist()
+    assert [c["date"] for c in cells] == [dt.date(2015, 3, 12)] * 2
+    assert [c["text"] for c in cells] == ["40613", "12/3/15"]  # as the site sees them
     assert reader.source_facts(Source(path, path.name, "Visits"))["date_system"] == "1904"
 
 
@@ -373,3 +399,73 @@ def test_a1_references() -> None:
     assert cell_ref("O'Brien", 2, 1) == "'O''Brien'!A2"
     assert cell_ref("AB1", 2, 1) == "'AB1'!A2"
     assert cell_ref("2015", 2, 1) == "'2015'!A2"
+
+
+# --- date cells as the site sees them, to the precision their format shows --------------------
+
+
+def test_date_cells_are_known_to_what_their_format_shows(tmp_path: Path) -> None:
+    """A workbook written with openpyxl, one column mixing date formats cell by cell (read
+    beside the batches, two rows at a time): each cell's date, its precision and its text as
+    the site sees it, without the time of day; never an invented day."""
+    cells = [
+        (dt.datetime(2014, 6, 12, 13, 45), "dd/mm/yyyy hh:mm", "12/06/2014", "day"),
+        (dt.datetime(2014, 6, 1), "mmm-yy", "Jun-14", "month"),
+        (dt.datetime(2014, 6, 15), "mmmm yyyy", "June 2014", "month"),  # the day unseen
+        (dt.datetime(2014, 1, 1), "yyyy", "2014", "year"),
+        (dt.datetime(2014, 6, 12), "mm-dd-yy", "12/06/2014", "day"),  # the system short date
+        (dt.datetime(2014, 6, 12), "[$-809]dd mmmm yyyy;@", "12 June 2014", "day"),
+        (dt.datetime(2014, 6, 12, 8, 30), "yyyy-mm-dd h:mm:ss", "2014-06-12", "day"),
+    ]
+    path = tmp_path / "export.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "AE"
+    ws.append(["id", "onset", "term", "result"])
+    for row, (value, fmt, _, _) in enumerate(cells, start=2):
+        ws.cell(row, 1, f"P{row}")
+        ws.cell(row, 2, value).number_format = fmt
+        ws.cell(row, 3, "Headache")
+        ws.cell(row, 4, 88.5 if row % 2 else 12).number_format = "0.00"
+    ws.append(["P9", "06/2014", "Nausea", "5,6"])  # text cells: left to the text rules
+    book.save(path)
+    reader = ExcelReader(batch_rows=2, short_date="%d/%m/%Y")
+    table = typed(path, "AE", reader)
+    assert table.schema.field("term").type == pa.string()  # text only: text
+    onset = table.column("onset").to_pylist()
+    lower = {"day": lambda d: d.date(), "month": lambda d: d.date().replace(day=1),
+             "year": lambda d: d.date().replace(month=1, day=1)}  # fmt: skip
+    assert onset[:-1] == [
+        {"text": text, "number": None, "date": lower[level](value), "precision": level}
+        for value, _, text, level in cells
+    ]
+    assert onset[-1] == {"text": "06/2014", "number": None, "date": None, "precision": None}
+    result = table.column("result").to_pylist()
+    assert [(c["text"], c["number"]) for c in result] == [
+        ("12", 12.0), ("88.5", 88.5), ("12", 12.0), ("88.5", 88.5), ("12", 12.0),
+        ("88.5", 88.5), ("12", 12.0), ("5,6", None),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "pattern", "precision"),
+    [
+        ("dd/mm/yyyy hh:mm", "%d/%m/%Y", "day"),
+        ("mmm-yy", "%b-%y", "month"),
+        ("yyyy", "%Y", "year"),
+        ("m/d/yyyy", "%-m/%-d/%Y", "day"),
+        ("hh:mm dd.mm.yyyy", "%d.%m.%Y", "day"),
+        ('"Visit: "dd/mm/yyyy', "%d/%m/%Y", "day"),
+        ("[$-F800]dddd, mmmm dd, yyyy", "%B %d, %Y", "day"),
+    ],
+)
+def test_excel_date_formats(code: str, pattern: str, precision: str) -> None:
+    assert date_format(code) == Shown(pattern, precision)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["General", "0.00", "#,##0.00;[Red]-#,##0.00", "hh:mm", "[h]:mm", "mm:ss", "0.0E+00", "@"],
+)
+def test_number_and_time_formats_show_no_date(code: str) -> None:
+    assert date_format(code) is None

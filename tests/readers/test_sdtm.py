@@ -413,3 +413,14 @@ def test_date_beyond_any_calendar_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         read(path)
     assert err.value.code == "bad-sas-date" and "BRTHDT" in str(err.value)
+
+
+@pytest.mark.parametrize(("fmt", "shown"), [("DATE9.", "%d%^b%Y"), ("DDMMYY8.", "%d/%m/%y"),
+                                            ("E8601DA10.", "%Y-%m-%d")])  # fmt: skip
+def test_a_date_variable_says_how_sas_shows_it(tmp_path: Path, fmt: str, shown: str) -> None:
+    """The value 'as exported' of a SAS date is the date as its format shows it."""
+    data: Columns = {"USUBJID": ["01"], "BRTHDT": [dt.date(1980, 3, 1)], "AGE": [44.0]}
+    path = write_xpt(tmp_path / "dm.xpt", data, 8, formats={"BRTHDT": fmt})
+    facts = SdtmReader().source_facts(Source(path, "dm.xpt"))
+    assert facts["shown_as.BRTHDT"] == shown
+    assert "shown_as.AGE" not in facts

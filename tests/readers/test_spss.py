@@ -17,7 +17,7 @@ import pytest
 from federate.adapters.parsers import Code, Locale
 from federate.errors import InputError
 from federate.readers import ROW_COLUMN, Reject, Source
-from federate.readers.spss import SpssReader
+from federate.readers.spss import Kind, SpssReader, shown_as
 from tests.conftest import corpus_root
 
 SPSS_DIR = corpus_root() / "spss"
@@ -225,6 +225,7 @@ def test_a_swedish_file_reads_back(tmp_path: Path, suffix: str) -> None:
         "value_labels.kön": "kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
         "user_missing.kön": "99",
         "user_missing.vikt": "990 thru 999",
+        "shown_as.besöksdatum": "%Y/%m/%d",  # SDATE10: how SPSS shows the dates
     }
 
 
@@ -328,3 +329,33 @@ def test_a_truncated_file_raises_an_input_error_never_fewer_rows(tmp_path: Path,
             assert str(exc).startswith("the "), exc
         else:  # only padding was cut (a .por's trailing Z run)
             assert table.equals(full), (name, fraction)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt", "shown"),
+    [
+        ("sav", "SDATE10", "%Y/%m/%d"),
+        ("sav", "DATE11", "%d-%^b-%Y"),
+        ("sav", "DATE9", "%d-%^b-%y"),
+        ("sav", "ADATE8", "%m/%d/%y"),
+        ("sav", "MOYR8", "%^b %Y"),
+        ("sav", "QYR8", "%q Q %Y"),
+        ("sav", "DATETIME20", "%d-%^b-%Y"),
+        ("sav", "F8.2", None),
+        ("dta", "%td", "%d%_b%Y"),
+        ("dta", "%tdDD/NN/CCYY", "%d/%m/%Y"),
+        ("dta", "%tdMon_CCYY", "%b %Y"),
+        ("dta", "%tcDD.NN.CCYY_HH:MM", "%d.%m.%Y"),
+    ],
+)
+def test_how_spss_and_stata_show_dates(kind: Kind, fmt: str, shown: str | None) -> None:
+    assert shown_as(kind, fmt) == shown
+
+
+def test_a_date_variables_display_format_is_reported(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"id": ["a"], "onset": [dt.date(2014, 6, 1)], "weight": [70.5]})
+    path = tmp_path / "ae.sav"
+    pyreadstat.write_sav(frame, str(path), variable_format={"onset": "MOYR8"})
+    facts = SpssReader().source_facts(Source(path, path.name))
+    assert facts["shown_as.onset"] == "%^b %Y"  # JUN 2014: known to the month
+    assert "shown_as.weight" not in facts

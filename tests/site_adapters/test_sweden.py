@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,253 @@ def test_swedish_practice_agrees_with_the_adapter() -> None:
         assert all(accepted[s.lower()] == unit for s in spellings), unit
     centres = SWEDEN.table_map("subjects").fields["centre"]
     assert isinstance(centres, Code) and set(centres.mapping.values()) == {"SE-STO", "SE-GOT"}
+
+
+# --- an export written by hand from docs/sites/sweden.md, as SPSS writes one ---------------------
+
+DAY = dt.date
+VISIT_LABELS = {1: "screening", 2: "baslinje", 3: "vecka 4", 4: "vecka 12", 5: "vecka 24",
+                6: "vecka 28", 7: "vecka 36", 8: "vecka 48", 9: "extra besök"}  # fmt: skip
+JA_NEJ = {1: "ja", 0: "nej"}
+RELATED = {1: "ej relaterad", 2: "osannolikt", 3: "möjligt", 4: "troligt", 5: "säkert",
+           99: "uppgift saknas"}  # fmt: skip
+SAE = ("allvarlig_död", "allvarlig_livshotande", "allvarlig_sjukhusvård",
+       "allvarlig_funktionsnedsättning", "allvarlig_missbildning", "allvarlig_annan")  # fmt: skip
+ANALYSES = {1: "P-Kreatinin", 2: "B-Hemoglobin", 3: "P-Glukos", 4: "P-ALAT", 5: "P-ASAT",
+            6: "B-Lymfocyter", 7: "P-Bilirubin", 8: "P-Natrium"}  # fmt: skip
+FS = ("fs_pyramidal", "fs_cerebellär", "fs_hjärnstam", "fs_sensorisk", "fs_blåsa_tarm",
+      "fs_syn", "fs_cerebral")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Form:
+    """One .sav file: its cases, value labels, display formats and user-missing codes."""
+
+    cases: dict[str, list[Any]]
+    labels: dict[str, dict[float, str]] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def handmade_forms() -> dict[str, Form]:
+    """Two patients, every form; numbers are SPSS numerics (F formats), dates SPSS date
+    variables (SDATE10, as yyyy/mm/dd), partial dates ISO text, coded variables labelled."""
+    ids = ["STO-001", "GOT-002"]
+    return {
+        "patienter": Form(
+            {"studienr": ids, "klinik": [1.0, 2.0], "kön": [1.0, 2.0],
+             "födelsedatum": [DAY(1980, 3, 15), DAY(1975, 11, 2)], "ms_förlopp": [1.0, 2.0],
+             "diagnosdatum": [DAY(2008, 5, 1), DAY(2005, 1, 20)],
+             "personnummer": ["19800315-0016", "19751102-0019"], "namn": ["Anna A", "Bo B"]},
+            {"klinik": {1: "Stockholm", 2: "Göteborg"}, "kön": {1: "kvinna", 2: "man"},
+             "ms_förlopp": {1: "skovvis förlöpande", 2: "sekundärprogressiv",
+                            3: "primärprogressiv"}},
+            {"födelsedatum": "SDATE10", "diagnosdatum": "SDATE10"},
+        ),
+        "randomisering": Form(
+            {"studienr": ids, "sekvens": [1.0, 2.0],
+             "randomiseringsdatum": [DAY(2014, 1, 10), DAY(2014, 2, 3)]},
+            {"sekvens": {1: "MSC-placebo", 2: "placebo-MSC"}},
+            {"randomiseringsdatum": "SDATE10"},
+        ),
+        "infusioner": Form(
+            {"studienr": ids, "period": [1.0, 1.0],
+             "infusionsdatum": [DAY(2014, 1, 20), DAY(2014, 2, 12)], "preparat": [1.0, 2.0],
+             "dos_milj_celler_kg": [1.5, None], "vikt_kg": [68.5, 81.0],
+             "viabilitet_pct": [97.2, None], "batchnr": ["LOT-01", ""]},
+            {"preparat": {1: "stamceller", 2: "placebo"}},
+            {"infusionsdatum": "SDATE10", "period": "F1.0", "dos_milj_celler_kg": "F4.2",
+             "vikt_kg": "F5.1", "viabilitet_pct": "F5.1"},
+        ),
+        "besok": Form(
+            {"studienr": ids * 2, "besök": [2.0, 2.0, 3.0, 3.0], "vecka": [0.0, 0.0, 4.0, 4.0],
+             "besöksdatum": [DAY(2014, 1, 20), DAY(2014, 2, 12), DAY(2014, 2, 17),
+                             DAY(2014, 3, 12)]},
+            {"besök": VISIT_LABELS}, {"besöksdatum": "SDATE10", "vecka": "F2.0"},
+        ),
+        "mr": Form(
+            {"studienr": ids, "besök": [2.0, 2.0],
+             "mr_datum": [DAY(2014, 1, 18), DAY(2014, 2, 10)], "fältstyrka_t": [1.5, 3.0],
+             "gd_lesioner": [2.0, 0.0], "nya_t2_lesioner": [1.0, 0.0], "cua_lesioner": [3.0, 0.0],
+             "t2_volym_ml": [4.25, 12.5], "hjärnvolym_ml": [1432.5, 1511.0],
+             "central_granskning": [1.0, 0.0]},
+            {"besök": VISIT_LABELS, "central_granskning": JA_NEJ},
+            {"mr_datum": "SDATE10", "hjärnvolym_ml": "F7.1"},
+        ),
+        "edss": Form(
+            {"studienr": ids, "bedömningsdatum": [DAY(2014, 1, 19), DAY(2014, 2, 11)],
+             "edss": [3.5, 6.0], **{c: [2.0, 3.0] for c in FS}, "gångpoäng": [1.0, 4.0],
+             "blindad_bedömare": [1.0, 1.0]},
+            {"blindad_bedömare": JA_NEJ}, {"bedömningsdatum": "SDATE10", "edss": "F3.1"},
+        ),
+        "msfc": Form(
+            {"studienr": ids, "bedömningsdatum": [DAY(2014, 1, 19), DAY(2014, 2, 11)],
+             "t25fw_1": [6.2, 9.8], "t25fw_2": [6.0, 10.1], "nhpt_dom_1": [21.3, 25.0],
+             "nhpt_dom_2": [20.9, 24.4], "nhpt_icke_dom_1": [23.0, 27.2],
+             "nhpt_icke_dom_2": [22.4, 26.8], "pasat3": [48.0, 39.0]},
+            formats={"bedömningsdatum": "SDATE10"},
+        ),
+        "skov": Form(
+            {"studienr": ["STO-001"], "skovdebut": ["2014-03"], "skovslut": ["2014-04-02"],
+             "svårighetsgrad": [2.0], "återhämtning": [99.0], "steroider": [1.0]},
+            {"svårighetsgrad": {1: "lindrigt", 2: "måttligt", 3: "svårt"},
+             "återhämtning": {1: "fullständig", 2: "partiell", 3: "ingen",
+                              99: "uppgift saknas"}, "steroider": JA_NEJ},
+            missing={"återhämtning": [99]},
+        ),
+        "biverkningar": Form(
+            {"studienr": ["STO-001"], "händelse_nr": [1.0], "händelse": ["huvudvärk"],
+             "meddra_pt": [10019211.0], "meddra_soc": [10029205.0], "meddra_version": [19.1],
+             "startdatum": ["2014-01-21"], "slutdatum": ["2014-01-23"], "allvarlig": [0.0],
+             **{c: [math.nan] for c in SAE}, "ctcae_grad": [1.0], "samband_preparat": [3.0],
+             "samband_benmärgsuttag": [99.0], "utfall": [1.0]},
+            {"allvarlig": JA_NEJ, **{c: JA_NEJ for c in SAE}, "samband_preparat": RELATED,
+             "samband_benmärgsuttag": RELATED,
+             "utfall": {1: "återställd", 2: "under återhämtning", 3: "ej återställd",
+                        4: "återställd med bestående men", 5: "dödlig utgång", 6: "okänt"}},
+            {"meddra_pt": "F8.0", "meddra_soc": "F8.0", "meddra_version": "F4.1"},
+            {"samband_benmärgsuttag": [99]},
+        ),
+        "lakemedel": Form(
+            {"studienr": ["STO-001"], "läkemedel": ["Tysabri"], "atc_kod": ["L04AG03"],
+             "atc_version": [2024.0], "startdatum": ["2012"], "slutdatum": [""]},
+            formats={"atc_version": "F4.0"},
+        ),
+        "labb": Form(
+            {"studienr": ["STO-001"] * 2, "provdatum": [DAY(2014, 1, 19)] * 2,
+             "analys": [1.0, 4.0], "värde": ["88", "0,45"], "enhet": ["µmol/L", "µkat/L"]},
+            {"analys": ANALYSES}, {"provdatum": "SDATE10"},
+        ),
+    }  # fmt: skip
+
+
+def write_form(path: Path, form: Form) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(form.cases)
+    if path.suffix == ".dta":  # Stata has no user-missing codes: not known is missing there
+        frame = frame.replace(
+            {c: dict.fromkeys(codes, math.nan) for c, codes in form.missing.items()}
+        )
+        pyreadstat.write_dta(frame, str(path), variable_value_labels=form.labels,
+                             variable_format=_stata_formats(form))  # fmt: skip
+        return
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        compress=path.suffix == ".zsav",
+        variable_value_labels=form.labels,
+        variable_format=form.formats,
+        missing_ranges=form.missing,
+    )
+
+
+def _stata_formats(form: Form) -> dict[str, str]:
+    return {name: "%td" for name, fmt in form.formats.items() if "DATE" in fmt}
+
+
+def write_handmade(folder: Path, suffix: str = ".sav", **changed: Form) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, form in (handmade_forms() | changed).items():
+        write_form(folder / f"{name}{suffix}", form)
+    return folder
+
+
+def handmade_key(tmp_path: Path) -> Path:
+    key = tmp_path / "se.key"
+    key.write_text(bytes(range(32)).hex() + "\n")
+    key.chmod(0o600)
+    return key
+
+
+def ingest_handmade(export: Path, tmp_path: Path) -> IngestResult:
+    key = load_key("sweden", handmade_key(tmp_path))
+    return ingest(SWEDEN, export, tmp_path / "bundle", key, operator="test")
+
+
+def rows_of(result: IngestResult, table: str) -> list[dict[str, Any]]:
+    rows = pq.read_table(result.bundle / "tables" / f"{table}.parquet").sort_by("source_row")
+    return rows.drop(["site", "submission_id", "subject_id", "source_file"]).to_pylist()
+
+
+def test_a_handmade_export_pools_exactly(tmp_path: Path) -> None:
+    result = ingest_handmade(write_handmade(tmp_path / "export"), tmp_path)
+    assert result.quarantine.num_rows == 0 and result.exit_code == 0
+    infusions = rows_of(result, "infusions")
+    assert [(r["body_weight_kg"], r["dose_million_cells_per_kg"]) for r in infusions] == [
+        (68.5, 1.5),
+        (81.0, None),
+    ]
+    mri = rows_of(result, "mri")
+    assert [(r["field_strength_t"], r["brain_volume_ml"]) for r in mri] == [
+        (1.5, 1432.5),
+        (3.0, 1511.0),
+    ]
+    relapse = rows_of(result, "relapses")[0]
+    assert (relapse["onset_date"], relapse["onset_date_precision"]) == (DAY(2014, 3, 1), "month")
+    labs = rows_of(result, "labs")
+    assert [(r["analyte"], r["value_reported"], r["value"]) for r in labs] == [
+        ("CREAT", 88.0, 88.0),
+        ("ALT", 0.45, 27.0),
+    ]
+    conmed = rows_of(result, "conmeds")[0]
+    assert (conmed["atc_version"], conmed["start_date_precision"]) == ("2024", "year")
+
+
+def test_a_numeric_meddra_version_is_read_as_the_number_it_is(tmp_path: Path) -> None:
+    """MedDRA 19.1 as an SPSS numeric is 19.1, not the decimal-comma text '19,1'."""
+    result = ingest_handmade(write_handmade(tmp_path / "export"), tmp_path)
+    assert result.quarantine.num_rows == 0
+    event = rows_of(result, "adverse_events")[0]
+    assert (event["meddra_version"], event["meddra_pt_code"]) == ("19.1", "10019211")
+
+
+def test_a_date_variable_shown_to_the_month_keeps_its_precision(tmp_path: Path) -> None:
+    """An SPSS date variable in MOYR format (JUN 2014) is known to the month; one in SDATE a
+    full date, kept as SPSS shows it (2014/01/21)."""
+    events = handmade_forms()["biverkningar"]
+    cases = events.cases | {"startdatum": [DAY(2014, 6, 15)], "slutdatum": [DAY(2014, 6, 23)]}
+    formats = events.formats | {"startdatum": "MOYR8", "slutdatum": "SDATE10"}
+    export = write_handmade(
+        tmp_path / "export", biverkningar=Form(cases, events.labels, formats, events.missing)
+    )
+    result = ingest_handmade(export, tmp_path)
+    assert result.quarantine.num_rows == 0
+    event = rows_of(result, "adverse_events")[0]
+    assert (event["onset_date"], event["onset_date_precision"], event["onset_date_raw"]) == (
+        DAY(2014, 6, 1), "month", "JUN 2014",
+    )  # fmt: skip
+    assert (event["end_date"], event["end_date_precision"], event["end_date_raw"]) == (
+        DAY(2014, 6, 23), "day", "2014/06/23",
+    )  # fmt: skip
+
+
+def test_another_analyte_is_one_line_not_three(tmp_path: Path) -> None:
+    """A lab test the schema lacks is quarantined once, for its analyte: no follow-on lines
+    for the harmonised value and unit that follow from it."""
+    labs = handmade_forms()["labb"]
+    cases = {k: [*v, v[-1]] for k, v in labs.cases.items()}
+    cases |= {"analys": [1.0, 4.0, 8.0], "värde": ["88", "0,45", "140"],
+              "enhet": ["µmol/L", "µkat/L", "mmol/L"]}  # fmt: skip
+    events = handmade_forms()["biverkningar"]  # MedDRA version as text: only labs at stake
+    typed_as_text = Form(events.cases | {"meddra_version": ["19.1"]}, events.labels, {})
+    export = write_handmade(
+        tmp_path / "export",
+        labb=Form(cases, labs.labels, labs.formats),
+        biverkningar=Form(typed_as_text.cases, events.labels, missing=events.missing),
+    )
+    result = ingest_handmade(export, tmp_path)
+    rows = result.quarantine.to_pylist()
+    assert [(r["source_row"], r["column"], r["reason"], r["value"]) for r in rows] == [
+        (3, "analys", "unknown-code", "P-Natrium")
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".zsav", ".dta"])
+def test_the_spec_allows_zsav_and_stata_files(tmp_path: Path, suffix: str) -> None:
+    """The spec lists .sav, .zsav, .por and .dta: each form may come in any of them."""
+    result = ingest_handmade(write_handmade(tmp_path / "export", suffix), tmp_path)
+    assert result.quarantine.num_rows == 0 and result.exit_code == 0
+    sources = {s["path"] for s in result.manifest["sources"]}
+    assert sources == {f"{Path(tm.file).stem}{suffix}" for tm in SWEDEN.tables}
+    assert rows_of(result, "adverse_events")[0]["meddra_version"] == "19.1"

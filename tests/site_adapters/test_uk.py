@@ -215,3 +215,190 @@ def test_practice_agrees_with_the_adapter() -> None:
     reader = UK.reader
     assert isinstance(reader, ExcelReader)
     assert set(reader.serial_dates) <= {p.source for p in UK.table_map("visits").fields.values()}
+
+
+# --- a workbook written by hand from docs/sites/uk.md, as Excel keeps what a coordinator types
+
+
+D = dt.datetime
+DAY, STAMP, MONTH, YEAR = "dd/mm/yyyy", "dd/mm/yyyy hh:mm", "mmm-yy", "yyyy"
+SHEETS: dict[str, list[str]] = {
+    "Patients": ["Trial No", "Centre", "Sex", "Date of birth", "MS course",
+                 "Date of diagnosis", "Protocol version", "NHS number"],
+    "Randomisation": ["Trial No", "Sequence", "Date randomised"],
+    "Infusions": ["Trial No", "Period", "Infusion date", "Product", "Dose (x10^6 cells/kg)",
+                  "Weight (kg)", "Viability (%)", "Lot number"],
+    "Visits": ["Trial No", "Visit", "Week", "Visit date"],
+    "MRI": ["Trial No", "Visit", "Scan date", "Field strength (T)", "Gd+ lesions",
+            "New/enlarging T2 lesions", "CUA lesions", "T2 lesion volume (mL)",
+            "Brain volume (mL)", "Central read"],
+    "EDSS": ["Trial No", "Assessment date", "EDSS", "FS pyramidal", "FS cerebellar",
+             "FS brainstem", "FS sensory", "FS bowel/bladder", "FS visual", "FS cerebral",
+             "Ambulation score", "Blinded rater"],
+    "MSFC": ["Trial No", "Assessment date", "T25FW trial 1 (s)", "T25FW trial 2 (s)",
+             "9HPT dominant 1 (s)", "9HPT dominant 2 (s)", "9HPT non-dominant 1 (s)",
+             "9HPT non-dominant 2 (s)", "PASAT-3"],
+    "Relapses": ["Trial No", "Onset date", "End date", "Severity", "Recovery",
+                 "IV methylprednisolone"],
+    "Adverse events": ["Trial No", "AE No", "AE term", "MedDRA PT code", "MedDRA SOC code",
+                       "MedDRA version", "Onset date", "End date", "Serious", "SAE: death",
+                       "SAE: life-threatening", "SAE: hospitalisation", "SAE: disability",
+                       "SAE: congenital anomaly", "SAE: other important", "CTCAE grade",
+                       "Related to IMP", "Related to harvest", "Outcome"],
+    "Concomitant meds": ["Trial No", "Medication", "ATC code", "ATC version", "Start date",
+                         "Stop date"],
+    "Labs": ["Trial No", "Sample date", "Test", "Result", "Units"],
+}  # fmt: skip
+
+
+def cell(value: Any, fmt: str) -> tuple[Any, str]:
+    """A date cell with its number format, as Excel stores one."""
+    return (value, fmt)
+
+
+def handmade_rows(ae_onset: tuple[Any, str], cm_start: Any) -> dict[str, list[list[Any]]]:
+    """Two patients, every form, values typed as a coordinator types them: dates into date
+    cells (dd/mm/yyyy), numbers into number cells, codes as the spec lists them."""
+    a, b = "MSC01-001", "MSC02-002"
+    return {
+        "Patients": [
+            [a, "London", "Female", cell(D(1980, 3, 15), DAY), "Relapsing-remitting",
+             cell(D(2008, 5, 1), DAY), "v1.0 (2012)", "943 476 5870"],
+            [b, "Cambridge", "Male", cell(D(1975, 11, 2), DAY), "SPMS",
+             cell(D(2005, 1, 20), DAY), "v3.0 (2015)", None],
+        ],
+        "Randomisation": [
+            [a, "MSC then placebo", cell(D(2014, 1, 10), DAY)],
+            [b, "Placebo then MSC", cell(D(2014, 2, 3), DAY)],
+        ],
+        "Infusions": [
+            [a, 1, cell(D(2014, 1, 20), DAY), "MSC", 1.5, 68.5, 97.2, "lot-0001"],
+            [b, 1, cell(D(2014, 2, 12), DAY), "Placebo", None, 81, None, None],
+        ],
+        "Visits": [
+            [a, "Baseline", 0, cell(D(2014, 1, 20), DAY)],
+            [b, "Baseline", 0, cell(D(2014, 2, 12), DAY)],
+            [a, "Week 4", 4, cell(D(2014, 2, 17), DAY)],
+        ],
+        "MRI": [
+            [a, "Baseline", cell(D(2014, 1, 18), DAY), 1.5, 2, 1, 3, 4.25, 1432.5, "Yes"],
+            [b, "Baseline", cell(D(2014, 2, 10), DAY), 3, 0, 0, 0, 12.5, 1511, "No"],
+        ],
+        "EDSS": [[a, cell(D(2014, 1, 19), DAY), 3.5, 2, 1, 1, 2, 1, 0, 1, 1, "Yes"]],
+        "MSFC": [[a, cell(D(2014, 1, 19), DAY), 6.2, 6, 21.3, 20.9, 23, 22.4, 48]],
+        "Relapses": [
+            [a, cell(D(2014, 3, 1), MONTH), cell(D(2014, 4, 2), STAMP), "Moderate", None,
+             "Yes"],
+        ],
+        "Adverse events": [
+            [a, 1, "Headache after infusion", 10019211, 10029205, "19.1", ae_onset,
+             "15/06/2014", "No", None, None, None, None, None, None, 1, "Possible", None,
+             "Recovered/resolved"],
+        ],
+        "Concomitant meds": [[a, "Tysabri", "L04AG03", 2024, cm_start, None]],
+        "Labs": [
+            [a, cell(D(2014, 1, 19, 8, 30), STAMP), "Creatinine", 88, "umol/L"],
+            [a, cell(D(2014, 1, 19, 8, 30), STAMP), "ALT", 27.5, "U/L"],
+        ],
+    }  # fmt: skip
+
+
+def write_handmade(
+    folder: Path,
+    ae_onset: tuple[Any, str] = cell(D(2014, 6, 1), MONTH),
+    cm_start: Any = 2012,
+) -> Path:
+    """``MESEMS_UK.xlsx`` written with openpyxl, one sheet per form of the spec."""
+    folder.mkdir(parents=True, exist_ok=True)
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in handmade_rows(ae_onset, cm_start).items():
+        sheet = book.create_sheet(name)
+        sheet.append(SHEETS[name])
+        for number, row in enumerate(rows, start=2):
+            for column, value in enumerate(row, start=1):
+                if isinstance(value, tuple):
+                    target = sheet.cell(number, column, value[0])
+                    target.number_format = value[1]
+                else:
+                    sheet.cell(number, column, value)
+    book.save(folder / WORKBOOK)
+    return folder
+
+
+def handmade_key(tmp_path: Path) -> Path:
+    key = tmp_path / "uk.key"
+    key.write_text(bytes(range(32)).hex() + "\n")
+    key.chmod(0o600)
+    return key
+
+
+def table(result: IngestResult, name: str) -> list[dict[str, Any]]:
+    rows = pq.read_table(result.bundle / "tables" / f"{name}.parquet").sort_by("source_row")
+    return rows.drop(["site", "submission_id", "subject_id", "source_file"]).to_pylist()
+
+
+def test_a_handmade_workbook_pools_exactly(tmp_path: Path) -> None:
+    export = write_handmade(tmp_path / "export")
+    result = ingest(UK, export, tmp_path / "bundle", load_key("uk", handmade_key(tmp_path)))
+    assert result.quarantine.num_rows == 0 and result.exit_code == 0
+    assert [r["body_weight_kg"] for r in table(result, "infusions")] == [68.5, 81.0]
+    mri = table(result, "mri")
+    assert [(r["field_strength_t"], r["brain_volume_ml"]) for r in mri] == [
+        (1.5, 1432.5),
+        (3.0, 1511.0),
+    ]
+    ae = table(result, "adverse_events")[0]
+    assert (ae["meddra_pt_code"], ae["meddra_version"]) == ("10019211", "19.1")
+    assert (ae["end_date"], ae["end_date_precision"], ae["end_date_raw"]) == (
+        dt.date(2014, 6, 15), "day", "15/06/2014",
+    )  # fmt: skip
+    cm = table(result, "conmeds")[0]
+    assert (cm["atc_version"], cm["start_date"], cm["start_date_precision"]) == (
+        "2024", dt.date(2012, 1, 1), "year",
+    )  # a year typed into a cell is the number 2012: shown 2012  # fmt: skip
+    labs = table(result, "labs")
+    assert [(r["assessment_date"], r["value_reported"], r["value_raw"]) for r in labs] == [
+        (dt.date(2014, 1, 19), 88.0, "88"),
+        (dt.date(2014, 1, 19), 27.5, "27.5"),
+    ]
+
+
+def test_a_month_typed_into_a_date_cell_keeps_its_precision(tmp_path: Path) -> None:
+    """Jun-14 typed into a cell Excel formats mmm-yy: known to the month, never a day."""
+    export = write_handmade(tmp_path / "export", ae_onset=cell(D(2014, 6, 1), MONTH))
+    result = ingest(UK, export, tmp_path / "bundle", load_key("uk", handmade_key(tmp_path)))
+    assert result.quarantine.num_rows == 0
+    ae = table(result, "adverse_events")[0]
+    assert (ae["onset_date"], ae["onset_date_precision"], ae["onset_date_raw"]) == (
+        dt.date(2014, 6, 1), "month", "Jun-14",
+    )  # fmt: skip
+    relapse = table(result, "relapses")[0]
+    assert (relapse["onset_date_precision"], relapse["onset_date_raw"]) == ("month", "Mar-14")
+
+
+def test_a_date_cells_value_as_exported_is_what_the_site_sees(tmp_path: Path) -> None:
+    """A date cell is stored as the site sees it (dd/mm/yyyy), without its time of day."""
+    export = write_handmade(tmp_path / "export", ae_onset=cell(D(2014, 6, 12, 13, 45), STAMP))
+    result = ingest(UK, export, tmp_path / "bundle", load_key("uk", handmade_key(tmp_path)))
+    assert result.quarantine.num_rows == 0
+    ae = table(result, "adverse_events")[0]
+    assert (ae["onset_date"], ae["onset_date_precision"], ae["onset_date_raw"]) == (
+        dt.date(2014, 6, 12), "day", "12/06/2014",
+    )  # fmt: skip
+    relapse = table(result, "relapses")[0]
+    assert (relapse["end_date"], relapse["end_date_raw"]) == (dt.date(2014, 4, 2), "02/04/2014")
+
+
+def test_a_month_cell_is_no_full_date(tmp_path: Path) -> None:
+    """A full date (the randomisation date) shown only to the month is quarantined, naming the
+    cell as the site sees it; no day is invented."""
+    export = write_handmade(tmp_path / "export")
+    book = openpyxl.load_workbook(export / WORKBOOK)
+    book["Randomisation"]["C2"].number_format = MONTH
+    book.save(export / WORKBOOK)
+    result = ingest(UK, export, tmp_path / "bundle", load_key("uk", handmade_key(tmp_path)))
+    rows = result.quarantine.to_pylist()
+    assert [(r["column"], r["source_row"], r["value"], r["reason"]) for r in rows] == [
+        ("Date randomised", 2, "Jan-14", "invalid-date")
+    ]
