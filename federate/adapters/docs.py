@@ -7,7 +7,17 @@ import html
 from markdown_it import MarkdownIt
 
 from federate.adapters.declaration import SiteAdapter
-from federate.adapters.parsers import Code, Const, Date, Decimal, Parser, YearOf, human_format
+from federate.adapters.parsers import (
+    Code,
+    Const,
+    Date,
+    Decimal,
+    Locale,
+    Parser,
+    PartialDate,
+    YearOf,
+    human_format,
+)
 from federate.schema import Schema
 
 
@@ -23,6 +33,15 @@ def _codes(parser: Parser) -> str:
     return ""
 
 
+def _group_words(loc: Locale) -> str:
+    words = loc.group_words()
+    return words if loc.group.isspace() else f"`{loc.group}`"
+
+
+def _shown(mark: str) -> str:
+    return " " if mark.isspace() else mark  # any space reads: show the one a reader can see
+
+
 def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
     loc = adapter.locale
     lines = [
@@ -36,7 +55,12 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "",
         f"- Files: {adapter.reader.describe()}; all in one folder.",
         f"- Numbers: decimal mark `{loc.decimal}`"
-        + (f", digit grouping `{loc.group}` allowed" if loc.group else "")
+        + (
+            f"; digits may be grouped by {_group_words(loc)}, in groups of three only "
+            f"(`1{_shown(loc.group)}234{loc.decimal}5`; a value grouped otherwise is refused)"
+            if loc.group
+            else ""
+        )
         + ".",
         f"- Dates: {' or '.join(f'`{human_format(f)}`' for f in loc.date_formats)}; "
         "two-digit years fall in "
@@ -68,7 +92,7 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
             how = parser.rule(loc)
             if isinstance(parser, YearOf):
                 how += "; only the year is kept"
-            if isinstance(parser, Date | YearOf):
+            if isinstance(parser, Date | YearOf | PartialDate):
                 date = parser.date if isinstance(parser, YearOf) else parser
                 if date.century_start is not None:
                     how += f"; two-digit years {date.century_start}–{date.century_start + 99}"
