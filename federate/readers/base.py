@@ -88,6 +88,11 @@ class Reader(ABC):
         on a thread beside the subjects table's staging): a reader that inspects whole files
         first may do so side by side here. It must be safe beside ``batches`` of another file."""
 
+    def companions(self, source: Source) -> list[str]:
+        """Names of the files beside ``source`` this reader reads with it (REDCap's data
+        dictionary): part of the export, though no table map names them."""
+        return []
+
     def sha256(self, source: Source) -> str:
         """The file's SHA-256 for the manifest; a reader that already read the file says it."""
         digest = hashlib.sha256()
