@@ -68,6 +68,8 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "- Column names are matched ignoring case and surrounding spaces; extra columns are "
         "ignored with a warning and never leave the site.",
         "- Codes are matched ignoring case and surrounding spaces.",
+        "- A column whose shared column is not required (required: no) may be left out of its "
+        "file: its values are then empty (the report says so).",
         "",
     ]
     for tm in adapter.tables:

@@ -126,6 +126,7 @@ def test_the_spec_says_what_these_exports_rely_on() -> None:
     assert "| `dose_milioni_cellule_kg` | dose_million_cells_per_kg (restricted) | no |" in spec
     assert "| `settimana` | week | no |" in spec
     assert "matched ignoring case and surrounding spaces" in spec
+    assert "(required: no) may be left out" in spec
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])
