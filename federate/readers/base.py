@@ -45,7 +45,9 @@ class Source:
 @dataclass(frozen=True)
 class Reject:
     """A record the reader could not split into the file's columns (quarantined), or one the
-    source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``)."""
+    source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``).
+    A record that holds no value at all (a blank line) is skipped the same way
+    (``blank-record``): no data, so nothing to quarantine."""
 
     row: int
     reason: str
