@@ -240,8 +240,10 @@ ITALY = SiteAdapter(
                 "medication_verbatim": Verbatim("farmaco"),
                 "atc_code": Text("codice_atc", upper=True),
                 "atc_version": Text("versione_atc"),
+                # A medication history: a course may have begun and ended long before the
+                # trial ("98" is 1998 in both), and none ends after 2049.
                 "start_date": PartialDate("data_inizio", century_start=vocabulary.HISTORY_CENTURY),
-                "end_date": PartialDate("data_fine"),
+                "end_date": PartialDate("data_fine", century_start=vocabulary.HISTORY_CENTURY),
             },
             note="ATC codes as the Italian CRF recorded them (often pre-2024): the schema "
             "crosswalks them to atc_code_current.",

@@ -7,7 +7,15 @@ import html
 from markdown_it import MarkdownIt
 
 from federate.adapters.declaration import SiteAdapter
-from federate.adapters.parsers import Code, Const, Decimal, Parser, YearOf, human_format
+from federate.adapters.parsers import (
+    Code,
+    Const,
+    Decimal,
+    Locale,
+    Parser,
+    YearOf,
+    human_format,
+)
 from federate.schema import Schema
 
 
@@ -23,6 +31,15 @@ def _codes(parser: Parser) -> str:
     return ""
 
 
+def _group_words(loc: Locale) -> str:
+    words = loc.group_words()
+    return words if loc.group.isspace() else f"`{loc.group}`"
+
+
+def _shown(mark: str) -> str:
+    return " " if mark.isspace() else mark  # any space reads: show the one a reader can see
+
+
 def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
     loc = adapter.locale
     lines = [
@@ -36,7 +53,12 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "",
         f"- Files: {adapter.reader.describe()}; all in one folder.",
         f"- Numbers: decimal mark `{loc.decimal}`"
-        + (f", digit grouping `{loc.group}` allowed" if loc.group else "")
+        + (
+            f"; digits may be grouped by {_group_words(loc)}, in groups of three only "
+            f"(`1{_shown(loc.group)}234{loc.decimal}5`; a value grouped otherwise is refused)"
+            if loc.group
+            else ""
+        )
         + ".",
         f"- Dates: {' or '.join(f'`{human_format(f)}`' for f in loc.date_formats)}; "
         "two-digit years fall in "
@@ -44,6 +66,8 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "- Column names are matched ignoring case and surrounding spaces; extra columns are "
         "ignored with a warning and never leave the site.",
         "- Codes are matched ignoring case and surrounding spaces.",
+        "- A column whose shared column is not required (required: no) may be left out of its "
+        "file: its values are then empty (the report says so).",
         "",
     ]
     for tm in adapter.tables:

@@ -130,11 +130,19 @@ def _blank_to_null(ref: str) -> str:
     return f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
 
 
+# Spaces that group digits: a program writes one or another (Excel and LibreOffice a no-break
+# space, French and Swedish locales a narrow one, a hand a plain space), and on screen they look
+# the same, so a coordinator can neither see nor choose which: a space grouping takes any.
+_SPACES = (" ", "\u00a0", "\u202f")
+
+
 @dataclass(frozen=True)
 class Locale:
     """How a site writes numbers and dates."""
 
     decimal: str = "."
+    # The digit-grouping mark ("" for none), read only in groups of three ("1.234,5"); a space
+    # stands for any space (``group_marks``).
     group: str = ""
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
     # Two-digit years fall in [century_start, century_start + 99].
@@ -142,6 +150,27 @@ class Locale:
     # Dates known only to the month or the year ("03/2014", "2014").
     month_formats: tuple[str, ...] = ("%m/%Y",)
     year_formats: tuple[str, ...] = ("%Y",)
+
+    @property
+    def group_marks(self) -> tuple[str, ...]:
+        """The grouping marks read: the declared one, or every space when it is a space."""
+        if not self.group:
+            return ()
+        return _SPACES if self.group in _SPACES else (self.group,)
+
+    def group_words(self, narrow: bool = True) -> str:
+        """The grouping mark as a coordinator can read it (a space is invisible in a quote)."""
+        if self.group in _SPACES:
+            return "a space or no-break space" + (" (or a narrow one)" if narrow else "")
+        return repr(self.group)
+
+    def grouping_rule(self, whole: bool = False) -> str:
+        """The grouping, for a parser's rule: empty when the site groups no digits."""
+        if not self.group:
+            return ""
+        mark = " " if self.group in _SPACES else self.group
+        example = f"1{mark}234" + ("" if whole else f"{self.decimal}5")
+        return f" (digits may be grouped by {self.group_words(narrow=False)} in threes: {example})"
 
 
 class Parser:
@@ -220,11 +249,11 @@ class Integer(Parser):
     reason = "invalid-number"
 
     def sql(self, ref: str, locale: Locale) -> str:
-        v = _blank_to_null(ref)
+        v = _ungrouped(_blank_to_null(ref), locale)
         return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+') THEN TRY_CAST({v} AS BIGINT) END"
 
     def rule(self, locale: Locale) -> str:
-        return "a whole number"
+        return "a whole number" + locale.grouping_rule(whole=True)
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         return pc.cast(values, pa.string())
@@ -238,6 +267,26 @@ class Integer(Parser):
 _NUMBER = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
 
 
+def _ungrouped(v: str, locale: Locale) -> str:
+    """``v`` without its grouping marks, or NULL when a mark is there but not in well-formed
+    groups of three before the decimal mark: "1.23,4", "12.34" or "1.2345" (Italy) could be
+    another number mistyped, or a decimal point where a comma is due, and are never read as
+    1234, 12.34 or 12345."""
+    marks = locale.group_marks
+    if not marks:
+        return v
+    group = "[" + "".join(re.escape(m) for m in marks) + "]"
+    decimal = re.escape(locale.decimal)
+    grouped = rf"[+-]?[0-9]{{1,3}}({group}[0-9]{{3}})+({decimal}[0-9]*)?([eE][+-]?[0-9]+)?"
+    stripped = v
+    for mark in marks:
+        stripped = f"replace({stripped}, {sql_str(mark)}, '')"
+    return (
+        f"CASE WHEN NOT regexp_matches({v}, {sql_str(group)}) THEN {v} "
+        f"WHEN regexp_full_match({v}, {sql_str(grouped)}) THEN {stripped} END"
+    )
+
+
 @dataclass(frozen=True)
 class Decimal(Parser):
     source: str | None
@@ -245,9 +294,7 @@ class Decimal(Parser):
     reason = "invalid-number"
 
     def sql(self, ref: str, locale: Locale) -> str:
-        v = _blank_to_null(ref)
-        if locale.group:
-            v = f"replace({v}, {sql_str(locale.group)}, '')"
+        v = _ungrouped(_blank_to_null(ref), locale)
         if locale.decimal != ".":
             v = f"replace({v}, {sql_str(locale.decimal)}, '.')"
         return (
@@ -255,7 +302,7 @@ class Decimal(Parser):
         )
 
     def rule(self, locale: Locale) -> str:
-        return f"a number with {locale.decimal!r} as decimal mark"
+        return f"a number with {locale.decimal!r} as decimal mark" + locale.grouping_rule()
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         floats = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)

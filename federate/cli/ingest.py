@@ -135,7 +135,8 @@ def _summary(result: IngestResult) -> None:
     for s in result.manifest["sources"]:
         view.add_row(
             s["path"] + (f" [{s['part']}]" if s.get("part") else ""),
-            s["table"] or "(skipped)",
+            s["table"]
+            or (f"(not read: {s['skipped_whole']})" if s.get("skipped_whole") else "(skipped)"),
             f"{s['rows_read']:,}",
             f"{s['rows_mapped']:,}",
             f"{s['rows_quarantined']:,}",
@@ -165,8 +166,7 @@ def _summary(result: IngestResult) -> None:
     if w["count"]:
         err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
         for row in w["by_reason"][:10]:
-            err.print(
-                f"  {row['table']}.{row['shared_column']}: {row['reason']} × {row['count_all']}"
-            )
+            where = ".".join(p for p in (row["table"], row["shared_column"]) if p) or "export"
+            err.print(f"  {where}: {row['reason']} × {row['count_all']}")
     if not q["rows"]:
         err.print("[green]All rows accepted.[/]")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from federate.adapters.declaration import Keep, SkipFiles
+from federate.bundle.manifest import sha256_file
 from federate.ingest.settle import ROW_COUNTS_AS, Settlement
 from federate.ingest.streaming import Outcome
 from federate.readers.base import Reader, Reject, Source
@@ -28,6 +29,7 @@ class SourceAccount:
     part: str | None = None
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     facts: dict[str, str] = field(default_factory=dict)
+    skipped_whole: str | None = None  # a file never read, and why (e.g. not-in-spec)
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_mapped + self.rows_quarantined + self.rows_skipped
@@ -95,3 +97,11 @@ def skipped_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccou
     account.rows_read = rows
     account.skip(rule.reason, rows)
     return account
+
+
+def unclaimed_file(source: Source, shown: str, reason: str) -> SourceAccount:
+    """A file nothing claims: never read (its format is nobody's to guess), so no row is
+    counted; its name (as ``shown``), size and SHA-256 say which file it was."""
+    return SourceAccount(
+        shown, "", sha256_file(source.path), source.path.stat().st_size, skipped_whole=reason
+    )

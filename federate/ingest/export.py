@@ -1,21 +1,32 @@
 """What a site's export holds for the ingest: the files its adapter declares, found before any
-work is done, and the files it skips whole (counted, never mapped)."""
+work is done, the files it skips whole (counted, never mapped), and the files nothing claims
+(never read, but listed: nothing in the export folder is left out silently)."""
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-from dataclasses import dataclass
+import os
+import posixpath
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow as pa
 
 from federate.adapters.declaration import SiteAdapter, SkipFiles, TableMap
 from federate.errors import InputError, Location, UsageError
-from federate.readers.base import Source
+from federate.privacy.identifiers import scan_values
+from federate.readers.base import Reader, Source
+
+NOT_IN_SPEC = "not-in-spec"
 
 
 @dataclass(frozen=True)
 class ExportFiles:
     found: list[tuple[TableMap, Source]]  # each declared file present, in declared order
     skipped: list[tuple[SkipFiles, Source]]  # files no table reads: read only to be counted
+    # Files no table, skip rule or reader claims: never read, listed as skipped whole.
+    unclaimed: list[Source] = field(default_factory=list)
 
 
 def check_paths(export_dir: Path, out: Path) -> None:
@@ -50,7 +61,49 @@ def locate(adapter: SiteAdapter, export_dir: Path) -> ExportFiles:
         for source in matching_files(export_dir, rule.pattern)
         if source.relpath.lower() not in used
     ]
-    return ExportFiles(found, skipped)
+    claimed = used | {s.relpath.lower() for _, s in skipped} | _companions(adapter.reader, found)
+    unclaimed = [s for s in every_file(export_dir) if s.relpath.lower() not in claimed]
+    return ExportFiles(found, skipped, unclaimed)
+
+
+def _companions(reader: Reader, found: list[tuple[TableMap, Source]]) -> set[str]:
+    """The files the reader reads beside the declared ones (lower case relative paths)."""
+    names = set()
+    for _, source in found:
+        folder = posixpath.dirname(source.relpath)
+        names |= {posixpath.join(folder, n).lower() for n in reader.companions(source)}
+    return names
+
+
+def every_file(export_dir: Path) -> list[Source]:
+    """Every file in the export folder and the folders in it (symbolic links to folders not
+    followed), in a stable order."""
+    files = []
+    for root, folders, names in os.walk(export_dir):
+        folders.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if path.is_file():
+                files.append(Source(path, path.relative_to(export_dir).as_posix()))
+    return files
+
+
+def shown_name(relpath: str) -> str:
+    """A file name as it may travel in the bundle: a national identifier, e-mail address or
+    phone number in it is masked (people name files after patients)."""
+    for hit in scan_values(pa.array([relpath]), free_text=True):
+        relpath = relpath.replace(hit.match, hit.masked)
+    return relpath
+
+
+def unclaimed_hint(adapter: SiteAdapter, relpath: str) -> str:
+    """What a coordinator should know of a file nothing claims, and the declared file it may
+    have been meant to be."""
+    declared = {tm.file.lower(): tm.file for tm in adapter.tables}
+    close = difflib.get_close_matches(posixpath.basename(relpath).lower(), declared, n=1)
+    return "a file the spec does not name: not read, not sent (listed with its SHA-256)" + (
+        f"; if it is meant to be {declared[close[0]]}, give it that name" if close else ""
+    )
 
 
 def find_source(

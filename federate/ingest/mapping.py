@@ -50,12 +50,16 @@ class RecordFn(Protocol):
     ) -> None: ...
 
 
-def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, str]:
-    """Declared input column -> the header's spelling (case and outer spaces ignored)."""
+def resolve_columns(
+    tm: TableMap, header: list[str], relpath: str, table: Table | None = None
+) -> dict[str, str]:
+    """Declared input column -> the header's spelling (case and outer spaces ignored). A column
+    may be absent when the table map says so, or (given ``table``) when every shared column it
+    fills is not required: the spec's "required: no" (it then reads as empty)."""
     by_key = {h.strip().lower(): h for h in header}
     resolved: dict[str, str] = {}
     missing = []
-    optional = {c.lower() for c in tm.optional_columns}
+    optional = may_be_absent(tm, table)
     for name in tm.input_columns():
         found = by_key.get(name.strip().lower())
         if found is None and name.lower() not in optional:
@@ -69,13 +73,35 @@ def resolve_columns(tm: TableMap, header: list[str], relpath: str) -> dict[str, 
         for name in missing:
             close = difflib.get_close_matches(name.lower(), list(by_key), n=1)
             hints.append(f"{name!r}" + (f" (did you mean {by_key[close[0]]!r}?)" if close else ""))
+        needed = [c for c in tm.input_columns() if c.lower() not in optional]
+        may = [c for c in tm.input_columns() if c.lower() in optional]
         raise InputError(
-            f"missing column(s) {', '.join(hints)}; the {tm.table} form needs "
-            f"{', '.join(tm.input_columns())}",
+            f"missing column(s) {', '.join(hints)}: add them to the export; the {tm.table} form "
+            f"needs {', '.join(needed)}"
+            + (f" (and may leave out {', '.join(may)})" if may else ""),
             code="missing-column",
             where=Location(file=relpath, row=1),
         )
     return resolved
+
+
+def may_be_absent(tm: TableMap, table: Table | None) -> set[str]:
+    """The input columns (lower case) a file may lack: those the map declares optional, and
+    those whose every parser fills a shared column that is not required. Never the patient id,
+    a column that selects rows (``keep``) or reshapes them (``pivot``)."""
+    optional = {c.lower() for c in tm.optional_columns}
+    if table is None or tm.pivot is not None:
+        return optional
+    readers: dict[str, list[bool]] = {}
+    for name, parser in tm.fields.items():
+        if parser.source:
+            readers.setdefault(parser.source.lower(), []).append(table.column(name).required)
+    structural = {tm.subject.source.lower()} if tm.subject else set()
+    if tm.keep is not None:
+        structural.add(tm.keep.column.lower())
+    return optional | {
+        col for col, required in readers.items() if not any(required) and col not in structural
+    }
 
 
 def unknown_columns(tm: TableMap, header: list[str]) -> list[str]:

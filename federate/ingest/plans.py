@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 
+from federate.adapters import registry
 from federate.adapters.declaration import TableMap
 from federate.ingest.mapping import resolve_columns
 from federate.readers.base import Reader, Source
@@ -39,9 +40,10 @@ def resolve(
             raise _Stopped
         reader.prepare([source for _, source in found[at : at + 2]])
     plans = []
+    schema = registry.schema()  # which shared columns are required: the others may be absent
     for tm, source in found:
         header = reader.columns(source)
-        columns = resolve_columns(tm, header, source.relpath)
+        columns = resolve_columns(tm, header, source.relpath, schema.table(tm.table))
         plans.append(Plan(tm, source, header, columns, reader.source_facts(source)))
     return plans
 

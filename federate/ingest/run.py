@@ -26,12 +26,12 @@ import duckdb
 import pyarrow as pa
 
 from federate.adapters import registry
-from federate.adapters.declaration import SiteAdapter, SkipFiles
+from federate.adapters.declaration import SiteAdapter
 from federate.bundle.manifest import staged_dir
 from federate.bundle.signing import SigningKey, load_signing_key
 from federate.errors import ExitCode
 from federate.ingest.accounts import skipped_file
-from federate.ingest.export import check_paths, locate
+from federate.ingest.export import ExportFiles, check_paths, locate
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plans
 from federate.ingest.quarantine import Collector
@@ -41,7 +41,6 @@ from federate.ingest.streaming import PARENT, prepare
 from federate.ingest.workers import WORKERS, run_when_ready
 from federate.privacy.gate import Scan, check_column_names, identifier_verdict
 from federate.privacy.pseudonym import Pseudonymiser, SiteKey
-from federate.readers.base import Source
 
 
 @dataclass
@@ -121,7 +120,7 @@ def ingest(
             progress,
         )
         scans = _stage_tables(stager, con, workers)
-        tally = _tally(stager, scans, export.skipped)
+        tally = _tally(stager, scans, export)
         submission = Submission(adapter, schema, submission_id, now, operator, key.key_id)
         sealed = seal_bundle(stage, site_stage, submission, tally, failures, warnings, signing)
     return IngestResult(out, sealed.manifest, sealed.report, sealed.quarantine, sealed.warnings)
@@ -142,17 +141,17 @@ def _stage_tables(
     )
 
 
-def _tally(
-    stager: TableStager, scans: dict[str, Scan], skipped: list[tuple[SkipFiles, Source]]
-) -> Tally:
+def _tally(stager: TableStager, scans: dict[str, Scan], export: ExportFiles) -> Tally:
     """The accounts of the sources as the adapter declares them, then of the files skipped
-    whole, and the verdict of the identifier scans."""
+    whole (those a skip rule counts, then those nothing claims), and the verdict of the
+    identifier scans."""
     stager.plans.ready()  # every file resolved, whichever tables read them
     stager.patients.clear()  # every table is staged: what remains needs none of them
     accounts, columns = stager.sources()
     reader = stager.adapter.reader
-    for rule, source in skipped:
+    for rule, source in export.skipped:
         accounts.append(skipped_file(rule.reader or reader, source, rule))
+    accounts += stager.unclaimed(export.unclaimed)
     identifier_scan = identifier_verdict([scans[n] for n in stager.order], stager.allowed)
     return Tally(accounts, columns, identifier_scan)
 

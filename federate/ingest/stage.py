@@ -9,6 +9,7 @@ ever touches its own sources' entries here, and the subjects table, the only one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,13 @@ import pyarrow as pa
 
 from federate.adapters.declaration import SiteAdapter, TableMap
 from federate.bundle.manifest import table_path
-from federate.ingest.accounts import SourceAccount, apply_settlement, close_account
+from federate.ingest.accounts import (
+    SourceAccount,
+    apply_settlement,
+    close_account,
+    unclaimed_file,
+)
+from federate.ingest.export import NOT_IN_SPEC, shown_name, unclaimed_hint
 from federate.ingest.mapping import TableMapper, unknown_columns
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plan, Plans
@@ -116,6 +123,28 @@ class TableStager:
             [self.by_plan[i][1] for i in sorted(self.by_plan)],
         )
 
+    def unclaimed(self, sources: list[Source]) -> list[SourceAccount]:
+        """The accounts of the files nothing claims (skipped whole, never read), each with a
+        warning the coordinator sees."""
+        accounts = []
+        for source in sources:
+            shown = shown_name(source.relpath)
+            accounts.append(unclaimed_file(source, shown, NOT_IN_SPEC))
+            self.warnings.add(
+                site=self.adapter.name,
+                submission_id=self.submission_id,
+                table="",
+                source_file=shown,
+                rows=[0],  # the whole file
+                column=None,
+                shared_column=None,
+                values=None,
+                reason=NOT_IN_SPEC,
+                rule=unclaimed_hint(self.adapter, shown),
+                severity="warning",
+            )
+        return accounts
+
     def _write(
         self, table: Table, indices: list[int], cur: duckdb.DuckDBPyConnection, checks: Checks
     ) -> list[pa.Table]:
@@ -147,26 +176,41 @@ class TableStager:
         # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
         flagged = plan.facts.get("identifier_fields_dropped", "")
         dropped += [f for f in flagged.split(",") if f and f not in dropped]
+        note = functools.partial(
+            self.warnings.add,
+            site=self.adapter.name,
+            submission_id=self.submission_id,
+            table=tm.table,
+            source_file=source.relpath,
+            part=source.part,
+            shared_column=None,
+            severity="warning",
+        )
         if extra:
-            self.warnings.add(
-                site=self.adapter.name,
-                submission_id=self.submission_id,
-                table=tm.table,
-                source_file=source.relpath,
-                part=source.part,
+            note(
                 rows=[1] * len(extra),
                 column=None,
-                shared_column=None,
                 values=list(extra),
                 reason="unknown-column",
                 rule="column not declared by the adapter: ignored, never written",
-                severity="warning",
+            )
+        # Columns the spec does not require, left out: read as empty. Said, as a misspelt
+        # header would look the same.
+        absent = [] if tm.pivot else [c for c in tm.input_columns() if c not in plan.columns]
+        for column in absent:
+            note(
+                rows=[1],
+                column=column,
+                values=[None],
+                reason="optional-column-absent",
+                rule="not in the export: the spec does not require it, its values are empty",
             )
         return {
             "file": source.relpath,
             "part": source.part,
             "table": tm.table,
             "ignored_unknown": extra,
+            "absent_optional": absent,
             "dropped_identifiers": dropped,
         }
 

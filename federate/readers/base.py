@@ -54,8 +54,9 @@ class Source:
 class Reject:
     """A record the reader could not split into the file's columns (quarantined), or one the
     source system deleted (``deleted``: skipped with ``reason``, e.g. ``removed-in-source``).
-    ``column`` names the column at fault when the reader can tell (a typed format's value that
-    is not of its column's type)."""
+    A record that holds no value at all (a blank line) is skipped the same way
+    (``blank-record``): no data, so nothing to quarantine. ``column`` names the column at fault
+    when the reader can tell (a typed format's value that is not of its column's type)."""
 
     row: int
     reason: str
@@ -103,6 +104,11 @@ class Reader(ABC):
         """Called with sources before any of them is read (the subjects' first, then the others,
         on a thread beside the subjects table's staging): a reader that inspects whole files
         first may do so side by side here. It must be safe beside ``batches`` of another file."""
+
+    def companions(self, source: Source) -> list[str]:
+        """Names of the files beside ``source`` this reader reads with it (REDCap's data
+        dictionary): part of the export, though no table map names them."""
+        return []
 
     def sha256(self, source: Source) -> str:
         """The file's SHA-256 for the manifest; a reader that already read the file says it."""

@@ -1,179 +1,38 @@
 """Delimited text exports, streamed with pyarrow's CSV reader.
 
 Every value is read as text exactly as written (the adapter's parsers type it later), so nothing
-is guessed. The encoding is settled before parsing by one streaming pass that also hashes the
-file: a declared encoding list is tried in order, so cp1252 exports (which are not latin-1:
-€ ’ “ ” – œ) are transcoded correctly.
+is guessed. The encoding is settled before parsing (``csv_encoding``): a declared encoding list
+is tried in order. Record numbers are the rows a coordinator finds in the file (Excel's row, an
+editor's line when no value spans lines): blank lines count. A record without a single value
+(a blank line, or only delimiters: ``;;;;``) is no data: it is skipped as ``blank-record``,
+counted, never quarantined.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from federate.errors import InputError, Location
 from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.csv_encoding import FileFacts, _Utf8Check, inspect_file
 
-_CHUNK = 1 << 20
+__all__ = ["BLANK_RECORD", "CsvReader", "FileFacts", "_Utf8Check", "inspect_file"]
 
-
-@dataclass(frozen=True)
-class FileFacts:
-    sha256: str
-    size: int
-    encoding: str
-    ends_with_newline: bool
-    odd_quotes: bool  # an odd count of quote characters: maybe cut inside a quoted value
-
-
-def inspect_file(
-    path: Path, encodings: tuple[str, ...], relpath: str, quote: bytes = b'"'
-) -> FileFacts:
-    """Hash the file and find the first declared encoding that decodes all of it. The pass that
-    hashes tries the first encoding; a later one is tried (by rereading) only if it fails. Its
-    steps release the GIL (hashing, Arrow's UTF-8 check, numpy's count), so files are inspected
-    side by side (``CsvReader.prepare``)."""
-    digest = hashlib.sha256()
-    size = 0
-    last = b""
-    nul_at = -1
-    quotes = 0
-    first: _Utf8Check | codecs.IncrementalDecoder
-    utf8 = codecs.lookup(encodings[0]).name in ("utf-8", "utf-8-sig")
-    first = _Utf8Check() if utf8 else codecs.getincrementaldecoder(encodings[0])()
-    quote_byte = quote[0]
-    failed: dict[str, int] = {}
-    with path.open("rb") as fh:
-        head = fh.read(len(codecs.BOM_UTF8))
-        fh.seek(0)
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            quotes += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == quote_byte))
-            if nul_at < 0 and (pos := chunk.find(b"\x00")) >= 0:
-                nul_at = size + pos
-            if encodings[0] not in failed:
-                try:
-                    first.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    failed[encodings[0]] = size + exc.start
-            size += len(chunk)
-            last = chunk[-1:]
-    if encodings[0] not in failed:
-        try:
-            first.decode(b"", final=True)
-        except UnicodeDecodeError:
-            failed[encodings[0]] = size
-    if utf8 and encodings[0] in failed:  # Arrow's check says only that it fails: find where
-        at = _decode_fails_at(path, encodings[0])
-        failed[encodings[0]] = size if at is None else at
-        if head.startswith(codecs.BOM_UTF8):
-            # The file declares itself UTF-8: read as a fallback encoding, its mark would turn
-            # the first column's name into "ï»¿..." and report that column missing instead.
-            at = failed[encodings[0]]
-            raise InputError(
-                f"the file starts with a UTF-8 byte-order mark but is not valid UTF-8 from byte "
-                f"{at} (line {_line_of(path, at)}): re-export it as UTF-8, or without the mark",
-                code="wrong-encoding",
-                where=Location(file=relpath),
-            )
-    if size == 0:
-        raise InputError("the file is empty", code="empty-file", where=Location(file=relpath))
-    if nul_at >= 0:
-        raise InputError(
-            f"the file holds NUL bytes (first at byte {nul_at}): it is binary or UTF-16, "
-            f"not text in one of {', '.join(encodings)}",
-            code="wrong-encoding",
-            where=Location(file=relpath),
-        )
-    encoding = encodings[0] if encodings[0] not in failed else None
-    for enc in encodings[1:]:
-        if encoding is not None:
-            break
-        position = _decode_fails_at(path, enc)
-        if position is None:
-            encoding = enc
-        else:
-            failed[enc] = position
-    if encoding is None:
-        where = ", ".join(f"{enc} fails at byte {pos}" for enc, pos in failed.items())
-        raise InputError(
-            f"the file is not in a declared encoding ({where})",
-            code="wrong-encoding",
-            where=Location(file=relpath),
-        )
-    return FileFacts(digest.hexdigest(), size, encoding, last in (b"\n", b"\r"), quotes % 2 == 1)
-
-
-class _Utf8Check:
-    """Python's UTF-8 decoder, answering only whether the bytes decode (Arrow's SIMD check,
-    ~3x faster and without building the text). A character cut by a chunk's end is carried on
-    to the next chunk."""
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def decode(self, chunk: bytes, final: bool = False) -> None:
-        data = self._pending + chunk if self._pending else chunk
-        cut = len(data) if final else _complete(data)
-        offsets = pa.py_buffer(np.array([0, cut], dtype=np.int32).tobytes())
-        text = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
-        try:
-            text.validate(full=True)
-        except pa.ArrowInvalid:
-            raise UnicodeDecodeError("utf-8", data, 0, cut, "invalid UTF-8") from None
-        self._pending = data[cut:]
-
-
-def _complete(data: bytes) -> int:
-    """Where a character that the end of ``data`` cuts short begins (``len(data)`` if none)."""
-    n = len(data)
-    for back in range(1, min(4, n) + 1):
-        byte = data[n - back]
-        if byte < 0x80:
-            return n
-        if byte >= 0xC0:  # a lead byte: how long its character is
-            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return n if back >= need else n - back
-    return n
-
-
-def _line_of(path: Path, position: int) -> int:
-    """The line (from 1) holding byte ``position``."""
-    lines = 1
-    with path.open("rb") as fh:
-        while position > 0 and (chunk := fh.read(min(_CHUNK, position))):
-            lines += chunk.count(b"\n")
-            position -= len(chunk)
-    return lines
-
-
-def _decode_fails_at(path: Path, encoding: str) -> int | None:
-    """The byte at which ``encoding`` fails to decode the file, or None when it decodes all."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                return size + exc.start
-            size += len(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return size
-    return None
+BLANK_RECORD = "blank-record"
+# Delimiters a file is often written with: a one-column header that splits on one of them is a
+# file written with another delimiter than the spec's.
+_OTHER_DELIMITERS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 
 
 @dataclass(frozen=True)
@@ -228,15 +87,7 @@ class CsvReader(Reader):
             head = fh.read(1 << 16)
         text = head.decode(facts.encoding, errors="replace").lstrip("\ufeff")
         where = Location(file=source.relpath, row=1)
-        try:
-            rows = csv.reader(
-                io.StringIO(text, newline=""), delimiter=self.delimiter, quotechar=self.quote
-            )
-            header = next(rows, [])
-        except csv.Error as exc:
-            raise InputError(
-                f"the header row cannot be read: {exc}", code="no-header", where=where
-            ) from None
+        header = _first_record(text, self.delimiter, self.quote, where)
         header = [h.strip() for h in header]
         if not any(header):
             raise InputError("the file has no header row", code="no-header", where=where)
@@ -250,20 +101,27 @@ class CsvReader(Reader):
                 code="duplicate-column",
                 where=where,
             )
-        if len(header) == 1 and self.delimiter not in text.splitlines()[0]:
-            raise InputError(
-                f"the header has no {self.delimiter!r} delimiter: is this the right file or "
-                "the right export settings?",
-                code="wrong-delimiter",
-                where=where,
-            )
+        if len(header) == 1:
+            self._check_one_column(text, where)
         return header
+
+    def _check_one_column(self, text: str, where: Location) -> None:
+        """A one-column file is read as one; but a header that another common delimiter splits
+        into several columns is a file written with the wrong delimiter."""
+        for other, name in _OTHER_DELIMITERS.items():
+            if other != self.delimiter and len(_first_record(text, other, self.quote, where)) > 1:
+                raise InputError(
+                    f"this file is separated by {name}, not by {self.delimiter!r}: export it "
+                    f"with {self.delimiter!r} as the delimiter (or check it is the right file)",
+                    code="wrong-delimiter",
+                    where=where,
+                )
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
         header = self.columns(source)
         facts = self.facts(source)
-        numbers = _RecordNumbers(rejects)
-        reader = self._open(source, len(header), numbers.skip_invalid)
+        numbers = _RecordNumbers(rejects, self.delimiter, self.quote)
+        reader = self._open(source, len(header), numbers)
         tail: list[object] = []  # the last record's values: is one cut inside its quotes?
         try:
             for batch in reader:
@@ -277,14 +135,15 @@ class CsvReader(Reader):
                 )
                 if rows[0] == 1:  # the header record
                     out = out.slice(1)
+                out = numbers.drop_blank(out, len(header))
                 if out.num_rows:
                     yield out
         except pa.ArrowInvalid as exc:
             raise _unparseable(exc, facts, source.relpath) from None
-        _check_not_truncated(facts, tail, numbers.next_row - 1, rejects, source.relpath)
+        _check_not_truncated(facts, tail, numbers, source.relpath)
 
     def _open(
-        self, source: Source, width: int, on_invalid: Callable[[pa_csv.InvalidRow], str]
+        self, source: Source, width: int, numbers: _RecordNumbers
     ) -> pa_csv.CSVStreamingReader:
         """pyarrow's streaming reader: every one of the ``width`` columns as text."""
         return pa_csv.open_csv(
@@ -302,7 +161,10 @@ class CsvReader(Reader):
                 delimiter=self.delimiter,
                 quote_char=self.quote,
                 newlines_in_values=True,
-                invalid_row_handler=on_invalid,
+                # Blank lines are records (rows of empty values): skipping them would shift
+                # every later record number, and the invalid-row handler's numbers with them.
+                ignore_empty_lines=False,
+                invalid_row_handler=numbers.skip_invalid,
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={f"c{i}": pa.string() for i in range(width)},
@@ -311,25 +173,46 @@ class CsvReader(Reader):
         )
 
 
+def _first_record(text: str, delimiter: str, quote: str, where: Location) -> list[str]:
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote)
+        return next(rows, [])
+    except csv.Error as exc:
+        raise InputError(
+            f"the header row cannot be read: {exc}", code="no-header", where=where
+        ) from None
+
+
 class _RecordNumbers:
     """The record number (from 1, the header) of each row pyarrow yields: pyarrow gives none.
-    Records are consecutive, except those the invalid-row handler took (rejected, not yielded)."""
+    Records are consecutive (blank lines included), except those the invalid-row handler took
+    (rejected, not yielded). Also what ends the file: the last record and the last one that had
+    the wrong number of fields."""
 
-    def __init__(self, rejects: list[Reject]) -> None:
+    def __init__(self, rejects: list[Reject], delimiter: str, quote: str) -> None:
         self.rejects = rejects
         self.pending: list[int] = []  # records skipped, not yet passed by a batch
         self.next_row = 1
+        self.last_record = 0
+        self.last_invalid: pa_csv.InvalidRow | None = None
+        self._no_value = str.maketrans("", "", f"{delimiter}{quote} \t\r\n\u00a0")
 
     def skip_invalid(self, row: pa_csv.InvalidRow) -> str:
-        """pyarrow's invalid-row handler: reject the record and skip it."""
+        """pyarrow's invalid-row handler: reject the record and skip it (a record with no
+        value, only short of delimiters, is a blank record)."""
         self.pending.append(row.number)
-        self.rejects.append(
-            Reject(
-                row.number,
-                "malformed-row",
-                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+        self.last_invalid = row
+        self.last_record = max(self.last_record, row.number)
+        if not row.text.translate(self._no_value):
+            self.rejects.append(Reject(row.number, BLANK_RECORD, _BLANK, deleted=True))
+        else:
+            self.rejects.append(
+                Reject(
+                    row.number,
+                    "malformed-row",
+                    f"expected {row.expected_columns} fields, found {row.actual_columns}",
+                )
             )
-        )
         return "skip"
 
     def take(self, n: int) -> npt.NDArray[np.int64]:
@@ -338,8 +221,28 @@ class _RecordNumbers:
         candidates = np.arange(self.next_row, self.next_row + n + len(skipped), dtype=np.int64)
         rows = candidates[~np.isin(candidates, skipped)][:n]
         self.next_row = int(rows[-1]) + 1
+        self.last_record = max(self.last_record, int(rows[-1]))
         self.pending[:] = [r for r in self.pending if r >= self.next_row]
         return rows
+
+    def drop_blank(self, batch: pa.RecordBatch, width: int) -> pa.RecordBatch:
+        """``batch`` without its records that hold no value (each rejected as a blank record).
+        Column by column, stopping at the first column with no blank cell: in most files the
+        first column (the patient id) ends the check."""
+        blank: pa.Array | None = None
+        for col in batch.columns[:width]:
+            empty = pc.or_(pc.equal(pc.binary_length(col), 0), pc.utf8_is_space(col))
+            blank = empty if blank is None else pc.and_(blank, empty)
+            if not pc.any(blank).as_py():
+                return batch
+        if blank is None:
+            return batch
+        for row in pc.filter(batch.column(width), blank).to_pylist():
+            self.rejects.append(Reject(row, BLANK_RECORD, _BLANK, deleted=True))
+        return batch.filter(pc.invert(blank))
+
+
+_BLANK = "the record holds no value (a blank line, or only delimiters)"
 
 
 def _unparseable(exc: pa.ArrowInvalid, facts: FileFacts, relpath: str) -> InputError:
@@ -357,22 +260,30 @@ def _unparseable(exc: pa.ArrowInvalid, facts: FileFacts, relpath: str) -> InputE
 
 
 def _check_not_truncated(
-    facts: FileFacts, tail: list[object], last_record: int, rejects: list[Reject], relpath: str
+    facts: FileFacts, tail: list[object], numbers: _RecordNumbers, relpath: str
 ) -> None:
     """A file cut short can still parse: cut inside a quoted value (which then runs on to the
-    end of the file), or inside its last record (short of fields, with no final line break)."""
+    end of the file), or inside its last record (short of fields, with no final line break).
+    A last record with too many fields is not cut short: it is malformed (quarantined)."""
+    last = numbers.last_record
     if facts.odd_quotes and any(isinstance(v, str) and v.endswith(("\n", "\r")) for v in tail):
         raise InputError(
             "the file ends inside a quoted value (an odd number of quote characters): "
             "it looks truncated",
             code="truncated-file",
-            where=Location(file=relpath, row=last_record),
+            where=Location(file=relpath, row=last),
         )
-    last = max([last_record, *(r.row for r in rejects)])
-    if rejects and not facts.ends_with_newline and rejects[-1].row == last:
+    invalid = numbers.last_invalid
+    if (
+        invalid is not None
+        and not facts.ends_with_newline
+        and invalid.number == last
+        and invalid.actual_columns < invalid.expected_columns
+    ):
         raise InputError(
-            f"the last record is incomplete ({rejects[-1].detail}) and the file does not end "
-            "with a line break: the file looks truncated",
+            f"the last record is incomplete (expected {invalid.expected_columns} fields, found "
+            f"{invalid.actual_columns}) and the file does not end with a line break: the file "
+            "looks truncated",
             code="truncated-file",
             where=Location(file=relpath, row=last),
         )

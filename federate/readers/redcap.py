@@ -139,6 +139,9 @@ class RedcapReader(Reader):
             f"dictionary {self.dictionary} beside it; one table per form"
         )
 
+    def companions(self, source: Source) -> list[str]:
+        return [self.dictionary, *([self.event_file] if self.event_file else [])]
+
     def data_dictionary(self, source: Source) -> Dictionary:
         """The project's data dictionary (fields, choices, validation types, identifiers)."""
         return self._state(source)[0]
