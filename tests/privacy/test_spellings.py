@@ -273,6 +273,7 @@ def test_a_spelling_in_a_verbatim_term_refuses_the_bundle(tmp_path: Path) -> Non
     (export / "eventi_avversi.csv").write_text(text, encoding="utf-8")
     key = tmp_path / "k"
     key.write_text("cd" * 32)
+    key.chmod(0o600)
     out = tmp_path / "b"
     command = [sys.executable, "-m", "federate", "ingest", "italy", str(export), "--out", str(out)]
     done = subprocess.run(
