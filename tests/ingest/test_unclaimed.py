@@ -48,6 +48,7 @@ def test_the_summary_on_screen_names_the_file(tmp_path: Path, site_key: SiteKey)
     (export / "note.txt").write_text("promemoria\n", "utf-8")
     key = tmp_path / "k"
     key.write_text(site_key.secret.hex())
+    key.chmod(0o600)
     out = ["--out", str(tmp_path / "b"), "--key-file", str(key)]
     done = subprocess.run(
         [sys.executable, "-m", "federate", "ingest", "italy", str(export), *out],

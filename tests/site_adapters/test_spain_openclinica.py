@@ -231,6 +231,7 @@ def test_a_code_list_without_spanish_and_two_languages_stops_the_run(
     path.write_text(text.replace("<X>", '<TranslatedText xml:lang="en">Woman'), "utf-8")
     key_file = tmp_path / "es.key"
     key_file.write_text(site_key.secret.hex())
+    key_file.chmod(0o600)
     with pytest.raises(SystemExit) as done:
         main(
             [
