@@ -10,12 +10,15 @@ the sites; arm 'ALL' the sum of the arms); a relation is kept only where it hold
 Secondary suppression, in two steps repeated until nothing changes:
 1. a relation with exactly one suppressed row gets a second one (the unsuppressed part with
    the fewest patients, a total only when no part is left);
-2. an audit plays the attacker: for each primary-suppressed count, a linear programme finds
-   its least and greatest value over every solution of the published relations. Where they
-   differ by less than 1 the cell is pinned, and a row of one of its relations is suppressed.
-Tables are first completed (``complete``: a zero row for every combination along each margin),
-and zero rows can be chosen as secondary cells, so a hidden row does not even tell that its
-count is at least 1: the audit's only bound is that counts are not negative.
+2. an audit plays the attacker: for each primary-suppressed count, linear programmes look
+   for a solution of the published relations that moves it by 1 or more, up or down. Where
+   none does, the cell is pinned, and a row of one of its relations is suppressed.
+(federate.query.secondary does both, under a deadline, and refuses where the audit cannot
+decide or a pinned cell has nothing left to hide it with.) An analysis's tables are first
+completed (``complete``: a zero row for every combination along each margin), and zero rows can
+be chosen as secondary cells, so a hidden row does not even tell that its count is at least 1:
+the audit's only bound is that counts are not negative. An ad-hoc query's result is released
+as it came instead (federate.query.release: no row added, none moved).
 
 Suppressed measures are null and the row's ``suppressed`` column is true; text outputs show
 them as ``[c]`` (the UK statistical convention for "confidential"), never as a blank.
@@ -23,9 +26,10 @@ them as ``[c]`` (the UK statistical convention for "confidential"), never as a b
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.output import MEASURE_META, SUPPRESSED
+from federate.query.secondary import Cells, Relation, suppress
 
 DEFAULT_MIN_CELL = 5
 
@@ -64,22 +69,11 @@ class Rule:
         )
 
 
-@dataclass
-class _Relation:
-    total: int
-    parts: list[int]
-    column: str
-    members: list[int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.members = [self.total, *self.parts]
-
-
-def relations(table: pa.Table, rule: Rule) -> list[_Relation]:
+def relations(table: pa.Table, rule: Rule) -> list[Relation]:
     """Every margin relation that holds, per count column (null counts take no part)."""
     cols = table.to_pydict()
     n_rows = table.num_rows
-    found: list[_Relation] = []
+    found: list[Relation] = []
     for margin in rule.margins:
         if margin.dim not in cols:
             continue
@@ -102,7 +96,7 @@ def relations(table: pa.Table, rule: Rule) -> list[_Relation]:
                 for column in rule.counts:
                     values = [cols[column][i] for i in [t, *parts]]
                     if None not in values and values[0] == sum(values[1:]):
-                        found.append(_Relation(t, parts, column))
+                        found.append(Relation(t, parts, column))
     return found
 
 
@@ -157,135 +151,14 @@ def protect(
 ) -> np.ndarray:
     """The rows to suppress. ``forced`` rows are suppressed whatever their counts; ``published``
     rows are known to the reader from another release: never chosen, always known."""
-    n_rows = table.num_rows
-    mask = np.zeros(n_rows, dtype=bool)
-    if k <= 1 or n_rows == 0 or not rule.counts:
-        return mask
-    counts = {c: np.array(table.column(c).to_pylist(), dtype=object) for c in rule.counts}
-    primary = np.zeros(n_rows, dtype=bool)
-    for values in counts.values():
-        primary |= np.array([v is not None and 1 <= v < k for v in values])
-    mask |= primary
-    if forced is not None:
-        mask |= np.asarray(forced, dtype=bool)
-    known = np.zeros(n_rows, dtype=bool) if published is None else np.asarray(published, bool)
-    mask &= ~known
-    rels = relations(table, rule)
-    n = np.array([v or 0 for v in counts[rule.n]], dtype=np.int64)
-    by_row: dict[int, list[_Relation]] = defaultdict(list)
-    for rel in rels:
-        for i in rel.members:
-            by_row[i].append(rel)
-    # Suppressing more only widens what the reader cannot pin: a cell once found safe stays so.
-    safe: set[tuple[str, int]] = set()
-
-    def pick(options: list[_Relation]) -> int | None:
-        """The unsuppressed row with the fewest patients (zero rows first); totals last."""
-        best: tuple[int, int, int] | None = None
-        for rel in options:
-            for i in rel.members:
-                if mask[i] or known[i]:
-                    continue
-                rank = (int(i == rel.total), int(n[i]), i)
-                best = rank if best is None or rank < best else best
-        return None if best is None else best[2]
-
-    while True:
-        changed = True
-        while changed:  # step 1: no relation with a single suppressed row
-            changed = False
-            for rel in rels:
-                if sum(bool(mask[i]) for i in rel.members) == 1:
-                    chosen = pick([rel])
-                    if chosen is not None:
-                        mask[chosen] = changed = True
-        added = False
-        for i in _pinned(rels, counts, mask, primary & mask, safe):
-            chosen = pick(by_row[i])  # step 2: the audit found a recoverable cell
-            if chosen is not None:
-                mask[chosen] = added = True
-        if not added:
-            return mask
-
-
-def _pinned(
-    rels: list[_Relation],
-    counts: dict[str, np.ndarray],
-    mask: np.ndarray,
-    sensitive: np.ndarray,
-    safe: set[tuple[str, int]],
-) -> list[int]:
-    """Sensitive suppressed rows whose count some published relation pins (see module doc)."""
-    pinned: list[int] = []
-    for column in counts:
-        col_rels = [r for r in rels if r.column == column and any(mask[i] for i in r.members)]
-        for component in _components(col_rels, mask):
-            unknowns = sorted({i for r in component for i in r.members if mask[i]})
-            targets = [i for i in unknowns if sensitive[i] and (column, i) not in safe]
-            found = _audit(component, unknowns, targets, counts[column], mask)
-            safe.update((column, i) for i in targets if i not in found)
-            pinned += found
-    return sorted(set(pinned))
-
-
-def _audit(
-    component: list[_Relation],
-    unknowns: list[int],
-    targets: list[int],
-    values: np.ndarray,
-    mask: np.ndarray,
-) -> list[int]:
-    """The targets (unknowns of one component) whose least and greatest feasible values differ
-    by less than 1 (a linear programme each way, stopping once it is wide enough)."""
-    from scipy.optimize import linprog  # imported only where suppression needs an audit
-
-    pinned: list[int] = []
-    if targets:
-        index = {row: j for j, row in enumerate(unknowns)}
-        a_eq = np.zeros((len(component), len(unknowns)))
-        b_eq = np.zeros(len(component))
-        for r_i, rel in enumerate(component):
-            for row, sign in [(rel.total, 1.0), *((p, -1.0) for p in rel.parts)]:
-                if mask[row]:
-                    a_eq[r_i, index[row]] += sign
-                else:
-                    b_eq[r_i] -= sign * float(values[row])
-        for row in targets:
-            value = float(values[row])
-            c = np.zeros(len(unknowns))
-            widths = []
-            for sign in (-1.0, 1.0):  # maximise, then minimise
-                c[index[row]] = sign
-                res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-                if res.status == 3:  # unbounded: free upwards
-                    widths.append(np.inf)
-                    break
-                widths.append(abs(float(res.fun) - sign * value) if res.success else 0.0)
-                if widths[-1] >= 1 - 1e-6:
-                    break
-            if max(widths) < 1 - 1e-6:
-                pinned.append(row)
-    return pinned
-
-
-def _components(rels: list[_Relation], mask: np.ndarray) -> list[list[_Relation]]:
-    """Relations grouped by the suppressed rows they share (each group is audited alone)."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for rel in rels:
-        hidden = [i for i in rel.members if mask[i]]
-        for i in hidden[1:]:
-            parent[find(i)] = find(hidden[0])
-    groups: dict[int, list[_Relation]] = defaultdict(list)
-    for rel in rels:
-        groups[find(next(i for i in rel.members if mask[i]))].append(rel)
-    return list(groups.values())
+    if k <= 1 or table.num_rows == 0 or not rule.counts:
+        return np.zeros(table.num_rows, dtype=bool)
+    counts = {
+        c: np.array([np.nan if v is None else v for v in table.column(c).to_pylist()], float)
+        for c in rule.counts
+    }
+    cells = Cells(counts, np.nan_to_num(counts[rule.n]), table.num_rows, relations(table, rule))
+    return suppress(cells, k, forced=forced, published=published)
 
 
 def linked_protect(table: pa.Table, rule: Rule, k: int, dim: str, total: Any) -> np.ndarray:
@@ -301,32 +174,28 @@ def linked_protect(table: pa.Table, rule: Rule, k: int, dim: str, total: Any) ->
 
 def apply(table: pa.Table, rule: Rule, mask: np.ndarray) -> pa.Table:
     """Null the measures of suppressed rows, mark them, and add the ``suppressed`` column."""
-    hide = pa.array(mask, pa.bool_())
+    measures = {*rule.counts, *rule.values}
+    return hide(table, [i for i, name in enumerate(table.column_names) if name in measures], mask)
+
+
+def hide(table: pa.Table, measures: Sequence[int], mask: np.ndarray) -> pa.Table:
+    """Null the given columns (by position, of any type) on suppressed rows, mark them as
+    measures (text outputs show them as [c]) and add the ``suppressed`` column."""
+    hidden = pa.array(mask, pa.bool_())
+    chosen = set(measures)
     fields, arrays = [], []
-    for f, column in zip(table.schema, table.columns, strict=True):
-        if f.name in rule.counts or f.name in rule.values:
-            column = pc.if_else(hide, pa.scalar(None, f.type), column)
+    for i, (f, column) in enumerate(zip(table.schema, table.columns, strict=True)):
+        if i in chosen:
+            try:
+                column = pc.if_else(hidden, pa.scalar(None, f.type), column)
+            except pa.ArrowNotImplementedError:  # a union: released as its text
+                values = column.to_pylist()
+                text = [None if v is None else json.dumps(v, default=str) for v in values]
+                column = pc.if_else(hidden, pa.scalar(None, pa.string()), pa.array(text))
+                f = pa.field(f.name, pa.string())
             f = f.with_metadata(MEASURE_META)
         fields.append(f)
         arrays.append(column)
     fields.append(pa.field(SUPPRESSED, pa.bool_(), nullable=False))
-    arrays.append(hide)
+    arrays.append(hidden)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=table.schema.metadata))
-
-
-def inferred_rule(table: pa.Table) -> Rule:
-    """For an ad-hoc query: integer columns are counts, floating ones statistics, the rest keys;
-    a null key is a total over that key (GROUP BY ROLLUP / CUBE), kept where it adds up."""
-    keys, counts, values = [], [], []
-    for f in table.schema:
-        if f.name == SUPPRESSED:
-            continue
-        if pa.types.is_integer(f.type):
-            counts.append(f.name)
-        elif pa.types.is_floating(f.type) or pa.types.is_decimal(f.type):
-            values.append(f.name)
-        else:
-            keys.append(f.name)
-    n = counts[0] if counts else ""
-    margins = tuple(Margin(k, None) for k in keys)
-    return Rule(tuple(keys), n, tuple(counts), tuple(values), margins)

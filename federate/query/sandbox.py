@@ -12,14 +12,18 @@ the statement stand in front of the session: only a single SELECT (or WITH ... S
 accepted, as DuckDB's own parser classifies it (no SELECT writes a file), and its syntax tree
 may name relations and a short list of table functions that open no file (so even the role's
 own files are read through its relations only). A query is interrupted at the time limit and
-refused past the memory limit (nothing spills to disk).
+refused past the memory limit (nothing spills to disk). With ``--min-cell`` the time limit
+covers the whole command: the query, then its release as a table (federate.query.release),
+suppression and audit included.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,21 +34,14 @@ import pyarrow as pa
 from federate.adapters import registry
 from federate.bundle.manifest import MANIFEST, read_manifest, sha256_file
 from federate.errors import IntegrityError, Location, UsageError
-from federate.query import disclosure
+from federate.query.release import release
 from federate.query.roles import Role, record_unblinded, views
+from federate.query.secondary import Overtime
+from federate.query.shape import Shape, refuse, shape_of
+from federate.query.sqltree import CONFIG, syntax_tree
 from federate.schema import DType
 from federate.warehouse.blind import blinded_schema, current_blinded_files
 from federate.warehouse.catalog import current_table_files, read_catalog
-
-# Set before anything is registered; python_enable_replacements=false stops SQL from
-# scanning Python variables by name; no temp directory: a query never writes to disk.
-_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "python_enable_replacements": False,
-    "temp_directory": "",
-}
 
 _DUCKDB_TYPE = {
     DType.STRING: "VARCHAR",
@@ -149,7 +146,7 @@ def connect(
     files = role_files(wh, role)  # checks the warehouse before anything is logged
     if role is Role.UNBLINDED:
         record_unblinded(wh, purpose, operator)
-    con = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": limits.memory})
+    con = duckdb.connect(":memory:", config={**CONFIG, "memory_limit": limits.memory})
     every_file = [p for paths in files.values() for p in paths]
     layouts = _file_columns(con, every_file)
     schema = registry.schema()
@@ -259,32 +256,11 @@ _TABLE_FUNCTIONS = frozenset(
 _CATALOGUE_PREFIXES = ("duckdb_", "pragma_")  # the session's own catalogue and settings
 _PATH_CHARS = frozenset("/\\.:")  # a relation name never has one; a file name does
 
-_parser_lock = threading.Lock()
-_parser: duckdb.DuckDBPyConnection | None = None
-
-
-def _syntax_tree(sql: str) -> dict[str, Any]:
-    """DuckDB's own parse of a SELECT, as JSON (no relation is bound, nothing is run)."""
-    global _parser
-    with _parser_lock:
-        if _parser is None:
-            _parser = duckdb.connect(":memory:", config={**_CONFIG, "memory_limit": "64MB"})
-            _parser.execute("SET enable_external_access = false")
-            _parser.execute("SET lock_configuration = true")
-        row = _parser.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
-    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
-    if tree.get("error"):
-        raise UsageError(
-            f"refused: the query cannot be checked ({tree.get('error_message', 'no parse')})",
-            code="sql-refused",
-        )
-    return tree
-
 
 def _check_reads(sql: str) -> None:
     """Refuse a table function that may open a file or run SQL text, and a table name that
     is a path (DuckDB would read the file it names)."""
-    pending: list[Any] = [_syntax_tree(sql)]
+    pending: list[Any] = [syntax_tree(sql)]
     while pending:
         node = pending.pop()
         if isinstance(node, list):
@@ -312,19 +288,45 @@ def _check_reads(sql: str) -> None:
                 )
 
 
-def execute(session: Session, sql: str) -> pa.Table:
-    """Run one checked SELECT; interrupted at the time limit. DuckDB errors are usage errors."""
+def execute(session: Session, sql: str, *, deadline: float | None = None) -> pa.Table:
+    """Run one checked SELECT; interrupted at the time limit (or at ``deadline``, a
+    time.monotonic() instant). DuckDB errors are usage errors."""
     statement = parse_select(sql)
-    con, limits = session.con, session.limits
-    timer = threading.Timer(limits.seconds, con.interrupt)
-    timer.start()
+    limits = session.limits
+    if deadline is None:
+        deadline = time.monotonic() + limits.seconds
+    with _engine_errors(limits), _interrupted_at(session.con, deadline):
+        return session.con.sql(statement).to_arrow_table()
+
+
+@contextmanager
+def _interrupted_at(con: duckdb.DuckDBPyConnection, deadline: float) -> Iterator[None]:
+    """Interrupt ``con`` from the deadline on, again and again until the block ends: one
+    interrupt sent before the query starts would be lost."""
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(max(deadline - time.monotonic(), 0.0)):
+            return
+        while not done.is_set():
+            con.interrupt()
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        return con.sql(statement).to_arrow_table()
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+@contextmanager
+def _engine_errors(limits: Limits) -> Iterator[None]:
+    try:
+        yield
     except duckdb.InterruptException:
-        raise UsageError(
-            f"refused: the query ran past the time limit ({limits.seconds:g} s) and was stopped",
-            code="sql-timeout",
-        ) from None
+        raise _overtime(limits) from None
     except duckdb.OutOfMemoryException:
         raise UsageError(
             f"refused: the query needs more than the memory limit ({limits.memory})",
@@ -337,8 +339,13 @@ def execute(session: Session, sql: str) -> pa.Table:
         ) from None
     except duckdb.Error as exc:
         raise UsageError(_first_line(exc), code="sql-error") from None
-    finally:
-        timer.cancel()
+
+
+def _overtime(limits: Limits) -> UsageError:
+    return UsageError(
+        f"refused: the query ran past the time limit ({limits.seconds:g} s) and was stopped",
+        code="sql-timeout",
+    )
 
 
 def run_query(
@@ -350,17 +357,39 @@ def run_query(
     min_cell: int | None = None,
     operator: str | None = None,
 ) -> pa.Table:
-    """One SELECT in a fresh session of ``role``; with ``min_cell``, released as a table:
-    integer columns are counts, floating ones statistics (federate.query.disclosure)."""
+    """One SELECT in a fresh session of ``role``, within the time limit from start to end;
+    with ``min_cell``, released as a table (federate.query.release): its shape is read from
+    the SQL, and anything past the limit, suppression included, is refused."""
+    limits = limits or Limits()
+    deadline = time.monotonic() + limits.seconds
     parse_select(sql)  # refuse before opening anything
+    table_shape = shape_of(sql) if min_cell is not None else None
     digest = hashlib.sha256(sql.encode()).hexdigest()
     session = connect(wh, role, limits, purpose=f"query sha256:{digest}", operator=operator)
-    result = execute(session, sql)
-    if min_cell is None:
-        return result
-    rule = disclosure.inferred_rule(result)
-    result = disclosure.complete(result, rule)
-    return disclosure.apply(result, rule, disclosure.protect(result, rule, min_cell))
+    if table_shape is None or min_cell is None:
+        return execute(session, sql, deadline=deadline)
+    names = _checked_names(session, sql, table_shape)
+    result = execute(session, table_shape.sql, deadline=deadline)
+    try:
+        return release(result, table_shape, names, min_cell, deadline)
+    except Overtime:
+        raise _overtime(limits) from None
+
+
+def _checked_names(session: Session, sql: str, table_shape: Shape) -> list[str]:
+    """The query's column names (bound, not run). Where it was rewritten to show its totals,
+    the rewrite must bind too, its first columns being the query's own."""
+    with _engine_errors(session.limits):
+        query = session.con.sql(parse_select(sql))
+    if table_shape.sql != sql:
+        try:
+            types = session.con.sql(parse_select(table_shape.sql)).types
+        except (duckdb.Error, UsageError) as exc:
+            raise refuse(f"its rewrite to show totals does not bind: {_first_line(exc)}") from None
+        extra = [*table_shape.dims, *(m for m in table_shape.markers if m is not None)]
+        if types[: table_shape.width] != query.types or len(types) <= max(extra, default=0):
+            raise refuse("its rewrite to show totals does not keep its columns")
+    return list(query.columns)
 
 
 def _sql_str(value: str) -> str:
