@@ -59,9 +59,12 @@ def query(
         typer.Option(
             "--min-cell",
             min=1,
-            help="Release the result as a table: integer columns are counts (1..K-1 "
-            f"suppressed, with secondary suppression), floats statistics (e.g. "
-            f"{DEFAULT_MIN_CELL}). Default: no suppression (a row-level tool).",
+            help="Release the result as a table of aggregates (e.g. "
+            f"{DEFAULT_MIN_CELL}): keys are the GROUP BY columns; whole-number values are "
+            "counts (1..K-1 suppressed, with secondary suppression over ROLLUP/CUBE and "
+            "'ALL' totals); every other value of a suppressed row is hidden with it. A shape "
+            "that cannot be audited is refused (exit 3); --timeout covers the suppression. "
+            "Default: no suppression (a row-level tool).",
         ),
     ] = None,
     fmt: DataFormatOpt = DataFormat.TABLE,
