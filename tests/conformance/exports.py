@@ -1,0 +1,118 @@
+"""One export of a site, written from its declaration: the truth drawn, laid out and written by
+the writer of the site's format, and (on request) cells the rules forbid put in. Which format
+writes it is the adapter's ``format``: a new site of a known format needs no code here."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from federate.adapters import registry
+from federate.adapters.declaration import SiteAdapter
+from federate.adapters.parsers import Const, PartialDate, Verbatim
+from federate.privacy.pseudonym import SiteKey
+from tests.conformance.check import Quarantined
+from tests.conformance.grammar import Grammar, Knobs
+from tests.conformance.tabular import EXTRA, Layout, Sheet, expected, plan_sheets
+from tests.conformance.truth import LOCAL, Row, SiteTruth, draw_truth
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Everything one export varies: drawn by hypothesis, shown when a case fails."""
+
+    knobs: Knobs = Knobs()
+    layout: Layout = Layout()
+    style: Any = None  # the format's own style (CsvStyle, ExcelStyle, ...)
+    seed: int = 0
+    patients: int = 3
+
+
+@dataclass
+class Export:
+    folder: Path
+    expected: dict[str, list[Row]]  # table -> rows the pool must hold
+    quarantine: list[Quarantined] = field(default_factory=list)  # rows it must quarantine
+    truth: SiteTruth | None = None
+
+
+Writer = Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Any]
+
+
+def build(
+    site: str, folder: Path, draw: Draw, key: SiteKey, *, forbidden: int = 0
+) -> Export:
+    """Write one export of ``site`` into ``folder``; ``forbidden`` cells the rules forbid are
+    put into as many records (never the patients' own table: see ``inject``)."""
+    from tests.conformance.formats import FORMATS
+
+    adapter = registry.adapter(site)
+    rng = random.Random(draw.seed)
+    truth = draw_truth(adapter, rng, draw.patients)
+    grammar = Grammar(adapter, draw.knobs, rng)
+    fmt = FORMATS[adapter.format]
+    sheets = fmt.plan(adapter, truth, grammar, draw.layout, rng)
+    bad = inject(sheets, grammar, rng, forbidden) if forbidden else []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = fmt.write(adapter, sheets, folder, draw.style, rng)
+    rows = expected(adapter, sheets, written.files, written.numbers, written.texts, key)
+    export = Export(folder, rows, truth=truth)
+    for sheet, record, column in bad:
+        table = sheet.tm.table
+        at = sheet.records.index(record)
+        number = written.numbers[table][at]
+        expected_rows = export.expected[table]
+        expected_rows[:] = [r for r in expected_rows if r["source_row"] != number]
+        reason = record.cells[column].parser.reason  # type: ignore[union-attr]
+        export.quarantine.append(
+            Quarantined(table, written.files[table], number, sheet.header[column].strip(), reason)
+        )
+    return export
+
+
+def inject(
+    sheets: list[Sheet], grammar: Grammar, rng: random.Random, count: int
+) -> list[tuple[Sheet, Any, str]]:
+    """Put a forbidden value into ``count`` records, one per record, never the patients' own
+    (whose quarantine holds every other row of the patient too) nor a W0 visit (without which
+    the visits of assessments are assigned differently)."""
+    chosen = []
+    candidates = [
+        (sheet, record, source)
+        for sheet in sheets
+        if sheet.tm.table != "subjects"
+        for record in sheet.records
+        if not (sheet.tm.table == "visits" and record.row.get("visit_code") == "W0")
+        for source, cell in record.cells.items()
+        if cell.field != EXTRA
+        and cell.parser is not None
+        and not isinstance(cell.parser, Verbatim | Const | PartialDate)
+        and grammar.forbidden(cell.parser) is not None
+        and source in sheet.columns
+        and not _shared(sheet, source)
+    ]
+    rng.shuffle(candidates)
+    used: set[int] = set()
+    for sheet, record, source in candidates:
+        if id(record) in used or len(chosen) == count:
+            continue
+        used.add(id(record))
+        cell = record.cells[source]
+        assert cell.parser is not None
+        bad = grammar.forbidden(cell.parser)
+        assert bad is not None
+        record.cells[source] = replace(cell, text=bad.text, as_text=True)
+        chosen.append((sheet, record, source))
+    return chosen
+
+
+def _shared(sheet: Sheet, source: str) -> bool:
+    """A column two fields read (a lab value and its text as exported)."""
+    return sum(1 for p in sheet.tm.fields.values() if p.source == source) > 1
+
+
+def patients_of(export: Export) -> list[str]:
+    return sorted({r[LOCAL] for rows in export.expected.values() for r in rows})

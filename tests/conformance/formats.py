@@ -1,0 +1,83 @@
+"""The writer of each export format (an adapter's ``format``), and the styles it may draw."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from federate.adapters.declaration import SiteAdapter
+from federate.readers.csv import CsvReader
+from federate.readers.excel import ExcelReader
+from tests.conformance.grammar import Grammar
+from tests.conformance.tabular import Layout, Sheet, plan_sheets
+from tests.conformance.truth import SiteTruth
+from tests.conformance.write_csv import CsvStyle, Written, write_csv
+from tests.conformance.write_excel import ExcelStyle, write_excel
+
+Plan = Callable[[SiteAdapter, SiteTruth, Grammar, Layout, random.Random], list[Sheet]]
+
+
+@dataclass(frozen=True)
+class Format:
+    plan: Plan
+    write: Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Written]
+    styles: Callable[[SiteAdapter, frozenset[str]], st.SearchStrategy[Any]]
+    default: Any
+
+
+def _csv_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+) -> Written:
+    assert isinstance(adapter.reader, CsvReader)
+    return write_csv(adapter.reader, sheets, folder, style or CsvStyle(), rng)
+
+
+def _csv_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[CsvStyle]:
+    reader = adapter.reader
+    assert isinstance(reader, CsvReader)
+    encodings = [e for e in reader.encodings if e != "utf-8"] + ["utf-8"]
+    if "utf-8" in reader.encodings:
+        encodings.append("utf-8-sig")  # UTF-8 with a byte-order mark is UTF-8
+    return st.builds(
+        CsvStyle,
+        encoding=st.sampled_from(encodings),
+        newline=st.sampled_from(("\n", "\r\n")),
+        quote_all=st.booleans(),
+        final_newline=st.booleans(),
+        file_case=st.booleans(),
+        blank_lines=_flag("blank_lines", off),
+        delimiter_lines=_flag("delimiter_lines", off),
+    )
+
+
+def _flag(name: str, off: frozenset[str]) -> st.SearchStrategy[bool]:
+    """A dimension drawn freely, or held off while the site is known to fail it."""
+    return st.just(False) if name in off else st.booleans()
+
+
+def _excel_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+) -> Written:
+    assert isinstance(adapter.reader, ExcelReader)
+    return write_excel(adapter.reader, sheets, folder, style or ExcelStyle(), rng)
+
+
+def _excel_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[ExcelStyle]:
+    flags = ("typed_numbers", "date_cells", "serial_numbers", "title_rows", "blank_rows")
+    flags += ("other_sheets", "sheet_case", "partial_date_cells", "month_cells", "datetime_cells")
+    return st.builds(
+        ExcelStyle,
+        engine=st.sampled_from(("openpyxl", "xlsxwriter")),
+        **{name: _flag(name, off) for name in flags},
+    )
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format(plan_sheets, _csv_write, _csv_styles, CsvStyle()),
+    "excel": Format(plan_sheets, _excel_write, _excel_styles, ExcelStyle()),
+}
