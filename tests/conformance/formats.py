@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from federate.adapters.declaration import SiteAdapter
 from federate.readers.csv import CsvReader
 from federate.readers.excel import ExcelReader
+from federate.readers.spss import SpssReader
 from tests.conformance.grammar import Grammar
 from tests.conformance.tabular import Layout, Sheet, plan_sheets
 from tests.conformance.truth import SiteTruth
 from tests.conformance.write_csv import CsvStyle, Written, write_csv
 from tests.conformance.write_excel import ExcelStyle, write_excel
+from tests.conformance.write_spss import SpssStyle, write_spss
 
 Plan = Callable[[SiteAdapter, SiteTruth, Grammar, Layout, random.Random], list[Sheet]]
 
@@ -28,6 +30,7 @@ class Format:
     write: Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Written]
     styles: Callable[[SiteAdapter, frozenset[str]], st.SearchStrategy[Any]]
     default: Any
+    layout_off: frozenset[str] = frozenset()  # layout dimensions the format cannot have
 
 
 def _csv_write(
@@ -77,7 +80,29 @@ def _excel_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrateg
     )
 
 
+def _spss_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+) -> Written:
+    assert isinstance(adapter.reader, SpssReader)
+    return write_spss(adapter.reader, sheets, folder, style or SpssStyle(), rng)
+
+
+def _spss_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[SpssStyle]:
+    kinds = ["sav", "zsav", "dta"]
+    return st.builds(
+        SpssStyle,
+        kind=st.sampled_from(kinds),
+        **{
+            name: _flag(name, off)
+            for name in ("extension", "labelled_codes", "user_missing", "date_variables")
+            + ("numeric_text", "numbers_as_text")
+        },
+    )
+
+
 FORMATS: dict[str, Format] = {
     "csv": Format(plan_sheets, _csv_write, _csv_styles, CsvStyle()),
     "excel": Format(plan_sheets, _excel_write, _excel_styles, ExcelStyle()),
+    # SPSS and Stata variable names hold no spaces.
+    "spss": Format(plan_sheets, _spss_write, _spss_styles, SpssStyle(), frozenset({"header_spaces"})),
 }

@@ -43,6 +43,16 @@ KNOWN: dict[str, dict[str, str]] = {
         "datetime_cells": "a date cell holding a time of day (dd/mm/yyyy hh:mm) is read with "
         "its time and refused as a date",
     },
+    "sweden": {
+        "absent_optional": "a 'required: no' column left out of the export stops the run "
+        "(missing column)",
+        "plain_space_grouping": "a plain space as digit grouping (the spec shows ' ') is not "
+        "read: only a no-break space is",
+        "numeric_text": "a numeric variable read as text goes through the locale's text "
+        "rules: MedDRA version 19.1 becomes '19,1' and is quarantined",
+        "zsav_file": "the spec allows .zsav files; the adapter asks for .sav names",
+        "dta_file": "the spec allows Stata .dta files; the adapter asks for .sav names",
+    },
 }
 
 # No shrinking: each step would be an ingest, and a failing draw reads well as it is.
