@@ -55,9 +55,9 @@ def build(
     grammar = Grammar(adapter, draw.knobs, rng)
     fmt = FORMATS[adapter.format]
     sheets = fmt.plan(adapter, truth, grammar, draw.layout, rng)
-    bad = inject(sheets, grammar, rng, forbidden) if forbidden else []
+    bad = inject(sheets, grammar, rng, forbidden, fmt.structural) if forbidden else []
     folder.mkdir(parents=True, exist_ok=True)
-    written = fmt.write(adapter, sheets, folder, draw.style, rng)
+    written = fmt.write(adapter, sheets, folder, draw.style, grammar)
     rows = expected(adapter, sheets, written.files, written.numbers, written.texts, key)
     export = Export(folder, rows, truth=truth)
     for sheet, record, column in bad:
@@ -74,7 +74,11 @@ def build(
 
 
 def inject(
-    sheets: list[Sheet], grammar: Grammar, rng: random.Random, count: int
+    sheets: list[Sheet],
+    grammar: Grammar,
+    rng: random.Random,
+    count: int,
+    structural: frozenset[str] = frozenset(),
 ) -> list[tuple[Sheet, Any, str]]:
     """Put a forbidden value into ``count`` records, one per record, never the patients' own
     (whose quarantine holds every other row of the patient too) nor a W0 visit (without which
@@ -92,6 +96,7 @@ def inject(
         and not isinstance(cell.parser, Verbatim | Const | PartialDate)
         and grammar.forbidden(cell.parser) is not None
         and source in sheet.columns
+        and source not in structural
         and not _shared(sheet, source)
     ]
     rng.shuffle(candidates)

@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from federate.adapters.declaration import SiteAdapter
 from federate.readers.csv import CsvReader
 from federate.readers.excel import ExcelReader
+from federate.readers.redcap import RedcapReader
 from federate.readers.spss import SpssReader
 from tests.conformance.grammar import Grammar
 from tests.conformance.tabular import Layout, Sheet, plan_sheets
 from tests.conformance.truth import SiteTruth
 from tests.conformance.write_csv import CsvStyle, Written, write_csv
 from tests.conformance.write_excel import ExcelStyle, write_excel
+from tests.conformance.write_redcap import SYSTEM, RedcapStyle, write_redcap
 from tests.conformance.write_spss import SpssStyle, write_spss
 
 Plan = Callable[[SiteAdapter, SiteTruth, Grammar, Layout, random.Random], list[Sheet]]
@@ -27,17 +29,19 @@ Plan = Callable[[SiteAdapter, SiteTruth, Grammar, Layout, random.Random], list[S
 @dataclass(frozen=True)
 class Format:
     plan: Plan
-    write: Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Written]
+    write: Callable[[SiteAdapter, list[Sheet], Path, Any, Grammar], Written]
     styles: Callable[[SiteAdapter, frozenset[str]], st.SearchStrategy[Any]]
     default: Any
     layout_off: frozenset[str] = frozenset()  # layout dimensions the format cannot have
+    # Columns the format itself fills (REDCap's events and groups): never a forbidden value.
+    structural: frozenset[str] = frozenset()
 
 
 def _csv_write(
-    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
 ) -> Written:
     assert isinstance(adapter.reader, CsvReader)
-    return write_csv(adapter.reader, sheets, folder, style or CsvStyle(), rng)
+    return write_csv(adapter.reader, sheets, folder, style or CsvStyle(), grammar.rng)
 
 
 def _csv_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[CsvStyle]:
@@ -64,10 +68,10 @@ def _flag(name: str, off: frozenset[str]) -> st.SearchStrategy[bool]:
 
 
 def _excel_write(
-    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
 ) -> Written:
     assert isinstance(adapter.reader, ExcelReader)
-    return write_excel(adapter.reader, sheets, folder, style or ExcelStyle(), rng)
+    return write_excel(adapter.reader, sheets, folder, style or ExcelStyle(), grammar.rng)
 
 
 def _excel_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[ExcelStyle]:
@@ -81,10 +85,10 @@ def _excel_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrateg
 
 
 def _spss_write(
-    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, rng: random.Random
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
 ) -> Written:
     assert isinstance(adapter.reader, SpssReader)
-    return write_spss(adapter.reader, sheets, folder, style or SpssStyle(), rng)
+    return write_spss(adapter.reader, sheets, folder, style or SpssStyle(), grammar.rng)
 
 
 def _spss_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[SpssStyle]:
@@ -100,9 +104,41 @@ def _spss_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy
     )
 
 
+def _redcap_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
+) -> Written:
+    assert isinstance(adapter.reader, RedcapReader)
+    return write_redcap(adapter.reader, sheets, folder, style or RedcapStyle(), grammar)
+
+
+def _redcap_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[RedcapStyle]:
+    reader = adapter.reader
+    assert isinstance(reader, RedcapReader)
+    encodings = [*reader.encodings, *(["utf-8-sig"] if "utf-8" in reader.encodings else [])]
+    return st.builds(
+        RedcapStyle,
+        flavour=st.sampled_from(("raw", "label")),
+        encoding=st.sampled_from(encodings),
+        quote_all=st.booleans(),
+        newline=st.sampled_from(("\n", "\r\n")),
+        **{n: _flag(n, off) for n in ("unsaved_forms", "redcap_event_labels", "name_case")},
+    )
+
+
 FORMATS: dict[str, Format] = {
     "csv": Format(plan_sheets, _csv_write, _csv_styles, CsvStyle()),
     "excel": Format(plan_sheets, _excel_write, _excel_styles, ExcelStyle()),
     # SPSS and Stata variable names hold no spaces.
-    "spss": Format(plan_sheets, _spss_write, _spss_styles, SpssStyle(), frozenset({"header_spaces"})),
+    "spss": Format(
+        plan_sheets, _spss_write, _spss_styles, SpssStyle(), frozenset({"header_spaces"})
+    ),
+    # REDCap writes its columns in the dictionary's order; header case is its style's.
+    "redcap": Format(
+        plan_sheets,
+        _redcap_write,
+        _redcap_styles,
+        RedcapStyle(),
+        frozenset({"shuffle", "header_case", "header_spaces"}),
+        frozenset(SYSTEM),
+    ),
 }

@@ -33,6 +33,10 @@ COMPOUND: dict[str, Dimension] = {
     "datetime_cells": Dimension(
         {"style": {"date_cells": True, "datetime_cells": True}}, ("datetime_cells",)
     ),
+    "redcap_event_labels": Dimension(
+        {"style": {"flavour": "label", "redcap_event_labels": True}}, ("redcap_event_labels",)
+    ),
+    "name_case": Dimension({"style": {"flavour": "raw", "name_case": True}}, ("name_case",)),
     "zsav_file": Dimension({"style": {"kind": "zsav", "extension": True}}, ("extension",)),
     "dta_file": Dimension({"style": {"kind": "dta", "extension": True}}, ("extension",)),
 }

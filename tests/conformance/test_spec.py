@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from federate.adapters import registry
-from tests.conformance.check import differences, quarantined, run, site_key
+from tests.conformance.check import Quarantined, differences, quarantined, run, site_key
 from tests.conformance.exports import Draw, build
 from tests.conformance.strategies import draws, force
 
@@ -42,6 +42,18 @@ KNOWN: dict[str, dict[str, str]] = {
         "invented day",
         "datetime_cells": "a date cell holding a time of day (dd/mm/yyyy hh:mm) is read with "
         "its time and refused as a date",
+    },
+    "denmark": {
+        "absent_optional": "a 'required: no' column left out of the export stops the run "
+        "(missing column)",
+        "name_case": "the spec matches column names ignoring case; the REDCap reader does "
+        "not, and blames another project's dictionary",
+        "redcap_event_labels": "REDCap's own event labels ('SCR (Arm 1: Arm 1)') stop the run: "
+        "only the labels written into the adapter decode",
+        "unsaved_forms": "a form never saved at an event (status 0) yields a blank row that is "
+        "quarantined",
+        "extra_columns": "(no branch yet) the spec says extra columns are ignored with a "
+        "warning; a column the data dictionary does not know stops the run",
     },
     "sweden": {
         "absent_optional": "a 'required: no' column left out of the export stops the run "
@@ -104,12 +116,18 @@ def test_what_the_spec_forbids_is_quarantined_with_its_reason(site: str) -> None
             root = Path(tmp)
             export = build(site, root / "export", draw, site_key(root), forbidden=3)
             result = run(site, export.folder, root / "bundle")
-            got = sorted(quarantined(result), key=repr)
-            assert got == sorted(export.quarantine, key=repr)
+            got = quarantined(result)
+            assert {_record(q) for q in got} == {_record(q) for q in export.quarantine}
+            for want in export.quarantine:
+                assert want in got, (want, [q for q in got if _record(q) == _record(want)])
             assert differences(site, export.expected, result) == []
             assert int(result.exit_code) == 1
 
     explore()
+
+
+def _record(q: Quarantined) -> tuple[str, str, int]:
+    return (q.table, q.source_file, q.source_row)
 
 
 KNOWN_CASES = [
