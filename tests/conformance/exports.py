@@ -12,12 +12,20 @@ from typing import Any
 
 from federate.adapters import registry
 from federate.adapters.declaration import SiteAdapter
-from federate.adapters.parsers import Const, PartialDate, Verbatim
+from federate.adapters.parsers import Code, Date, Decimal, Integer, PartialDate, YearOf
+from federate.readers.odm import DECODE_SUFFIX
+from tests.conformance.cells import Cell
 from federate.privacy.pseudonym import SiteKey
 from tests.conformance.check import Quarantined
 from tests.conformance.grammar import Grammar, Knobs
 from tests.conformance.tabular import EXTRA, Layout, Sheet, expected, plan_sheets
 from tests.conformance.truth import LOCAL, Row, SiteTruth, draw_truth
+
+
+# What the rules forbid, by kind: a code outside the list (in a text column, or in a coded item
+# whose own code list lacks it), an impossible date, a malformed number, and a number whose digit
+# grouping is not in threes ("1.50,0": a grouping mark where none can be).
+KINDS = ("code", "coded_item", "date", "number", "grouping")
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,16 @@ Writer = Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Any]
 
 
 def build(
-    site: str, folder: Path, draw: Draw, key: SiteKey, *, forbidden: int = 0
+    site: str,
+    folder: Path,
+    draw: Draw,
+    key: SiteKey,
+    *,
+    forbidden: int = 0,
+    kinds: frozenset[str] = frozenset(KINDS),
 ) -> Export:
-    """Write one export of ``site`` into ``folder``; ``forbidden`` cells the rules forbid are
-    put into as many records (never the patients' own table: see ``inject``)."""
+    """Write one export of ``site`` into ``folder``; ``forbidden`` cells the rules forbid (of
+    ``kinds``) are put into as many records (never the patients' own table: see ``inject``)."""
     from tests.conformance.formats import FORMATS
 
     adapter = registry.adapter(site)
@@ -55,7 +69,7 @@ def build(
     grammar = Grammar(adapter, draw.knobs, rng)
     fmt = FORMATS[adapter.format]
     sheets = fmt.plan(adapter, truth, grammar, draw.layout, rng)
-    bad = inject(sheets, grammar, rng, forbidden, fmt.structural) if forbidden else []
+    bad = inject(sheets, grammar, rng, forbidden, fmt.structural, kinds) if forbidden else []
     folder.mkdir(parents=True, exist_ok=True)
     written = fmt.write(adapter, sheets, folder, draw.style, grammar)
     rows = expected(adapter, sheets, written.files, written.numbers, written.texts, key)
@@ -73,41 +87,61 @@ def build(
     return export
 
 
+def _kind_of(source: str, cell: Cell, grammar: Grammar) -> str | None:
+    """Which kind of forbidden value a cell can take (see ``KINDS``)."""
+    p = cell.parser
+    if isinstance(p, Code):
+        return "coded_item" if source.endswith(DECODE_SUFFIX) else "code"
+    if isinstance(p, Date | YearOf | PartialDate):
+        return "date"
+    if isinstance(p, Integer):
+        return "number"
+    if isinstance(p, Decimal):
+        return "number"
+    return None
+
+
+
+
 def inject(
     sheets: list[Sheet],
     grammar: Grammar,
     rng: random.Random,
     count: int,
     structural: frozenset[str] = frozenset(),
+    kinds: frozenset[str] = frozenset(KINDS),
 ) -> list[tuple[Sheet, Any, str]]:
-    """Put a forbidden value into ``count`` records, one per record, never the patients' own
-    (whose quarantine holds every other row of the patient too) nor a W0 visit (without which
-    the visits of assessments are assigned differently)."""
-    chosen = []
-    candidates = [
-        (sheet, record, source)
-        for sheet in sheets
-        if sheet.tm.table != "subjects"
-        for record in sheet.records
-        if not (sheet.tm.table == "visits" and record.row.get("visit_code") == "W0")
-        for source, cell in record.cells.items()
-        if cell.field != EXTRA
-        and cell.parser is not None
-        and not isinstance(cell.parser, Verbatim | Const | PartialDate)
-        and grammar.forbidden(cell.parser) is not None
-        and source in sheet.columns
-        and source not in structural
-        and not _shared(sheet, source)
-    ]
+    """Put a forbidden value of one of ``kinds`` into ``count`` records, one per record, never
+    the patients' own (whose quarantine holds every other row of the patient too) nor a W0 visit
+    (without which the visits of assessments are assigned differently)."""
+    candidates = []
+    for sheet in sheets:
+        if sheet.tm.table == "subjects":
+            continue
+        for record in sheet.records:
+            if sheet.tm.table == "visits" and record.row.get("visit_code") == "W0":
+                continue
+            for source, cell in record.cells.items():
+                if cell.field == EXTRA or cell.parser is None or source not in sheet.columns:
+                    continue
+                if source in structural or _shared(sheet, source):
+                    continue
+                kind = _kind_of(source, cell, grammar)
+                if kind == "number" and isinstance(cell.parser, Decimal) and "grouping" in kinds:
+                    if grammar.locale.group and rng.random() < 0.5:
+                        kind = "grouping"
+                if kind in kinds:
+                    candidates.append((sheet, record, source, kind))
     rng.shuffle(candidates)
+    chosen: list[tuple[Sheet, Any, str]] = []
     used: set[int] = set()
-    for sheet, record, source in candidates:
+    for sheet, record, source, kind in candidates:
         if id(record) in used or len(chosen) == count:
             continue
         used.add(id(record))
         cell = record.cells[source]
         assert cell.parser is not None
-        bad = grammar.forbidden(cell.parser)
+        bad = grammar.misgrouped(cell.parser) if kind == "grouping" else grammar.forbidden(cell.parser)
         assert bad is not None
         record.cells[source] = replace(cell, text=bad.text, as_text=True)
         chosen.append((sheet, record, source))

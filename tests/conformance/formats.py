@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from federate.adapters.declaration import SiteAdapter
 from federate.readers.csv import CsvReader
 from federate.readers.excel import ExcelReader
+from federate.readers.odm import OdmReader
 from federate.readers.redcap import RedcapReader
 from federate.readers.spss import SpssReader
 from tests.conformance.grammar import Grammar
@@ -20,6 +21,8 @@ from tests.conformance.tabular import Layout, Sheet, plan_sheets
 from tests.conformance.truth import SiteTruth
 from tests.conformance.write_csv import CsvStyle, Written, write_csv
 from tests.conformance.write_excel import ExcelStyle, write_excel
+from tests.conformance.write_odm import KEYS as ODM_KEYS
+from tests.conformance.write_odm import OdmStyle, write_odm
 from tests.conformance.write_redcap import SYSTEM, RedcapStyle, write_redcap
 from tests.conformance.write_spss import SpssStyle, write_spss
 
@@ -125,12 +128,36 @@ def _redcap_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrate
     )
 
 
+def _odm_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
+) -> Written:
+    assert isinstance(adapter.reader, OdmReader)
+    return write_odm(adapter.reader, sheets, folder, style or OdmStyle(), grammar)
+
+
+def _odm_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[OdmStyle]:
+    return st.builds(
+        OdmStyle,
+        encoding=st.sampled_from(("UTF-8", "ISO-8859-1")),
+        **{n: _flag(n, off) for n in ("typed_numbers", "removed", "bilingual")},
+    )
+
+
 FORMATS: dict[str, Format] = {
     "csv": Format(plan_sheets, _csv_write, _csv_styles, CsvStyle()),
     "excel": Format(plan_sheets, _excel_write, _excel_styles, ExcelStyle()),
     # SPSS and Stata variable names hold no spaces.
     "spss": Format(
         plan_sheets, _spss_write, _spss_styles, SpssStyle(), frozenset({"header_spaces"})
+    ),
+    # Item OIDs are identifiers: their case and spaces are not drawn.
+    "odm": Format(
+        plan_sheets,
+        _odm_write,
+        _odm_styles,
+        OdmStyle(),
+        frozenset({"header_case", "header_spaces"}),
+        frozenset(ODM_KEYS),
     ),
     # REDCap writes its columns in the dictionary's order; header case is its style's.
     "redcap": Format(

@@ -186,6 +186,15 @@ class Grammar:
         return None
 
 
+    def misgrouped(self, parser: Parser) -> Forbidden | None:
+        """A number whose grouping marks are not in threes: no reading of it is sure."""
+        group, d = self.locale.group, self.locale.decimal
+        if not isinstance(parser, Decimal) or not group:
+            return None
+        text = self.rng.choice((f"1{group}50{d}5", f"12{group}5", f"1{group}2{group}3"))
+        return Forbidden(text, parser.reason)
+
+
 def strftime(day: dt.date, fmt: str) -> str:
     """``day`` in a strptime-style format (only the tokens the spec's formats use)."""
     out = fmt
