@@ -57,9 +57,11 @@ def plan_row(tm: TableMap, row: Row, grammar: Grammar) -> dict[str, Cell]:
         cells[tm.subject.source] = Cell(
             None, local, grammar.local_id(tm.subject, local), SUBJECT
         )
+    selector = tm.keep.column if tm.keep else None
     for source, (name, parser) in primary_fields(tm).items():
         value = truth_value(row, name, parser)
-        cells[source] = Cell(parser, value, grammar.text(parser, value), name)
+        text = grammar.text(parser, value, selector=source == selector)
+        cells[source] = Cell(parser, value, text, name)
     return cells
 
 

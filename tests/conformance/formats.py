@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from tests.conformance.write_excel import ExcelStyle, write_excel
 from tests.conformance.write_odm import KEYS as ODM_KEYS
 from tests.conformance.write_odm import OdmStyle, write_odm
 from tests.conformance.write_redcap import SYSTEM, RedcapStyle, write_redcap
+from tests.conformance.write_sdtm import SdtmStyle, write_sdtm
 from tests.conformance.write_spss import SpssStyle, write_spss
 
 Plan = Callable[[SiteAdapter, SiteTruth, Grammar, Layout, random.Random], list[Sheet]]
@@ -143,6 +144,23 @@ def _odm_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[
     )
 
 
+def _sdtm_write(
+    adapter: SiteAdapter, sheets: list[Sheet], folder: Path, style: Any, grammar: Grammar
+) -> Written:
+    style = replace(style or SdtmStyle(), selector_case=grammar.knobs.selector_case)
+    return write_sdtm(sheets, folder, style, grammar.rng)
+
+
+def _sdtm_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[SdtmStyle]:
+    flags = ("csv_files", "other_records", "screen_failure", "screen_failure_records")
+    return st.builds(
+        SdtmStyle,
+        version=st.sampled_from((5, 8)),
+        qualifiers_in_parent=st.booleans(),
+        **{n: _flag(n, off) for n in flags},
+    )
+
+
 FORMATS: dict[str, Format] = {
     "csv": Format(plan_sheets, _csv_write, _csv_styles, CsvStyle()),
     "excel": Format(plan_sheets, _excel_write, _excel_styles, ExcelStyle()),
@@ -158,6 +176,14 @@ FORMATS: dict[str, Format] = {
         OdmStyle(),
         frozenset({"header_case", "header_spaces"}),
         frozenset(ODM_KEYS),
+    ),
+    # SAS transport names are upper case, without spaces.
+    "sdtm": Format(
+        plan_sheets,
+        _sdtm_write,
+        _sdtm_styles,
+        SdtmStyle(),
+        frozenset({"header_case", "header_spaces"}),
     ),
     # REDCap writes its columns in the dictionary's order; header case is its style's.
     "redcap": Format(

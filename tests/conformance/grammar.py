@@ -46,6 +46,7 @@ class Knobs:
     strip_id_zeros: bool = False  # "124" for patient 000124 (Excel strips them)
     id_case: bool = False  # "sto-001" for STO-001 where ids are upper-cased
     group_mark: str | None = None  # another spelling of the grouping mark (None: the locale's)
+    selector_case: bool = False  # codes in another case in the columns that select rows too
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,17 @@ class Grammar:
 
     # -- the values the spec allows ---------------------------------------------------------
 
-    def text(self, parser: Parser, value: Any) -> str:
+    def text(self, parser: Parser, value: Any, selector: bool = False) -> str:
         """``value`` (a shared value; for ``PartialDate`` a (date, precision) pair) as the site
-        may write it under ``parser``; '' for a missing value."""
+        may write it under ``parser``; '' for a missing value. A ``selector`` column also
+        selects the table's rows (a ``Keep``): its case varies only with ``selector_case``."""
         if value is None:
             return ""
         if isinstance(parser, Code):
-            return self.pad(self.code(parser, value))
+            code = self.code(parser, value)
+            if selector and not self.knobs.selector_case:
+                code = next(k for k in parser.mapping if k.lower() == code.lower())
+            return self.pad(code)
         if isinstance(parser, PartialDate):
             return self.partial(parser, *value)
         if isinstance(parser, YearOf):

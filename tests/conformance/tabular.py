@@ -57,9 +57,13 @@ def plan_sheets(
 ) -> list[Sheet]:
     schema = registry.schema()
     sheets = []
+    chosen: dict[str, TableMap] = {}
+    for tm in adapter.tables:  # a table the site may export several ways (QS or RS): one
+        if tm.table not in chosen or rng.random() < 0.5:
+            chosen[tm.table] = tm
     for tm in adapter.tables:
-        if any(s.tm.table == tm.table for s in sheets):
-            continue  # a table the site may export two ways: the first way
+        if chosen[tm.table] is not tm:
+            continue
         table = schema.table(tm.table)
         rows = [dict(r) for r in truth.rows(tm.table)]
         absent = set(optional_sources(tm, table)) if layout.absent_optional else set()
@@ -116,6 +120,8 @@ def expected(
         for record, number, written in zip(
             sheet.records, numbers[tm.table], texts[tm.table], strict=True
         ):
+            if not number:  # nothing to write (findings without a result): no record
+                continue
             row = dict(record.row)
             settle_written(tm, row, written)
             row["subject_id"] = subject_id(key, adapter.country, row[LOCAL])

@@ -55,6 +55,18 @@ KNOWN: dict[str, dict[str, str]] = {
         "extra_columns": "(no branch yet) the spec says extra columns are ignored with a "
         "warning; a column the data dictionary does not know stops the run",
     },
+    "france": {
+        "csv_files": "the spec allows SDTM datasets as .csv (and .sas7bdat); the adapter asks "
+        "for .xpt names",
+        "screen_failure_records": "a screen failure's records in the other domains are "
+        "quarantined as unknown-subject, though its DM record is skipped with a reason",
+        "absent_optional": "a 'required: no' variable outside the adapter's optional_columns "
+        "(EXDOSE...) left out of a dataset stops the run (missing column)",
+        "selector_case": "(no branch yet) the spec matches codes ignoring case, but the rows a "
+        "table keeps and the tests it pivots are matched exactly: ARMCD 'msc-pbo' skips a "
+        "randomised patient as not randomised, MOTESTCD 'gdlesnum' drops the lesion count, "
+        "with exit 0",
+    },
     "spain": {
         "absent_optional": "a 'required: no' item left out of the export stops the run "
         "(missing column)",

@@ -175,7 +175,19 @@ def draw_truth(adapter: SiteAdapter, rng: random.Random, patients: int = 3) -> S
             for col in table.own_columns:
                 if col.name not in row and col.name not in table.derived:
                     row[col.name] = draw_value(adapter, table, col, rng)
+    _raw_labs(adapter, truth)
     return truth
+
+
+def _raw_labs(adapter: SiteAdapter, truth: SiteTruth) -> None:
+    """Where the site writes a lab result twice (SDTM's LBORRES as typed, LBSTRESN as
+    reported), the text as exported is its own column: the original result, decimal comma."""
+    raw, reported = parser_of(adapter, "labs", "value_raw"), parser_of(adapter, "labs", "value_reported")
+    if raw is None or reported is None or raw.source == reported.source:
+        return
+    for row in truth.rows("labs"):
+        row["value_raw"] = f"{row['value_reported']:g}".replace(".", ",")
+        row["unit_raw"] = row["unit_reported"]
 
 
 def _patient(
