@@ -54,9 +54,7 @@ def plan_row(tm: TableMap, row: Row, grammar: Grammar) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     if tm.subject:
         local = row[LOCAL]
-        cells[tm.subject.source] = Cell(
-            None, local, grammar.local_id(tm.subject, local), SUBJECT
-        )
+        cells[tm.subject.source] = Cell(None, local, grammar.local_id(tm.subject, local), SUBJECT)
     selector = tm.keep.column if tm.keep else None
     for source, (name, parser) in primary_fields(tm).items():
         value = truth_value(row, name, parser)
@@ -101,6 +99,19 @@ def optional_sources(tm: TableMap, table: Table) -> list[str]:
         out[parser.source] = out.get(parser.source, True) and optional
     subject = tm.subject.source if tm.subject else None
     return [s for s, ok in out.items() if ok and s != subject]
+
+
+def required_source(tm: TableMap, table: Table) -> str:
+    """A source column the spec marks required (a date, say), other than the patient's, and
+    not one the format fills itself (an event, a group)."""
+    for name, parser in tm.fields.items():
+        source = parser.source
+        structural = source is None or source.startswith(("redcap_", "Study"))
+        pivoted = tm.pivot is not None and source in tm.pivot.tests
+        if not structural and not pivoted and table.column(name).required:
+            assert source is not None
+            return source
+    raise AssertionError(f"{tm.table}: no required column")
 
 
 def subject_id(key: SiteKey, country: str, local: str) -> str:

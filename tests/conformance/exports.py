@@ -13,14 +13,13 @@ from typing import Any
 from federate.adapters import registry
 from federate.adapters.declaration import SiteAdapter
 from federate.adapters.parsers import Code, Date, Decimal, Integer, PartialDate, YearOf
+from federate.privacy.pseudonym import SiteKey
 from federate.readers.odm import DECODE_SUFFIX
 from tests.conformance.cells import Cell
-from federate.privacy.pseudonym import SiteKey
 from tests.conformance.check import Quarantined
 from tests.conformance.grammar import Grammar, Knobs
-from tests.conformance.tabular import EXTRA, Layout, Sheet, expected, plan_sheets
+from tests.conformance.tabular import EXTRA, Layout, Sheet, expected
 from tests.conformance.truth import LOCAL, Row, SiteTruth, draw_truth
-
 
 # What the rules forbid, by kind: a code outside the list (in a text column, or in a coded item
 # whose own code list lacks it), an impossible date, a malformed number, and a number whose digit
@@ -32,8 +31,8 @@ KINDS = ("code", "coded_item", "date", "number", "grouping")
 class Draw:
     """Everything one export varies: drawn by hypothesis, shown when a case fails."""
 
-    knobs: Knobs = Knobs()
-    layout: Layout = Layout()
+    knobs: Knobs = field(default_factory=Knobs)
+    layout: Layout = field(default_factory=Layout)
     style: Any = None  # the format's own style (CsvStyle, ExcelStyle, ...)
     seed: int = 0
     patients: int = 3
@@ -101,8 +100,6 @@ def _kind_of(source: str, cell: Cell, grammar: Grammar) -> str | None:
     return None
 
 
-
-
 def inject(
     sheets: list[Sheet],
     grammar: Grammar,
@@ -126,10 +123,12 @@ def inject(
                     continue
                 if source in structural or _shared(sheet, source):
                     continue
+                if sheet.tm.keep is not None and source == sheet.tm.keep.column:
+                    continue  # another value there is another kind of row: skipped, declared
                 kind = _kind_of(source, cell, grammar)
-                if kind == "number" and isinstance(cell.parser, Decimal) and "grouping" in kinds:
-                    if grammar.locale.group and rng.random() < 0.5:
-                        kind = "grouping"
+                groupable = isinstance(cell.parser, Decimal) and bool(grammar.locale.group)
+                if kind == "number" and groupable and "grouping" in kinds and rng.random() < 0.5:
+                    kind = "grouping"
                 if kind in kinds:
                     candidates.append((sheet, record, source, kind))
     rng.shuffle(candidates)
@@ -141,7 +140,11 @@ def inject(
         used.add(id(record))
         cell = record.cells[source]
         assert cell.parser is not None
-        bad = grammar.misgrouped(cell.parser) if kind == "grouping" else grammar.forbidden(cell.parser)
+        bad = (
+            grammar.misgrouped(cell.parser)
+            if kind == "grouping"
+            else grammar.forbidden(cell.parser)
+        )
         assert bad is not None
         record.cells[source] = replace(cell, text=bad.text, as_text=True)
         chosen.append((sheet, record, source))

@@ -102,8 +102,10 @@ def _spss_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy
         kind=st.sampled_from(kinds),
         **{
             name: _flag(name, off)
-            for name in ("extension", "labelled_codes", "user_missing", "date_variables")
-            + ("numeric_text", "numbers_as_text")
+            for name in (
+                *("extension", "labelled_codes", "user_missing", "date_variables"),
+                *("numeric_text", "numbers_as_text"),
+            )
         },
     )
 

@@ -184,12 +184,13 @@ class Grammar:
             return self.forbidden(parser.date)
         if isinstance(parser, Decimal):
             d = self.locale.decimal
-            return Forbidden(self.rng.choice((f"1{d}2{d}3", "12a", "--3", f"{d}{d}")), parser.reason)
+            return Forbidden(
+                self.rng.choice((f"1{d}2{d}3", "12a", "--3", f"{d}{d}")), parser.reason
+            )
         if isinstance(parser, Integer):
             d = self.locale.decimal
             return Forbidden(self.rng.choice((f"2{d}5", "x7", "3-", "1e")), parser.reason)
         return None
-
 
     def misgrouped(self, parser: Parser) -> Forbidden | None:
         """A number whose grouping marks are not in threes: no reading of it is sure."""

@@ -17,6 +17,7 @@ from tests.conformance.cells import (
     blank_out,
     optional_sources,
     plan_row,
+    required_source,
     settle_written,
     subject_id,
 )
@@ -36,6 +37,7 @@ class Layout:
     extra_columns: bool = False  # columns the spec does not know (ignored with a warning)
     identifying: bool = True  # the identifying columns the spec drops
     absent_optional: bool = False  # "required: no" columns left out
+    drop_required: bool = False  # (never drawn: the spec forbids it) a required column left out
 
 
 @dataclass
@@ -67,6 +69,12 @@ def plan_sheets(
         table = schema.table(tm.table)
         rows = [dict(r) for r in truth.rows(tm.table)]
         absent = set(optional_sources(tm, table)) if layout.absent_optional else set()
+        if (
+            layout.drop_required
+            and tm.table != "subjects"
+            and not any(s.tm.table != "subjects" for s in sheets)
+        ):
+            absent.add(required_source(tm, table))
         columns = [c for c in tm.input_columns() if c not in absent]
         extras = [f"note_{i}" for i in range(rng.randint(1, 2))] if layout.extra_columns else []
         if layout.identifying:

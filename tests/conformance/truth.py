@@ -18,12 +18,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from federate.schemas.codelists import ATC_CROSSWALK, LAB_ANALYTES
 
 from federate.adapters import registry
 from federate.adapters.declaration import SiteAdapter, TableMap
 from federate.adapters.parsers import Code, Const, Decimal, Parser, PartialDate, Verbatim, YearOf
 from federate.schema import Column, DType, Table
-from federate.schemas.codelists import ATC_CROSSWALK, LAB_ANALYTES, MEDDRA_SOC
 
 Row = dict[str, Any]
 LOCAL = "_local"  # a truth row's patient: the normalised local id
@@ -93,6 +93,8 @@ def draw_value(
     choices = targets(parser)
     if col.codes is not None:
         choices = [c for c in (choices or col.codes) if c in col.codes]
+        plausible = [c for c in choices if _plausible(col, c)]
+        choices = plausible or choices  # a warning costs a pandera pass: few of them
     if choices is not None:
         return rng.choice(choices) if choices else None
     special = _SPECIAL.get(col.name)
@@ -110,6 +112,11 @@ def draw_value(
     if col.dtype is DType.BOOL:
         return rng.random() < 0.5
     raise AssertionError(f"no draw for {table.name}.{col.name}")
+
+
+def _plausible(col: Column, value: Any) -> bool:
+    low = col.warn_min is None or value >= col.warn_min
+    return low and (col.warn_max is None or value <= col.warn_max)
 
 
 def _digits(n: int) -> Any:
@@ -182,7 +189,10 @@ def draw_truth(adapter: SiteAdapter, rng: random.Random, patients: int = 3) -> S
 def _raw_labs(adapter: SiteAdapter, truth: SiteTruth) -> None:
     """Where the site writes a lab result twice (SDTM's LBORRES as typed, LBSTRESN as
     reported), the text as exported is its own column: the original result, decimal comma."""
-    raw, reported = parser_of(adapter, "labs", "value_raw"), parser_of(adapter, "labs", "value_reported")
+    raw, reported = (
+        parser_of(adapter, "labs", "value_raw"),
+        parser_of(adapter, "labs", "value_reported"),
+    )
     if raw is None or reported is None or raw.source == reported.source:
         return
     for row in truth.rows("labs"):

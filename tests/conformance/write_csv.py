@@ -23,6 +23,7 @@ class CsvStyle:
     file_case: bool = False  # PAZIENTI.CSV for pazienti.csv (Windows exports vary it)
     blank_lines: bool = False  # empty lines between records
     delimiter_lines: bool = False  # lines of delimiters only (";;;;"), as Excel saves them
+    delimiter: str | None = None  # (never drawn: the spec forbids it) another delimiter
 
 
 @dataclass
@@ -42,9 +43,10 @@ def write_csv(
             name = rng.choice((name.upper(), name.title(), name))
         out = io.StringIO()
         quoting = csv.QUOTE_ALL if style.quote_all else csv.QUOTE_MINIMAL
+        delimiter = style.delimiter or reader.delimiter
         writer = csv.writer(
             out,
-            delimiter=reader.delimiter,
+            delimiter=delimiter,
             quotechar=reader.quote,
             quoting=quoting,
             lineterminator=style.newline,
@@ -56,10 +58,12 @@ def write_csv(
             for _ in range(_noise(style, rng, first=i == 0)):
                 line += 1
                 if style.delimiter_lines and (not style.blank_lines or rng.random() < 0.5):
-                    out.write(reader.delimiter * (len(sheet.columns) - 1) + style.newline)
+                    out.write(delimiter * (len(sheet.columns) - 1) + style.newline)
                 else:
                     out.write(style.newline)
-            writer.writerow([record.cells[c].text if c in record.cells else "" for c in sheet.columns])
+            writer.writerow(
+                [record.cells[c].text if c in record.cells else "" for c in sheet.columns]
+            )
             line += 1
             numbers.append(line)
         text = out.getvalue()

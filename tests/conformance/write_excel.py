@@ -43,7 +43,9 @@ class Placed:
     fmt: str | None = None  # its number format
 
 
-def place(cell: Cell, column: str, reader: ExcelReader, style: ExcelStyle, rng: random.Random) -> tuple[Placed, str | None]:
+def place(
+    cell: Cell, column: str, reader: ExcelReader, style: ExcelStyle, rng: random.Random
+) -> tuple[Placed, str | None]:
     """The cell as Excel holds it, and the text the reader then yields (None: empty)."""
     parser, value, text = cell.parser, cell.value, cell.text
     if value is None or parser is None or cell.as_text or text != text.strip() or text == "":
@@ -101,7 +103,9 @@ def write_excel(
             row, shown = [], {}
             for column in sheet.columns:
                 cell = record.cells.get(column)
-                placed, text = place(cell, column, reader, style, rng) if cell else (Placed(None), None)
+                placed, text = (
+                    place(cell, column, reader, style, rng) if cell else (Placed(None), None)
+                )
                 row.append(placed)
                 shown[column] = text
             grid.append(row)
@@ -162,7 +166,9 @@ def _xlsxwriter(
                     continue
                 fmt = None
                 if placed.fmt and placed.fmt != "General":
-                    fmt = formats.setdefault(placed.fmt, book.add_format({"num_format": placed.fmt}))
+                    fmt = formats.setdefault(
+                        placed.fmt, book.add_format({"num_format": placed.fmt})
+                    )
                 if isinstance(value, dt.date):
                     ws.write_datetime(r, c, value, fmt)
                 elif isinstance(value, str):

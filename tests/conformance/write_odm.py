@@ -112,7 +112,9 @@ class Occ:
     form: str
 
 
-def metadata(study: etree._Element, sheets: list[Sheet], items: dict[str, dict[str, Item]], style: OdmStyle) -> None:
+def metadata(
+    study: etree._Element, sheets: list[Sheet], items: dict[str, dict[str, Item]], style: OdmStyle
+) -> None:
     mdv = _e("MetaDataVersion", study, OID="v1.0.0", Name="MetaDataVersion_v1.0.0")
     for sheet in sheets:
         group = _e("ItemGroupDef", mdv, OID=sheet.tm.part or "", Name=sheet.tm.table)
@@ -171,12 +173,16 @@ def write_odm(
     for occ in occs:
         sheet, record = occ.sheet, occ.sheet.records[occ.index]
         if occ.centre not in clinical:
-            clinical[occ.centre] = _e("ClinicalData", root, StudyOID=occ.centre, MetaDataVersionOID="v1.0.0")
+            clinical[occ.centre] = _e(
+                "ClinicalData", root, StudyOID=occ.centre, MetaDataVersionOID="v1.0.0"
+            )
         if occ.subject not in subject_elems:
             subject_elems[occ.subject] = _subject(clinical[occ.centre], subjects, occ.subject)
         ev = events.get((occ.subject, occ.event))
         if ev is None:
-            ev = _e("StudyEventData", subject_elems[occ.subject], StudyEventOID=occ.event.split("#")[0])
+            ev = _e(
+                "StudyEventData", subject_elems[occ.subject], StudyEventOID=occ.event.split("#")[0]
+            )
             if "#" in occ.event:
                 ev.set("StudyEventRepeatKey", occ.event.split("#")[1])
             events[(occ.subject, occ.event)] = ev
@@ -201,12 +207,18 @@ def write_odm(
     if style.removed:
         _removed(root, rng)
     path = folder / sheets[0].tm.file
-    etree.ElementTree(root).write(str(path), xml_declaration=True, encoding=style.encoding, pretty_print=True)
+    etree.ElementTree(root).write(
+        str(path), xml_declaration=True, encoding=style.encoding, pretty_print=True
+    )
     written = Written({}, {}, {})
     for sheet in sheets:
         written.files[sheet.tm.table] = sheet.tm.file
-        written.numbers[sheet.tm.table] = [numbers[(sheet.tm.table, i)] for i in range(len(sheet.records))]
-        written.texts[sheet.tm.table] = [{c: cell.text for c, cell in r.cells.items()} for r in sheet.records]
+        written.numbers[sheet.tm.table] = [
+            numbers[(sheet.tm.table, i)] for i in range(len(sheet.records))
+        ]
+        written.texts[sheet.tm.table] = [
+            {c: cell.text for c, cell in r.cells.items()} for r in sheet.records
+        ]
     return written
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ class RedcapStyle:
     unsaved_forms: bool = False  # a form never saved at an event: blank, its status 0
     redcap_event_labels: bool = False  # event labels as REDCap derives unique names from them
     name_case: bool = False  # field names in another case (raw headers)
+    delimiter: str | None = None  # (never drawn: the spec forbids it) another delimiter
 
 
 @dataclass
@@ -269,7 +269,7 @@ def write_redcap(
         _unsaved(project, rows, layout)
     header, names = _header(project, layout, extra, style, grammar)
     body = [[rows[k].get(n, "") for n in names] for k in order]
-    _write(folder / reader.records, header, body, reader.delimiter, style)
+    _write(folder / reader.records, header, body, style.delimiter or reader.delimiter, style)
     number = {k: i + 2 for i, k in enumerate(order)}
     written = Written({}, {}, {})
     for sheet in sheets:

@@ -56,6 +56,7 @@ class Dataset:
     at: dict[tuple[str, int], int] = field(default_factory=dict)  # (table, row) -> record
     extras: set[str] = field(default_factory=set)  # variables the spec does not know
     declared: list[str] = field(default_factory=list)  # the columns, should no record come
+    read: set[str] = field(default_factory=set)  # columns a parser of one of its tables reads
 
 
 def standard(domain: str, variable: str) -> bool:
@@ -79,11 +80,15 @@ def _typed(name: str, cell: Cell) -> Any:
 
 def build(sheets: list[Sheet], style: SdtmStyle, rng: random.Random) -> dict[str, Dataset]:
     datasets: dict[str, Dataset] = {}
+    for sheet in sheets:  # first what each dataset's tables read, then their records
+        tm = sheet.tm
+        ds = datasets.setdefault(tm.file.rsplit(".", 1)[0], Dataset(tm.file[:-4], tm.table))
+        ds.declared += [c for c in tm.input_columns() if c not in ds.declared]
+        ds.read |= {p.source for p in tm.fields.values() if p.source}
     for sheet in sheets:
         tm = sheet.tm
         stem = tm.file.rsplit(".", 1)[0]
-        ds = datasets.setdefault(stem, Dataset(stem, tm.table))
-        ds.declared += [c for c in tm.input_columns() if c not in ds.declared]
+        ds = datasets[stem]
         for i, record in enumerate(sheet.records):
             cells = dict(record.cells)
             for name, cell in record.cells.items():
@@ -111,8 +116,8 @@ def _record(ds: Dataset, sheet: Sheet, i: int, local: str, cells: dict[str, Cell
         rec[seq] = float(sum(1 for r in ds.records if r.get("USUBJID") in (local, None)))
         rec["USUBJID"] = local
     keep = sheet.tm.keep
-    if keep is not None and keep.column not in cells:  # a record the table keeps
-        rec.setdefault(keep.column, keep.values[0])
+    if keep is not None and keep.column not in ds.read:  # nothing else writes it: the value
+        rec.setdefault(keep.column, keep.values[0])  # of a record the table keeps
     for column, cell in cells.items():
         rec[column] = local if cell.field == SUBJECT else _typed(column, cell)
     ds.at[(sheet.tm.table, i)] = number

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pyreadstat
 
-from federate.adapters.parsers import Code, Date, Decimal, Integer, PartialDate, Text, YearOf
+from federate.adapters.parsers import Code, Date, Decimal, Integer, Text, YearOf
 from federate.readers.spss import SpssReader
 from tests.conformance.cells import SUBJECT, Cell
 from tests.conformance.tabular import Sheet
@@ -48,9 +48,7 @@ def _kind(cell: Cell | None, reader: SpssReader, column: str, style: SpssStyle) 
     if cell is None or cell.parser is None or cell.field == SUBJECT or cell.as_text:
         return "text"
     p = cell.parser
-    decoded = reader.decode == "all" or column.casefold() in {
-        d.casefold() for d in reader.decode
-    }
+    decoded = reader.decode == "all" or column.casefold() in {d.casefold() for d in reader.decode}
     if isinstance(p, Code) and decoded and style.labelled_codes:
         return "label"
     if isinstance(p, Date | YearOf) and style.date_variables:
