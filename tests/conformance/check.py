@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from federate.privacy.pseudonym import SiteKey
 from tests.conformance.truth import Row, expected_table
 
 IGNORED = {"site", "submission_id"}
+Rows = list[dict[str, Any]]
 KEY = bytes(range(32))
 
 
@@ -98,3 +100,20 @@ def quarantined(result: IngestResult) -> list[Quarantined]:
         Quarantined(q["table"], q["source_file"], q["source_row"], q["column"], q["reason"])
         for q in result.quarantine.to_pylist()
     ]
+
+
+def pooled(result: IngestResult, table: str) -> Rows:
+    """A pooled table's rows, in file and record order."""
+    rows: Rows = pq.read_table(result.bundle / "tables" / f"{table}.parquet").to_pylist()
+    return sorted(rows, key=lambda r: (r["source_file"], r["source_row"]))
+
+
+def ingest_by_hand(site: str, tmp_path: Path, write: Callable[[Path], None]) -> IngestResult:
+    """Ingest what ``write`` puts in an export folder: it must pool with nothing quarantined."""
+    export = tmp_path / "export"
+    export.mkdir()
+    write(export)
+    result = run(site, export, tmp_path / "bundle")
+    assert result.quarantine.to_pylist() == []
+    assert int(result.exit_code) == 0
+    return result

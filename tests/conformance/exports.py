@@ -57,6 +57,7 @@ def build(
     *,
     forbidden: int = 0,
     kinds: frozenset[str] = frozenset(KINDS),
+    target: str | None = None,
 ) -> Export:
     """Write one export of ``site`` into ``folder``; ``forbidden`` cells the rules forbid (of
     ``kinds``) are put into as many records (never the patients' own table: see ``inject``)."""
@@ -68,7 +69,9 @@ def build(
     grammar = Grammar(adapter, draw.knobs, rng)
     fmt = FORMATS[adapter.format]
     sheets = fmt.plan(adapter, truth, grammar, draw.layout, rng)
-    bad = inject(sheets, grammar, rng, forbidden, fmt.structural, kinds) if forbidden else []
+    bad = (
+        inject(sheets, grammar, rng, forbidden, fmt.structural, kinds, target) if forbidden else []
+    )
     folder.mkdir(parents=True, exist_ok=True)
     written = fmt.write(adapter, sheets, folder, draw.style, grammar)
     rows = expected(adapter, sheets, written.files, written.numbers, written.texts, key)
@@ -107,6 +110,7 @@ def inject(
     count: int,
     structural: frozenset[str] = frozenset(),
     kinds: frozenset[str] = frozenset(KINDS),
+    target: str | None = None,
 ) -> list[tuple[Sheet, Any, str]]:
     """Put a forbidden value of one of ``kinds`` into ``count`` records, one per record, never
     the patients' own (whose quarantine holds every other row of the patient too) nor a W0 visit
@@ -129,6 +133,8 @@ def inject(
                 groupable = isinstance(cell.parser, Decimal) and bool(grammar.locale.group)
                 if kind == "number" and groupable and "grouping" in kinds and rng.random() < 0.5:
                     kind = "grouping"
+                if target is not None and target != f"{sheet.tm.table}.{cell.field}":
+                    continue  # only the shared column asked for ("labs.analyte")
                 if kind in kinds:
                     candidates.append((sheet, record, source, kind))
     rng.shuffle(candidates)
