@@ -11,6 +11,7 @@ exploration. A new site adds an entry to the registry and no code here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from federate.adapters import registry
+from federate.adapters.declaration import SiteAdapter
 from tests.conformance.check import Quarantined, differences, quarantined, run, site_key
 from tests.conformance.exports import KINDS, Draw, build
 from tests.conformance.strategies import draws, force
@@ -243,3 +245,29 @@ def test_one_forbidden_value_is_one_quarantine_line(site: str) -> None:
         assert len(export.quarantine) == 1
         result = run(site, export.folder, root / "bundle")
         assert quarantined(result) == export.quarantine
+
+
+def _day_month_swapped(adapter: SiteAdapter) -> SiteAdapter:
+    swap = str.maketrans({"d": "m", "m": "d"})
+    locale = adapter.locale
+    formats = tuple(f.translate(swap) for f in locale.date_formats)
+    return dataclasses.replace(adapter, locale=dataclasses.replace(locale, date_formats=formats))
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_negative_control_a_misread_spec_is_caught(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite can fail: written by the spec, read by an adapter that swaps day and month,
+    the export does not pool as the truth (silently swapped dates, or refused ones)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        export = build(site, root / "export", Draw(seed=3), site_key(root))
+        misread = _day_month_swapped(registry.adapter(site))
+        monkeypatch.setattr(registry, "adapter", lambda name: misread)
+        result = run(site, export.folder, root / "bundle")
+        wrong = differences(site, export.expected, result)
+        assert wrong or quarantined(result)
+        assert any("date" in w for w in wrong) or any(
+            "date" in q.reason for q in quarantined(result)
+        )
