@@ -168,7 +168,7 @@ def to_supp(ds: Dataset, style: SdtmStyle) -> None:
         elif f"{domain}GRPID" in rec:
             idvar, idval = f"{domain}GRPID", rec[f"{domain}GRPID"]
         else:
-            idvar, idval = f"{domain}SEQ", f"{int(rec[f'{domain}SEQ'])}"
+            idvar, idval = f"{domain}SEQ", _csv_text(rec[f"{domain}SEQ"])
         for q in extra:
             value = rec.pop(q)
             if value is None:
