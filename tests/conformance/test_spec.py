@@ -271,3 +271,33 @@ def test_negative_control_a_misread_spec_is_caught(
         assert any("date" in w for w in wrong) or any(
             "date" in q.reason for q in quarantined(result)
         )
+
+
+# Known failures that are only the file's name: with an adapter that asks for the name written,
+# the export pools exactly, so the strict xfail above fails for that reason alone.
+RENAMED = {("france", "csv_files"): ".csv", ("sweden", "zsav_file"): ".zsav"}
+RENAMED |= {("sweden", "dta_file"): ".dta"}
+
+
+@pytest.mark.parametrize(("site", "dimension"), sorted(RENAMED))
+def test_a_known_failure_is_only_the_file_name(
+    site: str, dimension: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = registry.adapter(site)
+    suffix = RENAMED[(site, dimension)]
+    renamed = dataclasses.replace(
+        adapter,
+        tables=tuple(
+            dataclasses.replace(tm, file=tm.file.rsplit(".", 1)[0] + suffix)
+            for tm in adapter.tables
+        ),
+    )
+
+    @ONCE
+    @given(draw=draws(site, off(site)).map(lambda d: force(d, dimension)))
+    def explore(draw: Draw) -> None:
+        with monkeypatch.context() as patched:
+            patched.setattr(registry, "adapter", lambda name: renamed)
+            pools_exactly(site, draw)
+
+    explore()

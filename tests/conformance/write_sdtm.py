@@ -237,8 +237,10 @@ def write_sdtm(sheets: list[Sheet], folder: Path, style: SdtmStyle, rng: random.
         stem = sheet.tm.file.rsplit(".", 1)[0]
         ds = datasets[stem]
         written.files[sheet.tm.table] = f"{stem}.{ext}"
+        header = 1 if style.csv_files else 0  # a CSV dataset's header is its record 1
         written.numbers[sheet.tm.table] = [
-            ds.at.get((sheet.tm.table, i), 0) for i in range(len(sheet.records))
+            ds.at[(sheet.tm.table, i)] + header if (sheet.tm.table, i) in ds.at else 0
+            for i in range(len(sheet.records))
         ]
         written.texts[sheet.tm.table] = [
             {c: cell.text for c, cell in r.cells.items()} for r in sheet.records
