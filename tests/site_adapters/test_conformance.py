@@ -1,6 +1,12 @@
 """The site conformance suite, generated for every registered site: the simulated truth,
 written as the site's local export, read back by its adapter, bundled and pooled, equals the
-truth on every table, every column and every row."""
+truth on every table, every column and every row.
+
+The simulator writes each export with the adapter's own inverse (``Parser.render``), so this
+suite shows the pool is whole, not that the adapter keeps its published spec. That is
+``tests/conformance/``: exports written from the spec by writers that share nothing with the
+parsers, explored property-based over what the spec allows, and written by hand from
+``docs/sites/SITE.md``."""
 
 from __future__ import annotations
 
