@@ -77,6 +77,7 @@ def test_what_the_spec_cannot_read_is_refused_with_exit_2(
     named = CASES[case](site, tmp_path)
     key = tmp_path / "key"
     key.write_text("ab" * 32)
+    key.chmod(0o600)
     out = tmp_path / "bundle"
     args = ["ingest", site, str(tmp_path / "export"), "--out", str(out), "--key-file", str(key)]
     with pytest.raises(SystemExit) as done:
