@@ -47,8 +47,9 @@ class Keep:
     reason: str
 
     def sql(self, ref: str) -> str:
-        listed = ", ".join(sql_str(v) for v in self.values)
-        return f"coalesce(trim(CAST({ref} AS VARCHAR)), '') IN ({listed})"
+        # Codes match ignoring case, as the spec says of every code (``Code`` does the same).
+        listed = ", ".join(sql_str(v.upper()) for v in self.values)
+        return f"upper(coalesce(trim(CAST({ref} AS VARCHAR)), '')) IN ({listed})"
 
 
 @dataclass(frozen=True)

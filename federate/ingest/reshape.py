@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from federate.adapters.declaration import TableMap
 from federate.readers.base import ROW_COLUMN
-from federate.sqltext import sql_ident
+from federate.sqltext import sql_ident, sql_str
 
 MERGED = "__merged"  # rows of a pivot group beyond the first: counted as skipped
 # A patient the subjects table skipped with a declared reason: their status (and verdict) is
@@ -56,7 +56,9 @@ def reshape_sql(tm: TableMap, columns: dict[str, str]) -> str:
     by = [f"{sql_ident(columns[c])} AS {sql_ident(c)}" for c in p.by]
     carry = [f"any_value({sql_ident(columns[c])}) AS {sql_ident(c)}" for c in p.carry]
     tests = [
-        f"max(CASE WHEN trim(CAST({name} AS VARCHAR)) = '{t}' THEN {value} END) AS {sql_ident(t)}"
+        # A test code matches ignoring case, as every code does.
+        f"max(CASE WHEN upper(trim(CAST({name} AS VARCHAR))) = {sql_str(t.upper())} "
+        f"THEN {value} END) AS {sql_ident(t)}"
         for t in p.tests
     ]
     group = ", ".join(sql_ident(columns[c]) for c in p.by)

@@ -49,14 +49,6 @@ KNOWN: dict[str, dict[str, str]] = {
             "warning; a column the data dictionary does not know stops the run"
         ),
     },
-    "france": {
-        "selector_case": (
-            "(no branch yet) the spec matches codes ignoring case, but the rows a "
-            "table keeps and the tests it pivots are matched exactly: ARMCD 'msc-"
-            "pbo' skips a randomised patient as not randomised, MOTESTCD 'gdlesnum'"
-            " drops the lesion count, with exit 0"
-        ),
-    },
     "sweden": {
         "numeric_text": (
             "a numeric variable read as text goes through the locale's text rules: "
@@ -172,11 +164,20 @@ def _record(q: Quarantined) -> tuple[str, str, int]:
     return (q.table, q.source_file, q.source_row)
 
 
+# Findings of issue 21 that are fixed: each dimension is forced on once in every run, so a
+# parser made ambiguous again fails here, whatever the free exploration happens to draw.
+FIXED: dict[str, tuple[str, ...]] = {
+    "italy": ("blank_lines", "delimiter_lines", "absent_optional"),
+    "uk": ("absent_optional", "partial_date_cells", "month_cells", "datetime_cells"),
+    "france": ("csv_files", "screen_failure_records", "absent_optional", "selector_case"),
+    "spain": ("absent_optional", "typed_numbers", "removed", "bilingual"),
+    "sweden": ("absent_optional", "plain_space_grouping", "zsav_file", "dta_file"),
+}
 KNOWN_CASES = [
     pytest.param(site, dim, marks=pytest.mark.xfail(strict=True, reason=f"issue 21: {why}"))
     for site, dims in KNOWN.items()
     for dim, why in dims.items()
-]
+] + [pytest.param(site, dim) for site, dims in FIXED.items() for dim in dims]
 
 
 @pytest.mark.parametrize(("site", "dimension"), KNOWN_CASES)
