@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,9 +88,8 @@ def seal_bundle(
     _write_records(site_copy, submission, tally, quarantine, warning_table)
     hidden = local_id_columns(submission.adapter)
     leaving = mask_records(quarantine, hidden)
-    _write_records(stage, submission, tally, leaving, mask_records(warning_table, hidden))
+    report = _write_records(stage, submission, tally, leaving, mask_records(warning_table, hidden))
     pq.write_table(leaving, stage / QUARANTINE, compression="zstd")
-    report = json.loads((stage / REPORT).read_text("utf-8"))
     manifest = _manifest(stage, submission, tally, quarantine)
     manifest["files"] = seal(stage)
     write_json(stage / MANIFEST, manifest)
@@ -109,8 +107,8 @@ def seal_bundle(
 
 def _write_records(
     folder: Path, submission: Submission, tally: Tally, quarantine: pa.Table, warnings: pa.Table
-) -> None:
-    """The quarantine as CSV and Excel, and the report, into ``folder``."""
+) -> dict[str, Any]:
+    """The quarantine as CSV and Excel, and the report, into ``folder``; returns the report."""
     folder.mkdir(parents=True, exist_ok=True)
     pa_csv.write_csv(quarantine, folder / QUARANTINE_CSV)
     write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings)
@@ -123,6 +121,7 @@ def _write_records(
         tally.columns,
     )
     write_json(folder / REPORT, report)
+    return report
 
 
 def _manifest(
