@@ -282,6 +282,7 @@ def _record(
 def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None) -> Event:
     """Make an earlier kept submission the site's current one again (recorded in history)."""
     who = audit.accountable(operator)
+    read_catalog(warehouse)  # a warehouse at all, before the lock file is made in it
     with locked(warehouse / LOCK):
         journal.recover(warehouse, who)
         catalog = read_catalog(warehouse)

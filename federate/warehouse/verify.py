@@ -15,6 +15,8 @@ Every difference found is reported, each naming the file, in one refusal (exit 3
 
 from __future__ import annotations
 
+import errno
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,12 +38,21 @@ def verify_warehouse(
 ) -> dict[str, Any]:
     """Settle a crashed publish (as every pool command does), then check the chain, the state
     it explains and every kept submission. Raises IntegrityError naming every difference."""
-    with locked(warehouse / LOCK):
-        journal.recover(warehouse, audit.accountable(operator))
-        catalog = read_catalog(warehouse)
-        tip, since = audit.verify_chain(warehouse, [e.log_head for e in catalog.history], head)
-        entries = audit.read_entries(warehouse)
-        problems = state_differences(warehouse, catalog, entries)
+    read_catalog(warehouse)  # a warehouse at all, before anything is locked or written
+    try:
+        with locked(warehouse / LOCK):
+            journal.recover(warehouse, audit.accountable(operator))
+            catalog, entries, tip, since = _chain(warehouse, head)
+    except OSError as exc:  # an auditor's read-only view: checked as it is, nothing settled
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        print(
+            "federate: the warehouse is read-only to you: checked as it is (a publish "
+            "interrupted by a crash is settled by the next pool command of its owner)",
+            file=sys.stderr,
+        )
+        catalog, entries, tip, since = _chain(warehouse, head)
+    problems = state_differences(warehouse, catalog, entries)
     # A kept submission never changes once published: checked without holding up a publish.
     for sub in catalog.submissions.values():
         problems += _submission_problems(warehouse, sub)
@@ -58,6 +69,14 @@ def verify_warehouse(
         "log_entries": len(entries),
         "entries_since_kept_head": since,
     }
+
+
+def _chain(
+    warehouse: Path, head: str | None
+) -> tuple[Catalog, list[journal.Entry], str, int | None]:
+    catalog = read_catalog(warehouse)
+    tip, since = audit.verify_chain(warehouse, [e.log_head for e in catalog.history], head)
+    return catalog, audit.read_entries(warehouse), tip, since
 
 
 def state_differences(warehouse: Path, catalog: Catalog, entries: list[journal.Entry]) -> list[str]:
@@ -81,7 +100,8 @@ def state_differences(warehouse: Path, catalog: Catalog, entries: list[journal.E
     chain_subs: dict[str, dict[str, str]] = state.get("submissions", {})
     for sid in sorted(set(chain_subs) | set(catalog.submissions)):
         problems += _kept_differences(sid, catalog.submissions.get(sid), chain_subs.get(sid), said)
-    if not problems and sha256_file(warehouse / CATALOG) != state.get("catalog_sha256"):
+    path = warehouse / CATALOG
+    if not problems and (not path.is_file() or sha256_file(path) != state.get("catalog_sha256")):
         problems.append(f"{CATALOG} changed since the last publish {said} (its history or rows)")
     return problems
 

@@ -370,3 +370,14 @@ def test_publish_keeps_restricted_columns_apart(tmp_path: Path, make_bundle: Mak
     publish.rollback("italy", old_id, wh)
     assert run_query("SELECT count(*) AS n FROM mri", wh).to_pylist() == [{"n": 5}]
     assert verify_warehouse(wh)["submissions"] == 2
+
+
+def test_rollback_or_verify_of_a_missing_warehouse_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not an internal error (the lock file was opened before the folder was checked)."""
+    wh = str(tmp_path / "nowhere")
+    for args in (["rollback", "italy", "--to", "italy-1"], ["verify"]):
+        code, _, err = cli(capsys, "pool", *args, "--warehouse", wh)
+        assert code == 2 and "(no-warehouse)" in err, err
+    assert not (tmp_path / "nowhere").exists()

@@ -176,13 +176,15 @@ def test_deleted_access_entries_are_caught_only_by_a_kept_head(
     assert kept[:16] in text and "notintheauditlog" in text
 
 
-def test_a_malformed_kept_head_is_a_usage_error(
+def test_a_malformed_kept_head_or_a_missing_warehouse_is_a_usage_error(
     tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wh = tmp_path / "wh"
     _add(capsys, make_bundle(), wh)
     code, text = _verify(capsys, wh, "--head", "abc")
     assert code == 2 and "--head" in text
+    code, text = _verify(capsys, tmp_path / "nowhere")
+    assert code == 2 and "(no-warehouse)" in text
 
 
 @pytest.mark.parametrize("keep", [("audit.jsonl",), ("audit.jsonl", "audit.head")])
