@@ -6,8 +6,10 @@
       submissions/<site>/<submission_id>/ a verified copy of each bundle, never changed again
       blinded/<site>/<submission_id>/     its tables without restricted columns: all that the
                                           blinded role reads (federate.warehouse.blind)
-      .staging/                           copies being made (ignored, cleaned by the next add)
-      .lock                               flock held by add and rollback
+      audit.jsonl, audit.head             the hash-chained log and its head (warehouse.audit)
+      trust.json                          the signing key trusted for each site
+      .staging/                           copies being made (ignored, cleaned by the next command)
+      .lock                               flock held by every pool command that writes
 
 A submission is copied into ``.staging``, fsync'd, verified again, its blinded copy written
 beside it; an intent entry is logged, both copies are renamed into place, and only then is
