@@ -118,6 +118,38 @@ def chain_breaks(entries: list[dict[str, Any]]) -> tuple[int, str] | None:
     return None
 
 
+def mend_torn_tail(warehouse: Path) -> bool:
+    """A power cut during an append can leave the log's last line unterminated: part of an
+    entry (cut off), or a whole one without its newline (ended). Done only where the lines
+    before end at ``audit.head``, as such a crash leaves them (the caller holds the lock)."""
+    path = warehouse / LOG
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
+        return False
+    cut = data.rfind(b"\n") + 1
+    try:
+        lines = data[:cut].decode("utf-8").splitlines()
+        last = json.loads(lines[-1]).get("hash") if lines else GENESIS
+    except (ValueError, AttributeError):
+        return False  # not what a crash leaves: for verify to report
+    if read_head(warehouse) != last:
+        return False
+    try:
+        json.loads(data[cut:])
+        whole = True
+    except ValueError:
+        whole = False
+    with path.open("r+b") as fh:
+        if whole:
+            fh.seek(0, os.SEEK_END)
+            fh.write(b"\n")
+        else:
+            fh.truncate(cut)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
 def catch_up_head(warehouse: Path) -> int | None:
     """After a crash between appending an entry and moving ``audit.head``: the log holds one
     sound entry past the head. Move the head to it (the caller holds the lock); return its

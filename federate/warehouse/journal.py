@@ -13,7 +13,8 @@ An add or a rollback writes, in this order:
 A crash leaves an intent without its commit. The next pool command (``recover``, under the lock)
 settles it from the catalog: if the catalog names the intent, the publish happened and a commit
 entry says so; otherwise an ``aborted`` entry says it did not, and the folders it left are
-removed. A crash between appending an entry and moving ``audit.head`` is caught up first.
+removed. A crash between appending an entry and moving ``audit.head`` is caught up first, and
+a line a power cut left unterminated is mended before that.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def last_state(entries: list[Entry]) -> tuple[int, dict[str, Any]] | None:
 def recover(warehouse: Path, who: str) -> None:
     """Settle what a crashed add or rollback left (the caller holds the lock). A log whose
     chain does not hold is left as it is, for ``pool verify`` to report."""
+    if audit.mend_torn_tail(warehouse):
+        _say("the audit log's last line, cut short by a crash, was mended")
     caught = audit.catch_up_head(warehouse)
     if caught is not None:
         _say(f"audit.head caught up with entry {caught}, written just before a crash")

@@ -84,7 +84,11 @@ def state_differences(warehouse: Path, catalog: Catalog, entries: list[journal.E
     last = journal.last_state(entries)
     if last is None:
         if catalog.current or catalog.submissions or catalog.history:
-            return [f"{CATALOG} lists publishes, but the audit log records none"]
+            return [
+                f"{CATALOG} lists publishes, but no commit entry of the audit log records a "
+                "state (if a federate older than the write-ahead log published them, the next "
+                "pool add or rollback records it)"
+            ]
         return []
     n, state = last
     said = f"the audit log (entry {n}) says"

@@ -206,3 +206,30 @@ def test_a_head_two_entries_behind_is_not_caught_up(
     code, _, err = cli(capsys, "pool", "add", str(make_bundle()), "--warehouse", str(wh))
     assert code == 3 and "(audit-log)" in err
     assert (wh / "audit.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("torn", ["part", "no-newline"])
+def test_a_log_line_cut_short_by_a_power_cut_is_mended(
+    tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str], torn: str
+) -> None:
+    """A power cut during an append: part of the new line on disk, or the whole line without
+    its newline (JSON lines: each entry ends with one), audit.head still at the entry before."""
+    wh = tmp_path / "wh"
+    assert cli(capsys, "pool", "add", str(make_bundle()), "--warehouse", str(wh))[0] == 0
+    log = wh / "audit.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    head_before = json.loads(lines[-2])
+    (wh / "audit.head").write_text(json.dumps({"head": head_before["hash"]}))
+    last = lines[-1].rstrip(b"\n")
+    log.write_bytes(b"".join(lines[:-1]) + (last[: len(last) // 2] if torn == "part" else last))
+
+    err = _verify(capsys, wh)
+    assert "mended" in err
+    entries = _log(wh)
+    assert (entries[-1]["action"], entries[-1]["outcome"]) == ("add", "ok")
+    # Cut off: the commit is logged again by the recovery; ended: the entry is kept as written.
+    assert ("completed after a crash" in entries[-1]["reason"]) == (torn == "part")
+    assert _current(capsys, wh) is not None
+    newer = make_bundle(rm=_MRI_THREE_ROWS)
+    assert cli(capsys, "pool", "add", str(newer), "--warehouse", str(wh))[0] == 0
+    _verify(capsys, wh)
