@@ -103,7 +103,8 @@ def verify(
     altered, removed, rolled back or truncated outside federate. A publish interrupted by a
     crash is settled first (logged), so a crash is never reported as tampering.
 
-    Example: federate pool verify --warehouse /srv/mesems-wh --head 3f2a…(64 hex digits)
+    Example (the head noted after the last publish, kept off the warehouse's server):
+    federate pool verify --warehouse /srv/mesems-wh --head "$(cat ~/mesems-audit-head.txt)"
     """
     from federate.warehouse.verify import verify_warehouse
 
@@ -140,7 +141,11 @@ def rollback(
     operator: OperatorOpt = None,
     fmt: SummaryFormatOpt = Format.TABLE,
 ) -> None:
-    """Make an earlier kept submission the site's current data again (recorded in history)."""
+    """Make an earlier kept submission the site's current data again (recorded in history
+    and, as an intent and a commit, in the audit log).
+
+    Example: federate pool rollback italy --to italy-20260301T101500Z-1a2b3c4d --warehouse WH
+    """
     from federate.warehouse import publish
 
     event = publish.rollback(site, to, wh, operator=operator)
