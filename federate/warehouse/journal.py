@@ -124,16 +124,15 @@ def last_state(entries: list[Entry]) -> tuple[int, dict[str, Any]] | None:
 
 def recover(warehouse: Path, who: str) -> None:
     """Settle what a crashed add or rollback left (the caller holds the lock). A log whose
-    chain does not hold is left as it is, for ``pool verify`` to report."""
+    chain does not hold, or does not end at its head, is refused as it is (IntegrityError)."""
     if audit.mend_torn_tail(warehouse):
         _say("the audit log's last line, cut short by a crash, was mended")
     caught = audit.catch_up_head(warehouse)
     if caught is not None:
         _say(f"audit.head caught up with entry {caught}, written just before a crash")
+    # Anything else is not a crash: nothing is written on top of it (exit 3, naming it).
+    audit.verify_chain(warehouse, [])
     entries = audit.read_entries(warehouse)
-    last = entries[-1]["hash"] if entries else audit.GENESIS
-    if audit.chain_breaks(entries) is not None or audit.read_head(warehouse) != last:
-        return  # not a crash: left as it is, for `pool verify` to report
     catalog = read_catalog(warehouse)
     intent = pending(entries)
     if intent is not None:

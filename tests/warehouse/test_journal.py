@@ -233,3 +233,23 @@ def test_a_log_line_cut_short_by_a_power_cut_is_mended(
     newer = make_bundle(rm=_MRI_THREE_ROWS)
     assert cli(capsys, "pool", "add", str(newer), "--warehouse", str(wh))[0] == 0
     _verify(capsys, wh)
+
+
+def test_nothing_is_published_onto_a_rewritten_log(
+    tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry rewritten in the middle of the log (its hash no longer holds): not a crash, so
+    no command settles anything or publishes on top of it; verify names the entry."""
+    wh = tmp_path / "wh"
+    assert cli(capsys, "pool", "add", str(make_bundle()), "--warehouse", str(wh))[0] == 0
+    lines = (wh / "audit.jsonl").read_text("utf-8").splitlines()
+    entry = json.loads(lines[0])
+    entry["reason"] = "rewritten"
+    lines[0] = json.dumps(entry, sort_keys=True)
+    (wh / "audit.jsonl").write_text("\n".join(lines) + "\n")
+    bundle = make_bundle(rm=_MRI_THREE_ROWS)
+    code, _, err = cli(capsys, "pool", "add", str(bundle), "--warehouse", str(wh))
+    assert code == 3 and "(audit-log)" in err
+    assert manifest_of(bundle)["submission_id"] not in (wh / "catalog.json").read_text()
+    code, _, err = cli(capsys, "pool", "verify", "--warehouse", str(wh))
+    assert code == 3 and "rewritten" in err and "row 1" in err
