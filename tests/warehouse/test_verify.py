@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -92,20 +93,32 @@ def test_an_untouched_warehouse_verifies(
     assert "3submission(s)" in text and "0entriesbeforeitsend" in text
 
 
+def _raise_edss(edss: pa.Table) -> pa.Table:
+    column = edss.schema.get_field_index("edss")
+    raised = pc.add(edss.column(column), 2).cast(edss.schema.field(column).type)
+    return edss.set_column(column, edss.schema.field(column), raised)
+
+
+def _drop_a_row(edss: pa.Table) -> pa.Table:
+    return edss.slice(1)
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"), [(_raise_edss, "edss("), (_drop_a_row, "has2rows;recomputed")]
+)
 def test_an_edited_blinded_copy_with_matching_hashes_is_caught(
-    tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    make_bundle: MakeBundle,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[pa.Table], pa.Table],
+    needle: str,
 ) -> None:
-    """Italy's EDSS raised by 2 for blinded readers; the copy's index and the catalog's hash of
-    the index rewritten to match, so every hash the catalog names still holds."""
+    """Italy's EDSS raised by 2 (or a row taken out) for blinded readers; the copy's index and
+    the catalog's hash of the index rewritten to match, so every hash the catalog names holds."""
     wh = tmp_path / "wh"
     sid = _add(capsys, make_bundle(), wh)
     folder = wh / "blinded" / "italy" / sid
-    edss = pq.read_table(folder / "edss.parquet")
-    column = edss.schema.get_field_index("edss")
-    raised = pc.add(edss.column(column), 2).cast(edss.schema.field(column).type)
-    pq.write_table(
-        edss.set_column(column, edss.schema.field(column), raised), folder / "edss.parquet"
-    )
+    pq.write_table(edit(pq.read_table(folder / "edss.parquet")), folder / "edss.parquet")
     index = json.loads((folder / "index.json").read_text("utf-8"))
     index["edss"] = _sha(folder / "edss.parquet")
     (folder / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
@@ -116,7 +129,7 @@ def test_an_edited_blinded_copy_with_matching_hashes_is_caught(
     code, text = _verify(capsys, wh)
     assert code == 3, text
     assert squeeze(f"blinded/italy/{sid}/edss.parquet") in text
-    assert "edss(" in text  # the column, with how many rows differ
+    assert needle in text  # the column with how many rows differ, or the rows
 
 
 def test_a_silent_rollback_is_caught(
