@@ -125,8 +125,8 @@ def verify(
         )
         if kept:
             err.print(
-                f"  the head you kept is in the log, {result['entries_since_kept_head']} "
-                "entries before its end"
+                "  the head you kept is in the log; entries logged since: "
+                f"{result['entries_since_kept_head']}"
             )
         else:
             err.print("  keep the head elsewhere: `pool verify --head HEAD` checks against it")

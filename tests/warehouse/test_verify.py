@@ -86,11 +86,18 @@ def test_an_untouched_warehouse_verifies(
         wh,
     )
     _add(capsys, make_bundle(rm=_MRI_THREE_ROWS), wh)
-    code, _, err = cli(capsys, "pool", "rollback", "italy", "--to", first, "--warehouse", str(wh))
+    args = ["pool", "rollback", "italy", "--to", first, "--warehouse", str(wh), "--format", "json"]
+    code, out, err = cli(capsys, *args)
     assert code == 0, err
-    code, text = _verify(capsys, wh, "--head", _head(wh))
+    kept = json.loads(out)["audit_head"]  # what the operator keeps elsewhere
+    assert kept == _head(wh)
+    sql = "SELECT count(*) AS n FROM subjects"  # an unblinded session: one entry after it
+    assert cli(capsys, "query", sql, "--warehouse", str(wh), "--role", "unblinded")[0] == 0
+    code, text = _verify(capsys, wh, "--head", kept)
     assert code == 0, text
-    assert "3submission(s)" in text and "0entriesbeforeitsend" in text
+    assert "3submission(s)" in text and "entriesloggedsince:1" in text
+    code, out, _ = cli(capsys, "pool", "verify", "--warehouse", str(wh), "--format", "json")
+    assert code == 0 and json.loads(out)["head"] == _head(wh) != kept
 
 
 def _raise_edss(edss: pa.Table) -> pa.Table:
