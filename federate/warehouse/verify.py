@@ -42,7 +42,7 @@ def verify_warehouse(
     try:
         with locked(warehouse / LOCK):
             journal.recover(warehouse, audit.accountable(operator))
-            catalog, entries, tip, since = _chain(warehouse, head)
+            catalog, entries, tip, since, problems = _chain(warehouse, head)
     except OSError as exc:  # an auditor's read-only view: checked as it is, nothing settled
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
@@ -51,8 +51,7 @@ def verify_warehouse(
             "interrupted by a crash is settled by the next pool command of its owner)",
             file=sys.stderr,
         )
-        catalog, entries, tip, since = _chain(warehouse, head)
-    problems = state_differences(warehouse, catalog, entries)
+        catalog, entries, tip, since, problems = _chain(warehouse, head)
     # A kept submission never changes once published: checked without holding up a publish.
     for sub in catalog.submissions.values():
         problems += _submission_problems(warehouse, sub)
@@ -73,10 +72,12 @@ def verify_warehouse(
 
 def _chain(
     warehouse: Path, head: str | None
-) -> tuple[Catalog, list[journal.Entry], str, int | None]:
+) -> tuple[Catalog, list[journal.Entry], str, int | None, list[str]]:
+    """The chain, and the catalog against its state (under the lock: no publish in between)."""
     catalog = read_catalog(warehouse)
     tip, since = audit.verify_chain(warehouse, [e.log_head for e in catalog.history], head)
-    return catalog, audit.read_entries(warehouse), tip, since
+    entries = audit.read_entries(warehouse)
+    return catalog, entries, tip, since, state_differences(warehouse, catalog, entries)
 
 
 def state_differences(warehouse: Path, catalog: Catalog, entries: list[journal.Entry]) -> list[str]:
