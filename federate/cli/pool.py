@@ -83,6 +83,28 @@ def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
     raise typer.Exit(0)
 
 
+@pool_app.command("report")
+def report(
+    wh: WarehouseOpt,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write (replaced whole).")],
+    fmt: SummaryFormatOpt = Format.TABLE,
+) -> None:
+    """Write the pool's data-quality report: rows and quarantine per site and table, each
+    site's checks, completeness by visit, key values compared across sites, and the
+    submission history. Blinded: it shows no allocation. One self-contained HTML file.
+
+    Example: federate pool report --warehouse wh --out pool-quality.html
+    """
+    from federate.warehouse.pool_report import write_pool_report
+
+    written = write_pool_report(wh, out)
+    if fmt is Format.JSON:
+        print_json(written)
+    else:
+        err.print(f"[green]Wrote[/] {out} ({len(written['sites'])} site(s))")
+    raise typer.Exit(0)
+
+
 @pool_app.command("rollback")
 def rollback(
     site: Annotated[str, typer.Argument(help="Registered site name.")],

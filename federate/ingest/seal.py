@@ -23,6 +23,7 @@ from federate.bundle.manifest import (
     QUARANTINE_CSV,
     QUARANTINE_XLSX,
     REPORT,
+    REPORT_HTML,
     SIGNATURE,
     seal,
     table_path,
@@ -34,6 +35,7 @@ from federate.ingest.quarantine import Collector
 from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
 from federate.ingest.report import build_report
 from federate.privacy.gate import local_id_columns, mask_records
+from federate.quality.bundle_page import Previous, assess, render
 from federate.schema import Schema
 
 
@@ -52,6 +54,7 @@ class Submission:
     created: dt.datetime
     operator: str | None  # None: the user running the ingest
     pseudonym_key_id: str
+    previous: Previous | None = None  # the site's previous submission, to compare with
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,11 @@ def seal_bundle(
     and local patient ids masked); the coordinator's own copies, with the values as exported,
     go to ``site_copy``, which is never part of the bundle."""
     quarantine, warning_table = failures.table(), warnings.table()
-    _write_records(site_copy, submission, tally, quarantine, warning_table)
+    _write_records(site_copy, stage, submission, tally, quarantine, warning_table)
     hidden = local_id_columns(submission.adapter)
     leaving = mask_records(quarantine, hidden)
-    report = _write_records(stage, submission, tally, leaving, mask_records(warning_table, hidden))
+    masked = mask_records(warning_table, hidden)
+    report = _write_records(stage, stage, submission, tally, leaving, masked)
     pq.write_table(leaving, stage / QUARANTINE, compression="zstd")
     manifest = _manifest(stage, submission, tally, quarantine)
     manifest["files"] = seal(stage)
@@ -106,7 +110,12 @@ def seal_bundle(
 
 
 def _write_records(
-    folder: Path, submission: Submission, tally: Tally, quarantine: pa.Table, warnings: pa.Table
+    folder: Path,
+    stage: Path,
+    submission: Submission,
+    tally: Tally,
+    quarantine: pa.Table,
+    warnings: pa.Table,
 ) -> dict[str, Any]:
     """The quarantine as CSV and Excel, and the report, into ``folder``; returns the report."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +129,12 @@ def _write_records(
         warnings,
         tally.columns,
     )
+    tables = {t.name: table_path(stage, t.name) for t in submission.schema}
+    records = pa.concat_tables([quarantine, warnings])
+    quality = assess(report, tables, submission.schema, records, submission.previous)
+    report["quality"] = quality.to_json()
     write_json(folder / REPORT, report)
+    (folder / REPORT_HTML).write_text(render(report, quality, submission.previous), "utf-8")
     return report
 
 
