@@ -70,6 +70,7 @@ class Tally:
 class Sealed:
     manifest: dict[str, Any]
     report: dict[str, Any]
+    site_report: dict[str, Any]  # the coordinator's: values as exported
     quarantine: pa.Table
     warnings: pa.Table
 
@@ -87,8 +88,9 @@ def seal_bundle(
     bundle leaves the site, so its quarantine and report pass the identifier gate (identifiers
     and local patient ids masked); the coordinator's own copies, with the values as exported,
     go to ``site_copy``, which is never part of the bundle."""
-    quarantine, warning_table = failures.table(), warnings.table()
-    _write_records(site_copy, stage, submission, tally, quarantine, warning_table)
+    quarantine = failures.table()
+    warning_table = _unquarantined(warnings.table(), quarantine)
+    site_report = _write_records(site_copy, stage, submission, tally, quarantine, warning_table)
     hidden = local_id_columns(submission.adapter)
     leaving = mask_records(quarantine, hidden)
     masked = mask_records(warning_table, hidden)
@@ -106,7 +108,23 @@ def seal_bundle(
             "signature": signing.sign((stage / MANIFEST).read_bytes()),
         },
     )
-    return Sealed(manifest, report, quarantine, warning_table)
+    return Sealed(manifest, report, site_report, quarantine, warning_table)
+
+
+def _unquarantined(warnings: pa.Table, quarantine: pa.Table) -> pa.Table:
+    """Warnings of rows that were accepted: a quarantined row's warnings would only distract
+    from what stopped it (and it is checked again once fixed)."""
+    if not warnings.num_rows or not quarantine.num_rows:
+        return warnings
+    held = (
+        quarantine.select(["source_file", "source_row"])
+        .group_by(["source_file", "source_row"])
+        .aggregate([])
+    )
+    kept = warnings.join(held, ["source_file", "source_row"], join_type="left anti")
+    return kept.select(warnings.column_names).cast(warnings.schema).sort_by(
+        [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
+    )
 
 
 def _write_records(
