@@ -41,6 +41,7 @@ HARD_THRESHOLD = 0.0
 SOFT_THRESHOLD = 5.0
 # Rows held back because their patient's own row was quarantined: a consequence, not a check.
 FOLLOW_ON = "parent-quarantined"
+CHECKED_THEN_SKIPPED = "exact-duplicate"
 
 
 def category(reason: str) -> str:
@@ -154,10 +155,12 @@ def run_checks(
 
 def rows_checked_per_table(sources: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Rows each table's checks looked at: every row read, less those skipped with a declared
-    reason (screen failures, deletions), which no check sees."""
+    reason before any check (screen failures, deletions); a duplicate was checked, then kept
+    once."""
     rows: dict[str, int] = {}
     for source in sources:
         if source.get("table") and not source.get("skipped_whole"):
-            seen = source["rows_read"] - source["rows_skipped"]
+            checked_first = source.get("skipped_reasons", {}).get(CHECKED_THEN_SKIPPED, 0)
+            seen = source["rows_read"] - source["rows_skipped"] + checked_first
             rows[source["table"]] = rows.get(source["table"], 0) + seen
     return rows

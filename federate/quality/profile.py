@@ -131,9 +131,12 @@ def _summarise(
     where = f"{value} IS NOT NULL"
     if table.profile_by:
         where += f" AND {sql_ident(table.profile_by)} = {sql_str(group)}"
-    width = (float(high) - float(low)) / BINS or 1.0
-    edges = [float(low) + i * width for i in range(BINS + 1)]
-    bin_of = f"least(greatest(floor(({value} - {float(low)!r}) / {width!r}), 0), {BINS - 1})"
+    start, stop = float(low), float(high)
+    if stop <= start:  # one value only: a bin of width 1 around it
+        start, stop = start - 0.5, stop + 0.5
+    width = (stop - start) / BINS
+    edges = [start + i * width for i in range(BINS + 1)]
+    bin_of = f"least(greatest(floor(({value} - {start!r}) / {width!r}), 0), {BINS - 1})"
     rows = con.sql(
         f"SELECT site, count(*), min({value}), quantile_cont({value}, [0.25, 0.5, 0.75]), "
         f"max({value}), histogram({bin_of}) FROM {source} WHERE {where} GROUP BY site ORDER BY site"
