@@ -35,7 +35,7 @@ from federate.ingest.quarantine import Collector
 from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
 from federate.ingest.report import build_report
 from federate.privacy.gate import local_id_columns, mask_records
-from federate.quality.bundle_page import Previous, assess, render
+from federate.quality.bundle_page import Previous, Profiled, assess, profile_tables, render
 from federate.schema import Schema
 
 
@@ -90,11 +90,13 @@ def seal_bundle(
     go to ``site_copy``, which is never part of the bundle."""
     quarantine = failures.table()
     warning_table = _unquarantined(warnings.table(), quarantine)
-    site_report = _write_records(site_copy, stage, submission, tally, quarantine, warning_table)
+    tables = {t.name: table_path(stage, t.name) for t in submission.schema}
+    profiled = profile_tables(tables, submission.schema, submission.previous)
+    site_report = _write_records(site_copy, profiled, submission, tally, quarantine, warning_table)
     hidden = local_id_columns(submission.adapter)
     leaving = mask_records(quarantine, hidden)
     masked = mask_records(warning_table, hidden)
-    report = _write_records(stage, stage, submission, tally, leaving, masked)
+    report = _write_records(stage, profiled, submission, tally, leaving, masked)
     pq.write_table(leaving, stage / QUARANTINE, compression="zstd")
     manifest = _manifest(stage, submission, tally, quarantine)
     manifest["files"] = seal(stage)
@@ -122,14 +124,18 @@ def _unquarantined(warnings: pa.Table, quarantine: pa.Table) -> pa.Table:
         .aggregate([])
     )
     kept = warnings.join(held, ["source_file", "source_row"], join_type="left anti")
-    return kept.select(warnings.column_names).cast(warnings.schema).sort_by(
-        [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
+    return (
+        kept.select(warnings.column_names)
+        .cast(warnings.schema)
+        .sort_by(
+            [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
+        )
     )
 
 
 def _write_records(
     folder: Path,
-    stage: Path,
+    profiled: Profiled,
     submission: Submission,
     tally: Tally,
     quarantine: pa.Table,
@@ -147,9 +153,8 @@ def _write_records(
         warnings,
         tally.columns,
     )
-    tables = {t.name: table_path(stage, t.name) for t in submission.schema}
     records = pa.concat_tables([quarantine, warnings])
-    quality = assess(report, tables, submission.schema, records, submission.previous)
+    quality = assess(report, submission.schema, records, profiled)
     report["quality"] = quality.to_json()
     write_json(folder / REPORT, report)
     (folder / REPORT_HTML).write_text(render(report, quality, submission.previous), "utf-8")

@@ -57,31 +57,48 @@ class Quality:
         }
 
 
+@dataclass(frozen=True)
+class Profiled:
+    """What the tables look like: the same for the bundle's page and the site's copy."""
+
+    visits: Visits
+    distributions: list[Distribution]
+    changes: list[Change] | None
+
+
+def profile_tables(
+    tables: Mapping[str, Path], schema: Schema, previous: Previous | None = None
+) -> Profiled:
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        files = {name: [path] for name, path in tables.items() if path.exists()}
+        changes = None
+        if previous is not None and previous.same_key:
+            changes = compare(con, schema, tables, previous.tables)
+        return Profiled(
+            completeness(con, files, schema), distributions(con, files, schema), changes
+        )
+    finally:
+        con.close()
+
+
 def assess(
-    report: Mapping[str, Any],
-    tables: Mapping[str, Path],
-    schema: Schema,
-    records: pa.Table,
-    previous: Previous | None = None,
+    report: Mapping[str, Any], schema: Schema, records: pa.Table, profiled: Profiled
 ) -> Quality:
-    """The checks, causes, profile and changes of one bundle; ``records`` are its quarantine
-    and warnings together (severity says which)."""
+    """The checks and causes of one bundle, with its tables' profile; ``records`` are its
+    quarantine and warnings together (severity says which)."""
     con = duckdb.connect(config={"threads": 1})
     try:
         con.register("records", records)
         failing, rules = _failing(con)
         checks = run_checks(schema, rows_checked_per_table(report["sources"]), failing, rules)
-        files = {name: [path] for name, path in tables.items() if path.exists()}
-        changes = None
-        if previous is not None and previous.same_key:
-            changes = compare(con, schema, tables, previous.tables)
         return Quality(
             checks,
             _causes(con),
             _follow_on(con),
-            completeness(con, files, schema),
-            distributions(con, files, schema),
-            changes,
+            profiled.visits,
+            profiled.distributions,
+            profiled.changes,
         )
     finally:
         con.close()

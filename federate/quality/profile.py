@@ -70,15 +70,15 @@ def completeness(con: duckdb.DuckDBPyConnection, files: Files, schema: Schema) -
         sql = f"SELECT site, count(DISTINCT subject_id) FROM {source} GROUP BY site"
         expected = {site: n for site, n in con.sql(sql).fetchall()}
     seen: dict[tuple[str, str, str], int] = {}
-    for table in schema:
-        if not files.get(table.name) or VISIT not in table.names:
-            continue
-        sql = (
-            f"SELECT site, {VISIT}, count(DISTINCT subject_id) FROM {_read(files[table.name])} "
-            f"WHERE {VISIT} IS NOT NULL GROUP BY ALL"
-        )
-        for site, visit, n in con.sql(sql).fetchall():
-            seen[(site, table.name, visit)] = n
+    parts = [
+        f"SELECT site, {sql_str(table.name)}, {VISIT}, count(DISTINCT subject_id) "
+        f"FROM {_read(files[table.name])} WHERE {VISIT} IS NOT NULL GROUP BY ALL"
+        for table in schema
+        if files.get(table.name) and VISIT in table.names
+    ]
+    if parts:  # one query: DuckDB reads the tables side by side
+        for site, name, visit, n in con.sql(" UNION ALL ".join(parts)).fetchall():
+            seen[(site, name, visit)] = n
     order = list(schema.visit_windows)
     visits = sorted(
         {v for _, _, v in seen}, key=lambda v: (order.index(v) if v in order else 99, v)
@@ -104,54 +104,45 @@ def distributions(
 def _profile(
     con: duckdb.DuckDBPyConnection, files: Sequence[Path], table: Table, column: Column
 ) -> list[Distribution]:
-    value, source = sql_ident(column.name), _read(files)
+    """One query per column: each group's range (an analyte's), then every site's summary on
+    that group's bins (one bin of width 1 around a value that is alone)."""
+    value = sql_ident(column.name)
     by = sql_ident(table.profile_by) if table.profile_by else "''"
     unit = "any_value(unit)" if table.profile_by and "unit" in table.names else "NULL"
-    groups = con.sql(
-        f"SELECT {by}, min({value}), max({value}), {unit} FROM {source} "
-        f"WHERE {value} IS NOT NULL GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    return [
-        _summarise(con, source, table, column, group, low, high, unit_of or column.unit or "")
-        for group, low, high, unit_of in groups
-    ]
-
-
-def _summarise(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    table: Table,
-    column: Column,
-    group: str,
-    low: float,
-    high: float,
-    unit: str,
-) -> Distribution:
-    value = sql_ident(column.name)
-    where = f"{value} IS NOT NULL"
-    if table.profile_by:
-        where += f" AND {sql_ident(table.profile_by)} = {sql_str(group)}"
-    start, stop = float(low), float(high)
-    if stop <= start:  # one value only: a bin of width 1 around it
-        start, stop = start - 0.5, stop + 0.5
-    width = (stop - start) / BINS
-    edges = [start + i * width for i in range(BINS + 1)]
-    bin_of = f"least(greatest(floor(({value} - {start!r}) / {width!r}), 0), {BINS - 1})"
     rows = con.sql(
-        f"SELECT site, count(*), min({value}), quantile_cont({value}, [0.25, 0.5, 0.75]), "
-        f"max({value}), histogram({bin_of}) FROM {source} WHERE {where} GROUP BY site ORDER BY site"
+        f"""WITH v AS (SELECT site, {by} AS g, {value} AS x FROM {_read(files)}
+                       WHERE {value} IS NOT NULL),
+        r AS (SELECT g, min(x) - CASE WHEN min(x) = max(x) THEN 0.5 ELSE 0 END AS lo,
+                     max(x) + CASE WHEN min(x) = max(x) THEN 0.5 ELSE 0 END AS hi
+              FROM v GROUP BY g),
+        u AS (SELECT {by} AS g, {unit} AS unit FROM {_read(files)} GROUP BY 1)
+        SELECT g, any_value(r.lo), any_value(r.hi), any_value(u.unit), site, count(*), min(x),
+               quantile_cont(x, [0.25, 0.5, 0.75]), max(x),
+               histogram(least(greatest(floor((x - r.lo) / ((r.hi - r.lo) / {BINS})), 0),
+                               {BINS - 1}))
+        FROM v JOIN r USING (g) LEFT JOIN u USING (g) GROUP BY g, site ORDER BY g, site"""
     ).fetchall()
-    per_site = {
-        site: Summary(n, float(lo), float(q[0]), float(q[1]), float(q[2]), float(hi), _counts(hist))
-        for site, n, lo, q, hi, hist in rows
-    }
+    out: dict[str, Distribution] = {}
+    for g, lo, hi, unit_of, site, n, low, q, high, hist in rows:
+        if g not in out:
+            out[g] = _distribution(table, column, g, float(lo), float(hi), unit_of)
+        out[g].per_site[site] = Summary(
+            n, float(low), float(q[0]), float(q[1]), float(q[2]), float(high), _counts(hist)
+        )
+    return list(out.values())
+
+
+def _distribution(
+    table: Table, column: Column, group: str, start: float, stop: float, unit: str | None
+) -> Distribution:
+    width = (stop - start) / BINS
     return Distribution(
         table.name,
         column.name,
         group,
-        unit,
-        edges,
-        per_site,
+        unit or column.unit or "",
+        [start + i * width for i in range(BINS + 1)],
+        {},
         (_num(column.min), _num(column.max)),
         (_num(column.warn_min), _num(column.warn_max)),
         title=f"{table.name}.{column.name}" + (f" ({group})" if group else ""),
