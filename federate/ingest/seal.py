@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from federate import __version__
@@ -32,7 +31,7 @@ from federate.bundle.manifest import (
 from federate.bundle.signing import SigningKey
 from federate.ingest.accounts import SourceAccount
 from federate.ingest.quarantine import Collector
-from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
+from federate.ingest.quarantine_xlsx import write_quarantine_csv, write_quarantine_xlsx
 from federate.ingest.report import build_report
 from federate.privacy.gate import local_id_columns, mask_records
 from federate.quality.bundle_page import Previous, Profiled, assess, profile_tables, render
@@ -143,8 +142,7 @@ def _write_records(
 ) -> dict[str, Any]:
     """The quarantine as CSV and Excel, and the report, into ``folder``; returns the report."""
     folder.mkdir(parents=True, exist_ok=True)
-    pa_csv.write_csv(quarantine, folder / QUARANTINE_CSV)
-    write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings)
+    write_quarantine_csv(folder / QUARANTINE_CSV, quarantine, submission.adapter.spreadsheet)
     report = build_report(
         submission.adapter,
         submission.submission_id,
@@ -156,6 +154,7 @@ def _write_records(
     records = pa.concat_tables([quarantine, warnings])
     quality = assess(report, submission.schema, records, profiled)
     report["quality"] = quality.to_json()
+    write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings, quality.causes)
     write_json(folder / REPORT, report)
     (folder / REPORT_HTML).write_text(render(report, quality, submission.previous), "utf-8")
     return report
