@@ -133,7 +133,7 @@ def history(
     catalog = read_catalog(wh)
     check_site(site, catalog)
     current = catalog.current.get(site)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "seq": e.seq,
             "time_utc": e.time_utc,
@@ -146,7 +146,19 @@ def history(
         }
         for e in catalog.site_history(site)
     ]
-    emit_table(_table(rows, _history_schema()), fmt, title=f"History of {site}")
+    if fmt is Format.TABLE:
+        _show(
+            [
+                {"#": r["seq"], "time (UTC)": _minute(r["time_utc"]),
+                 "action": f"{r['action']}{', current' if r['current'] else ''}",
+                 "submission": r["submission_id"], "by": r["operator"],
+                 "rows": sum(v for t, v in r.items() if t in _table_names() and v)}
+                for r in rows
+            ],
+            f"History of {site}",
+        )  # fmt: skip
+    else:
+        emit_table(_table(rows, _history_schema()), fmt, title=f"History of {site}")
     raise typer.Exit(0)
 
 
@@ -158,7 +170,7 @@ def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
 
     catalog = read_catalog(wh)
     last = {e.site: e for e in catalog.history}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for site in sorted(set(registry.site_names()) | set(catalog.current)):
         sub = catalog.submissions.get(catalog.current.get(site, ""))
         rows.append(
@@ -170,8 +182,46 @@ def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
                 **_table_rows(sub.rows if sub else {}),
             }
         )
-    emit_table(_table(rows, _status_schema()), fmt, title=f"Warehouse {wh}")
+    if fmt is Format.TABLE:
+        _show(
+            [
+                {"site": r["site"], "submission": r["submission_id"] or "(none)",
+                 "published (UTC)": _minute(r["published_utc"]), "by": r["operator"] or "",
+                 "patients": r.get("subjects"),
+                 "rows": sum(v for t, v in r.items() if t in _table_names() and v)}
+                for r in rows
+            ],
+            f"Warehouse {wh}",
+        )  # fmt: skip
+    else:
+        emit_table(_table(rows, _status_schema()), fmt, title=f"Warehouse {wh}")
     raise typer.Exit(0)
+
+
+def _minute(time_utc: str | None) -> str:
+    return (time_utc or "")[:16].replace("T", " ")
+
+
+def _show(rows: list[dict[str, Any]], title: str) -> None:
+    """A table that fits 100 columns with every submission id whole, so it can be copied into
+    `pool rollback --to`; the rows per table are in --format json or csv."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from federate.output import out_console
+
+    view = RichTable(title=title, title_justify="left", header_style="bold")
+    for name in rows[0] if rows else ("site", "submission"):
+        whole = name in ("site", "submission", "time (UTC)", "published (UTC)")
+        widest = max((len(str(r[name])) for r in rows), default=0) if whole else None
+        if name in ("#", "patients", "rows"):
+            view.add_column(name, justify="right", no_wrap=True)
+        else:
+            view.add_column(name, no_wrap=whole, min_width=widest)
+    for row in rows:
+        view.add_row(*(Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
+                       for v in row.values()))  # fmt: skip
+    out_console.print(view)
 
 
 def _table_names() -> list[str]:
@@ -212,24 +262,55 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 
 def _emit_event(event: Event, wh: Path, fmt: Format, verb: str) -> None:
-    """A publish or rollback: the event as JSON on stdout, or a summary on stderr."""
+    """A publish or rollback: the event as JSON on stdout, or a summary on stderr; both say
+    how many rows the site's ingest quarantined and what changed against the submission it
+    replaces."""
+    change = _change(event, wh)
     if fmt is Format.JSON:
-        print_json({"warehouse": str(wh), **asdict(event)})
+        print_json({"warehouse": str(wh), **asdict(event), **change})
     else:
-        _event_summary(event, verb)
+        _event_summary(event, verb, change)
 
 
-def _event_summary(event: Event, verb: str) -> None:
+def _change(event: Event, wh: Path) -> dict[str, Any]:
+    import json
+
+    from federate.bundle.manifest import MANIFEST
+
+    catalog = read_catalog(wh)
+    before = catalog.submissions.get(event.previous or "")
+    sub = catalog.submissions[event.submission_id]
+    manifest = json.loads((wh / sub.path / MANIFEST).read_text("utf-8"))
+    rows_before = before.rows if before else {}
+    return {
+        "rows_quarantined": int(manifest.get("quarantine", {}).get("rows", 0)),
+        "rows_before": {t: rows_before.get(t, 0) for t in event.rows} if before else None,
+    }
+
+
+def _event_summary(event: Event, verb: str, change: dict[str, Any]) -> None:
     from rich.table import Table as RichTable
 
     err.print(f"[bold]{verb}[/] {event.site}: {event.submission_id}")
+    before = change["rows_before"]
     view = RichTable(header_style="bold")
     view.add_column("table")
     view.add_column("rows", justify="right")
+    if before is not None:
+        view.add_column("before", justify="right")
+        view.add_column("change", justify="right")
     for table, count in event.rows.items():
-        view.add_row(table, f"{count:,}")
+        cells = [table, f"{count:,}"]
+        if before is not None:
+            cells += [f"{before[table]:,}", f"{count - before[table]:+,}"]
+        view.add_row(*cells)
     err.print(view)
     previous = event.previous or "none"
     err.print(f"  replaces {previous}; manifest sha256 {event.manifest_sha256[:16]}…")
+    if change["rows_quarantined"]:
+        err.print(
+            f"  the site's ingest quarantined {change['rows_quarantined']:,} row(s) "
+            "(quarantine.parquet in the submission)"
+        )
     if event.log_head:
         err.print(f"  audit log head {event.log_head} (keep it: `pool verify` checks against it)")
