@@ -43,6 +43,14 @@ class Format(StrEnum):
     JSON = "json"
 
 
+class SummaryFormat(StrEnum):
+    """Formats of a command that does something and reports it (ingest, pool add): a summary
+    for people, or JSON for machines; a CSV of a summary would mean nothing."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
 class DataFormat(StrEnum):
     """Formats of released results (query, analyses): Parquet needs --out FILE."""
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from federate.output import Format, err, print_json
+from federate.output import SummaryFormat, err, print_json
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -48,8 +48,8 @@ def ingest_command(
         str | None, typer.Option(help="Who runs the ingest (default: the login name).")
     ] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", help="table (summary) or json (the report).")
-    ] = Format.TABLE,
+        SummaryFormat, typer.Option("--format", help="table (summary) or json (the report).")
+    ] = SummaryFormat.TABLE,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -129,9 +129,9 @@ def _progress_bar() -> Iterator[Callable[[str, int], None]]:
         yield on_progress
 
 
-def _report(result: IngestResult, fmt: Format) -> None:
+def _report(result: IngestResult, fmt: SummaryFormat) -> None:
     """The whole report as JSON on stdout, or a summary on stderr."""
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         print_json(
             {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
         )

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from federate.output import Format
+from federate.output import Format, SummaryFormat
 
 # federate.query.sandbox.Limits (seconds, memory), federate.query.disclosure.DEFAULT_MIN_CELL,
 # federate.synth.DEFAULT_SEED and federate.synth.sites.DEFAULT_PATIENTS.
@@ -33,7 +33,7 @@ WarehouseOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
 SummaryFormatOpt = Annotated[
-    Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
+    SummaryFormat, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
 ]
 OperatorOpt = Annotated[
     str | None, typer.Option(help="Who does it, for the record (default: the login name).")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from federate.cli.options import FormatOpt, OperatorOpt, SummaryFormatOpt, WarehouseOpt
-from federate.output import Format, err, print_json
+from federate.output import Format, SummaryFormat, err, print_json
 from federate.warehouse.catalog import check_site, read_catalog
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def add(
     bundle: Annotated[Path, typer.Argument(help="A bundle written by `federate ingest`.")],
     wh: WarehouseOpt,
     operator: OperatorOpt = None,
-    fmt: SummaryFormatOpt = Format.TABLE,
+    fmt: SummaryFormatOpt = SummaryFormat.TABLE,
 ) -> None:
     """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
@@ -67,13 +67,13 @@ def trust(
 
 
 @pool_app.command("verify")
-def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
+def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = SummaryFormat.TABLE) -> None:
     """Check the audit log's hash chain and head, and every kept submission's files and
     signature. Exit 3 when anything was altered, removed or truncated."""
     from federate.warehouse import publish
 
     result = publish.verify_warehouse(wh)
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         print_json(result)
     else:
         err.print(
@@ -87,7 +87,7 @@ def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
 def report(
     wh: WarehouseOpt,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write (replaced whole).")],
-    fmt: SummaryFormatOpt = Format.TABLE,
+    fmt: SummaryFormatOpt = SummaryFormat.TABLE,
 ) -> None:
     """Write the pool's data-quality report: rows and quarantine per site and table, each
     site's checks, completeness by visit, key values compared across sites, and the
@@ -98,7 +98,7 @@ def report(
     from federate.warehouse.pool_report import write_pool_report
 
     written = write_pool_report(wh, out)
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         print_json(written)
     else:
         err.print(f"[green]Wrote[/] {out} ({len(written['sites'])} site(s))")
@@ -111,7 +111,7 @@ def rollback(
     to: Annotated[str, typer.Option("--to", help="The kept submission_id to make current.")],
     wh: WarehouseOpt,
     operator: OperatorOpt = None,
-    fmt: SummaryFormatOpt = Format.TABLE,
+    fmt: SummaryFormatOpt = SummaryFormat.TABLE,
 ) -> None:
     """Make an earlier kept submission the site's current data again (recorded in history)."""
     from federate.warehouse import publish
@@ -261,12 +261,12 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _emit_event(event: Event, wh: Path, fmt: Format, verb: str) -> None:
+def _emit_event(event: Event, wh: Path, fmt: SummaryFormat, verb: str) -> None:
     """A publish or rollback: the event as JSON on stdout, or a summary on stderr; both say
     how many rows the site's ingest quarantined and what changed against the submission it
     replaces."""
     change = _change(event, wh)
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         print_json({"warehouse": str(wh), **asdict(event), **change})
     else:
         _event_summary(event, verb, change)
