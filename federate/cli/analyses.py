@@ -82,7 +82,7 @@ def run(
     out: OutOpt = None,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Also draw the analysis's figure to FILE.png."),
+        typer.Option("--plot", help="Also draw the analysis's figure to FILE.png, .svg or .pdf."),
     ] = None,
     rows: Annotated[
         bool,
@@ -122,6 +122,9 @@ def run(
     raise typer.Exit(0)
 
 
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
 def _check_outputs(
     analysis: Analysis, fmt: DataFormat, out: Path | None, plot: Path | None, rows: bool
 ) -> None:
@@ -133,6 +136,12 @@ def _check_outputs(
     if plot is not None and (not analysis.plot or rows):
         drawn = ", ".join(a.name for a in registry.ANALYSES if a.plot)
         raise UsageError(f"--plot is for {drawn} (not --rows)", code="no-plot")
+    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(
+            f"--plot {plot}: a figure is written as {', '.join(PLOT_FORMATS)}, by the name's "
+            "suffix",
+            code="bad-plot",
+        )
 
 
 def _emit_listing(
