@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from federate.analyses import Analysis, Result
     from federate.query.sandbox import Limits
 
-analyses_app = typer.Typer(help="List and run the trial's named analyses.", no_args_is_help=True)
+analyses_app = typer.Typer(
+    help="List and run the trial's named analyses.\n\n"
+    "Example: federate analyses run primary-endpoint --warehouse wh",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +40,10 @@ def register(app: typer.Typer) -> None:
 def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """List the named analyses, their parts and SQL files, and what they offer."""
+    """List the named analyses, their parts and SQL files, and what they offer.
+
+    Example: federate analyses list --format json
+    """
     import pyarrow as pa
 
     from federate import analyses as registry
@@ -100,7 +107,9 @@ def run(
 
     blinded (default): pooled over arms, no sequence, product, dose or arm. unblinded: by
     arm, recorded in the warehouse's audit log. Every table is released with disclosure
-    control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
+    control; suppressed cells read \\[c] (null, with "suppressed": true, in JSON/Parquet).
+
+    Example: federate analyses run primary-endpoint --warehouse wh --plot gel.pdf
     """
     from federate import analyses as registry
     from federate.query.sandbox import Limits

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from federate.warehouse.catalog import Event
 
 pool_app = typer.Typer(
-    help="Publish site bundles into the central warehouse, atomically, with history.",
+    help="Publish site bundles into the central warehouse, atomically, with history.\n\n"
+    "Example: federate pool add bundles/italy --warehouse wh",
     no_args_is_help=True,
 )
 
@@ -41,6 +42,8 @@ def add(
     checksums, row counts, schema version, rows of another site or submission, a
     submission already published, or one older than the submission in place. A site's
     first bundle pins its signing key (said on stderr, recorded in the log).
+
+    Example: federate pool add bundles/italy --warehouse wh
     """
     from federate.warehouse import publish
 
@@ -58,7 +61,10 @@ def trust(
     wh: WarehouseOpt,
     operator: OperatorOpt = None,
 ) -> None:
-    """Trust a site's signing key from now on (recorded in the audit log)."""
+    """Trust a site's signing key from now on (recorded in the audit log).
+
+    Example: federate pool trust italy ed25519:BASE64… --warehouse wh
+    """
     from federate.warehouse import publish
 
     publish.trust(site, public_key, wh, operator=operator)
@@ -69,7 +75,10 @@ def trust(
 @pool_app.command("verify")
 def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = SummaryFormat.TABLE) -> None:
     """Check the audit log's hash chain and head, and every kept submission's files and
-    signature. Exit 3 when anything was altered, removed or truncated."""
+    signature. Exit 3 when anything was altered, removed or truncated.
+
+    Example: federate pool verify --warehouse wh --format json
+    """
     from federate.warehouse import publish
 
     result = publish.verify_warehouse(wh)
@@ -113,7 +122,10 @@ def rollback(
     operator: OperatorOpt = None,
     fmt: SummaryFormatOpt = SummaryFormat.TABLE,
 ) -> None:
-    """Make an earlier kept submission the site's current data again (recorded in history)."""
+    """Make an earlier kept submission the site's current data again (recorded in history).
+
+    Example: federate pool rollback italy --to italy-20261207T101500Z-1a2b3c4d --warehouse wh
+    """
     from federate.warehouse import publish
 
     event = publish.rollback(site, to, wh, operator=operator)
@@ -127,7 +139,10 @@ def history(
     wh: WarehouseOpt,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Every publish of a site's data: time, operator, rows, manifest hash, which is current."""
+    """Every publish of a site's data: time, operator, rows, manifest hash, which is current.
+
+    Example: federate pool history italy --warehouse wh
+    """
     from federate.output import emit_table
 
     catalog = read_catalog(wh)
@@ -164,7 +179,10 @@ def history(
 
 @pool_app.command("status")
 def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
-    """The current submission and its rows per table, for every site."""
+    """The current submission and its rows per table, for every site.
+
+    Example: federate pool status --warehouse wh
+    """
     from federate.adapters import registry
     from federate.output import emit_table
 
