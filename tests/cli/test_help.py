@@ -32,3 +32,10 @@ def test_help_has_an_example(path: tuple[str, ...], capsys: pytest.CaptureFixtur
     code, out, _ = cli(capsys, *path, "--help")
     assert code == 0
     assert "Example: federate " in out
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_a_flag_shows_no_type(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, *path, "--help")
+    assert code == 0
+    assert "<bool>" not in out
