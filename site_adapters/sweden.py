@@ -89,6 +89,7 @@ SWEDEN = SiteAdapter(
     title="Sweden (SE national trial): SPSS files with value labels",
     reader=SpssReader(decode=LABELLED),
     format="spss",
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=",",
         group="\u00a0",  # Swedish locales write a no-break space; any space reads
