@@ -17,8 +17,10 @@ again; a record with a value not in that form is quarantined, naming the item). 
 are added next to an item, never instead of it: ``ITEM@unit`` (the unit's symbol, from the
 ItemData's MeasurementUnitRef, else the item's only declared unit) for items with units, and
 with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text in the reader's
-``language``; null when the code is not in the list, counted in the facts; a code list whose
-language cannot be told is refused) for coded items.
+``language``; a code without one, an EnumeratedItem's, is its own label; a value the list lacks
+is yielded as written, never null, so the adapter's ``Code`` quarantines it showing the value,
+and the facts name the list, ``code_list.ITEM@decode``; a code list whose language cannot be
+told is refused) for coded items.
 
 Records the source system deleted but still exports (OpenClinica's removed subjects, events,
 forms and item groups, ``odm_removal``) are not rows: each occurrence under one is handed back
@@ -42,7 +44,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.base import (
+    CODE_LIST,
+    ROW_COLUMN,
+    Reader,
+    Reject,
+    Source,
+    code_list_text,
+    file_version,
+)
 from federate.readers.odm_meta import ItemGroupDef, Metadata
 from federate.readers.odm_removal import OPENCLINICA_REMOVALS, REMOVED_REASON, Removal
 from federate.readers.odm_values import number_problem, number_type, numbers
@@ -290,6 +300,7 @@ class OdmReader(Reader):
             # not to be reported as unknown columns when an adapter leaves them unused.
             columns = self.columns(source)
             decoded = {c.removesuffix(DECODE_SUFFIX) for c in columns if c.endswith(DECODE_SUFFIX)}
+            facts |= _code_lists(info.metadata, sorted(decoded), self.language)
             structure = [c for c in columns if c in _STRUCTURE or c.endswith(UNIT_SUFFIX)]
             facts["system_columns"] = ",".join([*structure, *sorted(decoded)])
         return facts
@@ -327,11 +338,26 @@ def _unit(oid: str, only: str | None, meta: Metadata) -> Getter:
 
 
 def _decode(oid: str, decodes: dict[str, str | None]) -> Getter:
+    """A coded item's label; the value as written where the code list gives it none (a value
+    outside the list is never nulled: the adapter's code list reports it)."""
+
     def get(occ: Occurrence) -> str | None:
         value = occ.items.get(oid)
-        return None if value is None else decodes.get(value)
+        label = None if value is None else decodes.get(value)
+        return value if label is None else label
 
     return get
+
+
+def _code_lists(meta: Metadata, items: list[str], language: str | None) -> dict[str, str]:
+    """The code list each decoded item is read through, for the rule of its quarantine."""
+    facts = {}
+    labels = f", labels in {language}" if language else ""
+    for oid in items:
+        codes = meta.codelists[meta.items[oid].codelist or ""]
+        what = f"the export's code list {codes.oid} (item {oid}{labels})"
+        facts[CODE_LIST + oid + DECODE_SUFFIX] = code_list_text(what, list(codes.decodes.items()))
+    return facts
 
 
 def _decodable(meta: Metadata, oid: str, value: str) -> bool:

@@ -11,8 +11,8 @@ Value labels are often partial (only the missing codes labelled, say), so a labe
 yielded as its codes unless the adapter names it in ``decode``, declaring it a closed code list.
 A decoded variable is text: each value's label, or, for a value the label set lacks, the code
 itself as text ("3") so the adapter's ``Code`` parser quarantines it as ``unknown-code``. The label
-sets used are reported in ``source_facts`` (``value_labels.<variable>``) for the manifest, and so
-the engine can name the label set in the quarantine rule.
+sets used are reported in ``source_facts`` (``code_list.<variable>``, ``base.CODE_LIST``) for the
+manifest, and so the engine can name the label set in the quarantine rule.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyreadstat
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.base import CODE_LIST, ROW_COLUMN, Reader, Reject, Source, file_version
 
 if TYPE_CHECKING:
     import polars as pl
@@ -140,7 +140,9 @@ class SpssReader(Reader):
         if meta.file_label:
             facts["file_label"] = meta.file_label
         facts |= {
-            f"value_labels.{v.name}": v.decoded.describe() for v in meta.variables if v.decoded
+            CODE_LIST + v.name: f"the file's value labels {v.decoded.describe()}"
+            for v in meta.variables
+            if v.decoded
         }
         facts |= {f"user_missing.{name}": codes for name, codes in meta.user_missing.items()}
         facts |= {f"shown_as.{v.name}": v.shown_as for v in meta.variables if v.shown_as}

@@ -667,6 +667,54 @@ def test_decodes_are_in_the_declared_language_else_untagged_else_the_only_text(
     assert english.column("I_T" + UNIT_SUFFIX).to_pylist() == ["s", None]
 
 
+CODED = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="1.3">
+ <Study OID="S"><MetaDataVersion OID="v1" Name="v1">
+  <ItemGroupDef OID="IG_C" Name="C"><ItemRef ItemOID="I_SEX"/><ItemRef ItemOID="I_ARM"/>
+  </ItemGroupDef>
+  <ItemDef OID="I_SEX" Name="SEX" DataType="integer"><CodeListRef CodeListOID="CL_SEX"/></ItemDef>
+  <ItemDef OID="I_ARM" Name="ARM" DataType="text"><CodeListRef CodeListOID="CL_ARM"/></ItemDef>
+  <CodeList OID="CL_SEX" Name="sex" DataType="integer">
+   <CodeListItem CodedValue="1"><Decode><TranslatedText xml:lang="es">Mujer</TranslatedText>
+   </Decode></CodeListItem>
+   <CodeListItem CodedValue="2"><Decode><TranslatedText xml:lang="es">Hombre</TranslatedText>
+   </Decode></CodeListItem></CodeList>
+  <CodeList OID="CL_ARM" Name="arm" DataType="text">
+   <EnumeratedItem CodedValue="A"/><EnumeratedItem CodedValue="B"/></CodeList>
+ </MetaDataVersion></Study>
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1"><SubjectData SubjectKey="A">
+  <StudyEventData StudyEventOID="E"><FormData FormOID="F">
+   <ItemGroupData ItemGroupOID="IG_C"><ItemData ItemOID="I_SEX" Value="2"/>
+    <ItemData ItemOID="I_ARM" Value="B"/></ItemGroupData>
+   <ItemGroupData ItemGroupOID="IG_C"><ItemData ItemOID="I_SEX" Value="7"/>
+    <ItemData ItemOID="I_ARM" Value="C"/></ItemGroupData>
+   <ItemGroupData ItemGroupOID="IG_C"><ItemData ItemOID="I_SEX" IsNull="Yes"/></ItemGroupData>
+ </FormData></StudyEventData></SubjectData></ClinicalData></ODM>
+"""
+
+
+def test_a_value_outside_its_code_list_is_kept_as_written_and_the_list_named(
+    tmp_path: Path,
+) -> None:
+    """ODM: an ItemData value of a coded item is one of its CodeList's CodedValues. A value that
+    is none (7) decoded to nothing, so an optional item pooled empty: it is yielded as written,
+    for the adapter's code list to quarantine, and the facts name the list it broke. An
+    EnumeratedItem has no Decode: its code is its label."""
+    path = tmp_path / "coded.xml"
+    path.write_text(CODED, "utf-8")
+    reader = OdmReader(decode=True, language="es")
+    table, rejects = read(path, "IG_C", reader)
+    assert rejects == []
+    assert table.column("I_SEX" + DECODE_SUFFIX).to_pylist() == ["Hombre", "7", None]
+    assert table.column("I_ARM" + DECODE_SUFFIX).to_pylist() == ["B", "C", None]
+    facts = reader.source_facts(Source(path, path.name, "IG_C"))
+    assert facts["code_list.I_SEX@decode"] == (
+        "the export's code list CL_SEX (item I_SEX, labels in es): 1 = Mujer, 2 = Hombre"
+    )
+    assert facts["code_list.I_ARM@decode"].endswith("(item I_ARM, labels in es): A, B")
+    assert facts["undecoded_values"] == "2"
+
+
 @pytest.mark.parametrize("language", [None, "fr"])
 def test_a_decode_the_language_does_not_settle_is_refused_not_guessed(
     tmp_path: Path, language: str | None

@@ -97,7 +97,7 @@ def test_values_equal_pyreadstat_reading_the_whole_file(path: Path) -> None:
             expected = [as_text(v) for v in labelled.get_column(name).to_list()]
             # Stata names its label sets; SPSS label sets are anonymous: named by the variable.
             set_name = meta.variable_to_label[name] if path.suffix == ".dta" else name
-            assert facts[f"value_labels.{name}"].startswith(f"{set_name}: "), facts
+            assert facts[f"code_list.{name}"].startswith(f"the file's value labels {set_name}: ")
         elif fmt in DATES_PYREADSTAT_LEAVES_AS_NUMBERS:
             seconds = plain.get_column(name).to_list()
             expected = [
@@ -135,8 +135,8 @@ def test_user_missing_codes_are_reported_and_labels_decoded_only_where_asked() -
     # z has a label on 999 only: not asked for, so it stays a number (-9 and 999 are missing).
     assert table.column("z").to_pylist() == [None, None, 1.234, None, 3.14159, None]
     facts = reader.source_facts(Source(path, path.name))
-    assert facts["value_labels.x"] == "x: 1 = red, 2 = green, 3 = blue"
-    assert "value_labels.z" not in facts
+    assert facts["code_list.x"] == "the file's value labels x: 1 = red, 2 = green, 3 = blue"
+    assert "code_list.z" not in facts
     assert facts["user_missing.x"] == "7; 8; 99"
     assert facts["user_missing.z"] == "-999 thru 0; 999"
     assert facts["encoding"] == "windows-1252"
@@ -222,7 +222,7 @@ def test_a_swedish_file_reads_back(tmp_path: Path, suffix: str) -> None:
         "encoding": "UTF-8",
         "cases": "5",
         "file_label": "MESEMS besök",
-        "value_labels.kön": "kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
+        "code_list.kön": "the file's value labels kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
         "user_missing.kön": "99",
         "user_missing.vikt": "990 thru 999",
         "shown_as.besöksdatum": "%Y/%m/%d",  # SDATE10: how SPSS shows the dates
