@@ -252,6 +252,24 @@ def test_a_code_list_without_spanish_and_two_languages_stops_the_run(
     assert "Traceback" not in err and not (tmp_path / "b").exists()
 
 
+def test_a_code_outside_its_code_list_is_quarantined_showing_it_never_emptied(
+    tmp_path: Path, site_key: SiteKey
+) -> None:
+    """The spec: codes not in the list are quarantined. Recovery is optional: its code 7, which
+    CL_RECUPERACION lacks, decoded to nothing and the relapse pooled with no recovery, exit 0."""
+    path = oc.write(tmp_path / "export", numbers="text", languages="untagged", removed=False)
+    text = path.read_text("utf-8")
+    written = 'ItemOID="I_BROTE_RECUPERACION" Value="1"'
+    assert text.count(written) == 1
+    path.write_text(text.replace(written, 'ItemOID="I_BROTE_RECUPERACION" Value="7"'), "utf-8")
+    result = run(tmp_path / "export", tmp_path / "bundle", site_key)
+    bad = result.quarantine.to_pylist()
+    got = [(r["table"], r["column"], r["value"], r["reason"]) for r in bad]
+    assert got == [("relapses", "I_BROTE_RECUPERACION@decode", "7", "unknown-code")]
+    assert "the export's code list CL_RECUPERACION (item I_BROTE_RECUPERACION" in bad[0]["rule"]
+    assert result.exit_code == 1
+
+
 # --- findings 4 and 5: the published spec says what the adapter does ---------------------------
 
 
