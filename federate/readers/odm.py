@@ -12,8 +12,9 @@ occurrences in the file; ``__source_line`` is the line of its start tag.
 Values are text exactly as written: not trimmed (OpenClinica writes "35 Years "; the engine's
 parsers trim, ``Verbatim`` keeps), codes kept as codes; except the items the metadata declares
 ``integer``, ``float`` or ``double``, which are numbers in XML Schema form whatever the locale and
-become int64 and float64 columns (``odm_values``: "10.4" is never read by a locale's text rules
-again; a record with a value not in that form is quarantined, naming the item). Derived columns
+become ``CELL`` columns: the text as written (what the site sees: "17.0") and the number
+(``odm_values``: "10.4" is never read by a locale's text rules again; a record with a value not
+in that form is quarantined, naming the item). Derived columns
 are added next to an item, never instead of it: ``ITEM@unit`` (the unit's symbol, from the
 ItemData's MeasurementUnitRef, else the item's only declared unit) for items with units, and
 with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text in the reader's
@@ -45,6 +46,7 @@ import pyarrow.compute as pc
 
 from federate.errors import InputError, Location
 from federate.readers.base import (
+    CELL,
     CODE_LIST,
     ROW_COLUMN,
     Reader,
@@ -55,7 +57,7 @@ from federate.readers.base import (
 )
 from federate.readers.odm_meta import ItemGroupDef, Metadata
 from federate.readers.odm_removal import OPENCLINICA_REMOVALS, REMOVED_REASON, Removal
-from federate.readers.odm_values import number_problem, number_type, numbers
+from federate.readers.odm_values import cells, number_problem, number_type
 from federate.readers.odm_walk import KEYS, GroupWalk, Keep, Occurrence, OdmWalk, WalkInfo
 
 LINE_COLUMN = "__source_line"
@@ -271,7 +273,7 @@ class OdmReader(Reader):
             "subjects": str(len(info.subjects)),
             "item_data": str(info.item_data),
             "values": "as written: not trimmed, codes not replaced; integer and float items "
-            "read as numbers in ODM's form ('.' decimal mark)",
+            "also read as numbers in ODM's form ('.' decimal mark)",
             "deleted_records_marked_by": "; ".join(r.describe() for r in self.removals) or "none",
             "vendor_attributes_kept": ", ".join(k.name for k in survey.keeps) or "none",
             "vendor_attributes_dropped": ", ".join(sorted(info.dropped)) or "none",
@@ -373,8 +375,8 @@ def _batch(
     types: dict[str, str],
     rejects: list[Reject],
 ) -> pa.RecordBatch:
-    """The rows as a batch, number items typed; a row with a value that is not a number as its
-    item's type writes one is quarantined (``rejects``), not yielded."""
+    """The rows as a batch, number items as ``CELL`` s; a row with a value that is not a number
+    as its item's type writes one is quarantined (``rejects``), not yielded."""
     arrays = [pa.array([get(occ) for occ in rows], pa.string()) for get in cols.values()]
     arrays.append(pa.array([occ.ordinal for occ in rows], pa.int64()))
     arrays.append(pa.array([occ.line for occ in rows], pa.int64()))
@@ -383,8 +385,8 @@ def _batch(
         return batch
     failed = pa.repeat(pa.scalar(False), len(rows))
     for oid, kind in types.items():
-        typed, bad = numbers(batch.column(oid), kind)
-        batch = batch.set_column(names.index(oid), oid, typed)
+        typed, bad = cells(batch.column(oid), kind)
+        batch = batch.set_column(names.index(oid), pa.field(oid, CELL), typed)
         fresh = pc.and_(bad, pc.invert(failed))  # a row is reported once, for its first item
         for i in pc.indices_nonzero(fresh).to_pylist():
             rejects.append(

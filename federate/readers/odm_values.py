@@ -1,9 +1,12 @@
 """ODM's typed values: an item the metadata declares ``integer``, ``float`` or ``double`` holds a
 number in XML Schema form (``.`` as decimal mark, no grouping: ``10.4``, ``-3``), whatever the
-site's locale; OpenClinica checks it on entry and writes it so. Such items become number columns
-(int64, float64), so no locale's text rules ever read them again: Spain's ``.`` grouping would
-make "10.4" 104. A value that is not in that form is not guessed at: its record is quarantined.
-Coded items keep their codes as written (a code is a label, "01" is not 1).
+site's locale; OpenClinica checks it on entry and writes it so. Such items become ``CELL``
+columns, as a spreadsheet's cells: the text as written, which is what the site sees and what
+``Text``, ``Verbatim`` and quarantine messages show (MedDRA version "17.0", not 17), and the
+number ODM's own form says it is, which is what number parsers read, so no locale's text rules
+ever read it again: Spain's ``.`` grouping would make "10.4" 104. A value that is not in that
+form is not guessed at: its record is quarantined. Coded items keep their codes as written (a
+code is a label, "01" is not 1).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from federate.readers.base import CELL
 from federate.readers.odm_meta import ItemDef
 
 NUMBER_TYPES = {"integer": pa.int64(), "float": pa.float64(), "double": pa.float64()}
@@ -48,6 +52,17 @@ def numbers(text: pa.Array, data_type: str) -> tuple[pa.Array, pa.Array]:
         good = pc.and_(good, finite)
         typed = pc.if_else(finite, typed, pa.scalar(None, pa.float64()))
     return typed, pc.and_(pc.invert(good), pc.invert(blank))
+
+
+def cells(text: pa.Array, data_type: str) -> tuple[pa.Array, pa.Array]:
+    """The values of an item of ODM ``data_type`` as ``CELL`` s (the text as written, the number
+    it is; no date; null where the item has no value), and the mask of the values that are not
+    numbers as ODM writes them."""
+    typed, bad = numbers(text, data_type)
+    arrays = [text, pc.cast(typed, pa.float64()), pa.nulls(len(text), pa.date32()),
+              pa.nulls(len(text), pa.string())]  # fmt: skip
+    missing = pc.is_null(text)  # no ItemData (or IsNull): no cell
+    return pa.StructArray.from_arrays(arrays, fields=list(CELL), mask=missing), bad
 
 
 def number_problem(item: str, data_type: str) -> str:

@@ -9,7 +9,8 @@ import pytest
 
 from federate.adapters import registry
 from federate.adapters.docs import site_markdown
-from federate.adapters.parsers import Decimal, Integer, Locale, Parser
+from federate.adapters.parsers import Decimal, Integer, Locale, Parser, typed_as_text
+from federate.readers.base import CELL
 
 ITALY = registry.adapter("italy").locale
 SWEDEN = registry.adapter("sweden").locale
@@ -97,3 +98,23 @@ def test_the_spec_shows_grouping_marks_visibly() -> None:
     assert "a space or no-break space" in sweden
     italy = site_markdown(registry.adapter("italy"), schema)
     assert "groups of three" in italy
+
+
+def test_a_number_cell_is_read_as_the_number_it_holds_never_as_its_text() -> None:
+    """A typed cell (an ODM float item, a spreadsheet's number) holds 1.5, written "1.500" in
+    ODM's form: no whole number, so quarantined, never 1500 by Italy's '.' grouping; a whole
+    one is its number whatever its text; a text cell keeps the text rules."""
+    cells = pa.array(
+        [
+            {"text": "1.500", "number": 1.5},
+            {"text": "12.0", "number": 12.0},
+            {"text": "1.234", "number": None},
+        ],
+        CELL,
+    )
+    table = pa.table({"v": cells})
+    con = duckdb.connect()
+    con.register("t", table)
+    ref = typed_as_text('"v"', CELL, ITALY)
+    got = [r[0] for r in con.sql(f"SELECT {Integer('v').read(ref, ITALY)} FROM t").fetchall()]
+    assert got == [None, 12, 1234]
