@@ -416,6 +416,11 @@ class Code(Parser):
     def rule(self, locale: Locale) -> str:
         return "one of " + ", ".join(self.mapping)
 
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        # A number cell's code is its number (1, whether the file shows it "1" or "1.00"); any
+        # other cell's, what the site sees.
+        return f"coalesce({self.sql(ref.text, locale)}, {self.sql(ref, locale)})"
+
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         inverse: dict[Scalar, str] = {}
         for site_code, shared in self.mapping.items():

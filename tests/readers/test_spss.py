@@ -352,6 +352,29 @@ def test_how_spss_and_stata_show_dates(kind: Kind, fmt: str, shown: str | None) 
     assert shown_as(kind, fmt) == shown
 
 
+@pytest.mark.parametrize(
+    ("kind", "fmt", "shown"),
+    [
+        ("sav", "F4.1", "%.1f"),  # 26.0
+        ("sav", "F8.0", "%.0f"),
+        ("sav", "N5", "%05d"),  # 00026
+        ("sav", "F8.2", None),  # SPSS's default for every new numeric: chosen for nothing
+        ("sav", "COMMA8.2", None),  # grouped: not known here, the shortest form
+        ("dta", "%9.1f", "%.1f"),
+        ("dta", "%9.0g", None),  # Stata's general format: the shortest form
+    ],
+)
+def test_a_numeric_variables_chosen_display_format_is_reported(
+    tmp_path: Path, kind: str, fmt: str, shown: str | None
+) -> None:
+    frame = pl.DataFrame({"id": ["a"], "version": [26.0]})
+    path = tmp_path / f"ae.{kind}"
+    write = pyreadstat.write_dta if kind == "dta" else pyreadstat.write_sav
+    write(frame, str(path), variable_format={"version": fmt})
+    facts = SpssReader().source_facts(Source(path, path.name))
+    assert facts.get("shown_as.version") == shown
+
+
 def test_a_date_variables_display_format_is_reported(tmp_path: Path) -> None:
     frame = pl.DataFrame({"id": ["a"], "onset": [dt.date(2014, 6, 1)], "weight": [70.5]})
     path = tmp_path / "ae.sav"
