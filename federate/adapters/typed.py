@@ -1,6 +1,7 @@
-"""Typed cells (SPSS, SAS, Stata, Excel): how the parsers see a typed input column - the value
-as the site's software shows it, and what the cell holds (a number, a date at its precision) -
-so that a typed value is read as what it is, never through the locale's text rules."""
+"""Typed cells (SPSS, SAS, Stata, Excel, ODM numbers): how the parsers see a typed input column -
+the value as the site's software shows it, and what the cell holds (a number, a date at its
+precision) - so that a typed value is read as what it is, never through the locale's text
+rules."""
 
 from __future__ import annotations
 
