@@ -20,8 +20,10 @@ ItemData's MeasurementUnitRef, else the item's only declared unit) for items wit
 with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text in the reader's
 ``language``; a code without one, an EnumeratedItem's, is its own label; a value the list lacks
 is yielded as written, never null, so the adapter's ``Code`` quarantines it showing the value,
-and the facts name the list, ``code_list.ITEM@decode``; a code list whose language cannot be
-told is refused) for coded items.
+and the facts name the list, ``code_list.ITEM@decode``; but a value that is no code of the list
+and yet one of its labels (code 3 where the list labels code 2 "3") is not read as that label:
+its record is quarantined, a label where a code is due or a code mistyped cannot be told; a
+code list whose language cannot be told is refused) for coded items.
 
 Records the source system deleted but still exports (OpenClinica's removed subjects, events,
 forms and item groups, ``odm_removal``) are not rows: each occurrence under one is handed back
@@ -55,9 +57,15 @@ from federate.readers.base import (
     code_list_text,
     file_version,
 )
-from federate.readers.odm_meta import ItemGroupDef, Metadata
+from federate.readers.odm_meta import CodeList, ItemGroupDef, Metadata
 from federate.readers.odm_removal import OPENCLINICA_REMOVALS, REMOVED_REASON, Removal
-from federate.readers.odm_values import cells, number_problem, number_type
+from federate.readers.odm_values import (
+    cells,
+    label_not_code,
+    label_problem,
+    number_problem,
+    number_type,
+)
 from federate.readers.odm_walk import KEYS, GroupWalk, Keep, Occurrence, OdmWalk, WalkInfo
 
 LINE_COLUMN = "__source_line"
@@ -230,6 +238,9 @@ class OdmReader(Reader):
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
         group, cols, types = self._layout(source)
+        meta = self.survey(source).info.metadata
+        decoded = [c.removesuffix(DECODE_SUFFIX) for c in cols if c.endswith(DECODE_SUFFIX)]
+        codes = {oid: meta.codelists[meta.items[oid].codelist or ""] for oid in decoded}
         names = [*cols, ROW_COLUMN, LINE_COLUMN]
         known = set(cols)
         rows: list[Occurrence] = []
@@ -249,10 +260,10 @@ class OdmReader(Reader):
                 continue
             rows.append(occ)
             if len(rows) >= self.batch_size:
-                yield _batch(rows, cols, names, types, rejects)
+                yield _batch(rows, cols, names, (types, codes), rejects)
                 rows = []
         if rows:
-            yield _batch(rows, cols, names, types, rejects)
+            yield _batch(rows, cols, names, (types, codes), rejects)
 
     def source_facts(self, source: Source) -> dict[str, str]:
         survey = self.survey(source)
@@ -372,25 +383,34 @@ def _batch(
     rows: list[Occurrence],
     cols: dict[str, Getter],
     names: list[str],
-    types: dict[str, str],
+    checks: tuple[dict[str, str], dict[str, CodeList]],
     rejects: list[Reject],
 ) -> pa.RecordBatch:
-    """The rows as a batch, number items as ``CELL`` s; a row with a value that is not a number
-    as its item's type writes one is quarantined (``rejects``), not yielded."""
+    """The rows as a batch, number items (``checks[0]``: item -> ODM type) as ``CELL`` s. A row
+    with a value that is not a number as its item's type writes one, or, in a decoded item
+    (``checks[1]``: item -> its code list), no code of the list but one of its labels, is
+    quarantined (``rejects``), not yielded."""
     arrays = [pa.array([get(occ) for occ in rows], pa.string()) for get in cols.values()]
     arrays.append(pa.array([occ.ordinal for occ in rows], pa.int64()))
     arrays.append(pa.array([occ.line for occ in rows], pa.int64()))
     batch = pa.RecordBatch.from_arrays(arrays, names=names)
-    if not types:
+    types, codes = checks
+    if not types and not codes:
         return batch
     failed = pa.repeat(pa.scalar(False), len(rows))
+
+    def reject(bad: pa.Array, reason: str, detail: str, column: str) -> None:
+        nonlocal failed
+        fresh = pc.and_(bad, pc.invert(failed))  # a row is reported once, for its first item
+        for i in pc.indices_nonzero(fresh).to_pylist():
+            rejects.append(Reject(rows[i].ordinal, reason, detail, column=column))
+        failed = pc.or_(failed, bad)
+
     for oid, kind in types.items():
         typed, bad = cells(batch.column(oid), kind)
         batch = batch.set_column(names.index(oid), pa.field(oid, CELL), typed)
-        fresh = pc.and_(bad, pc.invert(failed))  # a row is reported once, for its first item
-        for i in pc.indices_nonzero(fresh).to_pylist():
-            rejects.append(
-                Reject(rows[i].ordinal, "invalid-number", number_problem(oid, kind), column=oid)
-            )
-        failed = pc.or_(failed, bad)
+        reject(bad, "invalid-number", number_problem(oid, kind), oid)
+    for oid, codelist in codes.items():
+        bad = label_not_code(batch.column(oid), codelist)
+        reject(bad, "unknown-code", label_problem(oid, codelist.oid), oid + DECODE_SUFFIX)
     return batch.filter(pc.invert(failed)) if pc.any(failed).as_py() else batch

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.readers.base import CELL
-from federate.readers.odm_meta import ItemDef
+from federate.readers.odm_meta import CodeList, ItemDef
 
 NUMBER_TYPES = {"integer": pa.int64(), "float": pa.float64(), "double": pa.float64()}
 _DECIMAL = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
@@ -73,4 +73,29 @@ def number_problem(item: str, data_type: str) -> str:
         f"item {item} is declared {data_type} in the export's metadata but holds a value that is "
         f"not {what} as ODM writes one ('.' as decimal mark, no digit grouping, e.g. "
         f"{_EXAMPLES[data_type]}): correct it in the EDC and export again"
+    )
+
+
+def label_not_code(text: pa.Array, codelist: CodeList) -> pa.Array:
+    """The mask of the values of a coded item that could be a code the list lacks, yet are one
+    of its labels as the adapter's code lists match them (ignoring case and outer spaces): 3
+    where an integer list labels its code 2 "3". A value no code of the list's DataType can be
+    ("Hombre" in an integer list) is that label, never ambiguous."""
+    labels = pa.array(sorted({x.lower() for x in codelist.decodes.values() if x}), pa.string())
+    spelled = pc.utf8_trim_whitespace(text)
+    codes = pa.array(list(codelist.decodes), pa.string())
+    could_be_code = pc.invert(pc.is_in(text, value_set=codes))
+    if codelist.data_type in _SHAPES:
+        shape = f"^(?:{_SHAPES[codelist.data_type]})$"
+        could_be_code = pc.and_(could_be_code, pc.match_substring_regex(spelled, shape))
+    label = pc.is_in(pc.utf8_lower(spelled), value_set=labels)
+    return pc.fill_null(pc.and_(could_be_code, label), False)
+
+
+def label_problem(item: str, codelist: str) -> str:
+    """Why a record was quarantined (never the value: it may be restricted)."""
+    return (
+        f"item {item} holds a value that is no code of code list {codelist} but one of its "
+        "labels: a label where a code is due, or a code mistyped, cannot be told apart: "
+        "correct it in the EDC and export again"
     )

@@ -736,6 +736,49 @@ def test_a_value_outside_its_code_list_is_kept_as_written_and_the_list_named(
     assert facts["undecoded_values"] == "2"
 
 
+GRADES = """<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="1.3">
+ <Study OID="S"><MetaDataVersion OID="v1" Name="v1">
+  <ItemGroupDef OID="IG_G" Name="G"><ItemRef ItemOID="I_G"/><ItemRef ItemOID="I_SEX"/>
+  </ItemGroupDef>
+  <ItemDef OID="I_G" Name="G" DataType="integer"><CodeListRef CodeListOID="CL_G"/></ItemDef>
+  <ItemDef OID="I_SEX" Name="SEX" DataType="integer"><CodeListRef CodeListOID="CL_SEX"/></ItemDef>
+  <CodeList OID="CL_G" Name="grade" DataType="integer">
+   <CodeListItem CodedValue="1"><Decode><TranslatedText>0</TranslatedText></Decode></CodeListItem>
+   <CodeListItem CodedValue="2"><Decode><TranslatedText>1</TranslatedText></Decode></CodeListItem>
+   <CodeListItem CodedValue="3"><Decode><TranslatedText>2</TranslatedText></Decode></CodeListItem>
+  </CodeList>
+  <CodeList OID="CL_SEX" Name="sex" DataType="integer">
+   <CodeListItem CodedValue="1"><Decode><TranslatedText>Mujer</TranslatedText></Decode>
+   </CodeListItem></CodeList>
+ </MetaDataVersion></Study>
+ <ClinicalData StudyOID="S" MetaDataVersionOID="v1"><SubjectData SubjectKey="A">
+  <StudyEventData StudyEventOID="E"><FormData FormOID="F">
+   <ItemGroupData ItemGroupOID="IG_G"><ItemData ItemOID="I_G" Value="2"/></ItemGroupData>
+   <ItemGroupData ItemGroupOID="IG_G"><ItemData ItemOID="I_G" Value="4"/></ItemGroupData>
+   <ItemGroupData ItemGroupOID="IG_G"><ItemData ItemOID="I_G" Value=" 0"/></ItemGroupData>
+   <ItemGroupData ItemGroupOID="IG_G"><ItemData ItemOID="I_SEX" Value="mujer"/></ItemGroupData>
+ </FormData></StudyEventData></SubjectData></ClinicalData></ODM>
+"""
+
+
+def test_a_value_that_could_be_a_missing_code_and_is_a_label_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """A grade list coded 1-3 labelled "0"-"2": 4 is no code (the adapter's list reports it);
+    0 is no code either, but the label of code 1: kept as written it would read as grade 0,
+    yet it may be a code the list lacks. Its record is quarantined, naming the item and the
+    list, not the value. "mujer" can be no code of an integer list: it is the label."""
+    path = tmp_path / "grades.xml"
+    path.write_text(GRADES, "utf-8")
+    table, rejects = read(path, "IG_G", OdmReader(decode=True))
+    assert table.column("I_G" + DECODE_SUFFIX).to_pylist() == ["1", "4", None]
+    assert table.column("I_SEX" + DECODE_SUFFIX).to_pylist() == [None, None, "mujer"]
+    assert [(r.row, r.reason, r.column) for r in rejects] == [(3, "unknown-code", "I_G@decode")]
+    assert "no code of code list CL_G but one of its labels" in rejects[0].detail
+    assert " 0" not in rejects[0].detail
+
+
 @pytest.mark.parametrize("language", [None, "fr"])
 def test_a_decode_the_language_does_not_settle_is_refused_not_guessed(
     tmp_path: Path, language: str | None
