@@ -127,6 +127,7 @@ def _report(result: IngestResult, fmt: Format) -> None:
 
 
 def _summary(result: IngestResult) -> None:
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     view = RichTable(title=f"Bundle {result.bundle}", title_justify="left", header_style="bold")
@@ -158,15 +159,20 @@ def _summary(result: IngestResult) -> None:
         )
         for ex in result.quarantine.slice(0, 10).to_pylist():
             where = ex["source_file"] + (f" [{ex['part']}]" if ex.get("part") else "")
+            column = f", column {ex['column']!r}" if ex["column"] is not None else ""
+            value = f", value {ex['value']!r}" if ex["value"] is not None else ""
             err.print(
-                f"  {where} row {ex['source_row']}, column {ex['column']!r}, "
-                f"value {ex['value']!r}: {ex['reason']} ({ex['rule']})"
+                escape(f"  {where} row {ex['source_row']}{column}{value}: ")
+                + escape(f"{ex['reason']} ({ex['rule']})")
             )
     w = result.report["warnings"]
     if w["count"]:
         err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
         for row in w["by_reason"][:10]:
             where = ".".join(p for p in (row["table"], row["shared_column"]) if p) or "export"
-            err.print(f"  {where}: {row['reason']} × {row['count_all']}")
+            column = f"column {row['column']!r}" if row.get("column") else None
+            site = ", ".join(p for p in (row.get("source_file"), column) if p)
+            where += f" ({site})" if site else ""
+            err.print(escape(f"  {where}: {row['reason']} × {row['count_all']}"))
     if not q["rows"]:
         err.print("[green]All rows accepted.[/]")
