@@ -170,8 +170,8 @@ def _summary(result: IngestResult) -> None:
         err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
         for row in w["by_reason"][:10]:
             where = ".".join(p for p in (row["table"], row["shared_column"]) if p) or "export"
-            column = f"column {row['column']!r}" if row.get("column") else None
-            site = ", ".join(p for p in (row.get("source_file"), column) if p)
+            named = f"column {row['column']!r}" if row.get("column") else ""
+            site = ", ".join(p for p in (row.get("source_file"), named) if p)
             where += f" ({site})" if site else ""
             err.print(escape(f"  {where}: {row['reason']} × {row['count_all']}"))
     if not q["rows"]:

@@ -37,7 +37,14 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", help="Write the result to this file instead of stdout."),
 ]
+# Shared with `federate analyses run`, where each part's query has the time limit.
 SecondsOpt = Annotated[
+    float, typer.Option("--timeout", min=0.01, help="Time limit in seconds: then interrupted.")
+]
+MemoryOpt = Annotated[
+    str, typer.Option("--memory-limit", help="Memory limit of the query engine, e.g. 2GB.")
+]
+CommandSecondsOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
@@ -46,12 +53,12 @@ SecondsOpt = Annotated[
         "output): then stopped, exit 2, nothing written.",
     ),
 ]
-MemoryOpt = Annotated[
+CommandMemoryOpt = Annotated[
     str,
     typer.Option(
         "--memory-limit",
         help="Memory limit of the query engine, e.g. 500MB or 2GB; the whole command stays "
-        "within about twice that over what it uses at the start. Past it: exit 2.",
+        "within about twice that over what it uses once the session is open. Past it: exit 2.",
     ),
 ]
 MaxRowsOpt = Annotated[
@@ -98,8 +105,8 @@ def query(
     ] = None,
     fmt: DataFormatOpt = DataFormat.TABLE,
     out: OutOpt = None,
-    seconds: SecondsOpt = QUERY_SECONDS,
-    memory: MemoryOpt = QUERY_MEMORY,
+    seconds: CommandSecondsOpt = QUERY_SECONDS,
+    memory: CommandMemoryOpt = QUERY_MEMORY,
     max_rows: MaxRowsOpt = QUERY_MAX_ROWS,
     max_bytes: MaxBytesOpt = QUERY_MAX_BYTES,
     operator: OperatorOpt = None,
@@ -120,7 +127,6 @@ def query(
     import pyarrow as pa
 
     from federate.output import emit_batches
-    from federate.query.bounds import process_memory
     from federate.query.sandbox import Limits, open_query
 
     if fmt is DataFormat.PARQUET and out is None:
@@ -128,12 +134,9 @@ def query(
     if fmt is DataFormat.TABLE and out is not None:
         raise UsageError("--out needs --format csv, json or parquet", code="bad-format")
     limits = Limits(seconds=seconds, memory=memory, max_rows=max_rows, max_bytes=max_bytes)
-    with (
-        process_memory(limits),
-        open_query(
-            sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator
-        ) as result,
-    ):
+    with open_query(
+        sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator, whole_process=True
+    ) as result:
         try:
             emit_batches(result.schema, result.batches, fmt, out, result.check)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError) as exc:

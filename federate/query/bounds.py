@@ -6,7 +6,8 @@
   between batches the deadline is checked, so writing stops too.
 - **Memory** (``--memory-limit``): DuckDB's own limit (nothing spills to disk), and, for the
   command as a whole, a cap on the process's data segment (``RLIMIT_DATA``, Linux) of its size
-  when the command starts plus twice the limit. DuckDB builds some values outside its buffer
+  once the session is open plus twice the limit (and some slack for what DuckDB's threads
+  reserve). DuckDB builds some values outside its buffer
   manager (a ``repeat('x', 2000000000)`` string is one 2 GB allocation it does not count), and
   results are converted to Arrow outside it too; the cap refuses both, cleanly, at the
   allocation.
@@ -118,14 +119,20 @@ def _vm_data() -> int | None:
     return None
 
 
+# What DuckDB, Arrow and the threads they start may still reserve (virtual, mostly never
+# touched) once the session is open and before its first query.
+SLACK = 256 * 1000**2
+
+
 @contextmanager
 def process_memory(limits: Limits) -> Iterator[None]:
-    """Cap the whole process at its data segment now plus twice ``limits.memory`` for the
-    block (never above a cap already set); an allocation past it is refused as over the memory
-    limit. The previous cap is restored after."""
+    """Cap the whole process, for the block, at its data segment now plus twice
+    ``limits.memory`` (and SLACK), never above a cap already set: an allocation past it is
+    refused as over the memory limit, and the previous cap is restored after. Enter it once
+    the session is open (DuckDB reserves its address space when it starts)."""
     now = _vm_data()
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    cap = None if now is None else now + 2 * limits.memory_bytes
+    cap = None if now is None else now + 2 * limits.memory_bytes + SLACK
     if cap is not None and soft != resource.RLIM_INFINITY:
         cap = min(cap, soft)
     if cap is not None and hard != resource.RLIM_INFINITY:

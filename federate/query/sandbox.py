@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from federate.query.bounds import (
     collect,
     engine_errors,
     overtime,
+    process_memory,
 )
 from federate.query.release import release
 from federate.query.roles import Role, record_unblinded, views
@@ -260,18 +261,23 @@ def open_query(
     limits: Limits | None = None,
     min_cell: int | None = None,
     operator: str | None = None,
+    whole_process: bool = False,
 ) -> Iterator[Stream]:
     """One SELECT in a fresh session of ``role``, its result streamed, within the time limit
     from start to the end of the block; with ``min_cell``, released as a table
     (federate.query.release): its shape is read from the SQL, and anything past the limit,
-    suppression included, is refused."""
+    suppression included, is refused. ``whole_process`` (a command's own process): the
+    memory limit caps the process too, from the open session to the end of the block."""
     limits = limits or Limits()
     deadline = Deadline(limits)
     statement = parse_select(sql)  # refuse before opening anything
     table_shape = shape_of(sql) if min_cell is not None else None
     digest = hashlib.sha256(sql.encode()).hexdigest()
     session = connect(wh, role, limits, purpose=f"query sha256:{digest}", operator=operator)
-    try:
+    with ExitStack() as bounds:
+        if whole_process:
+            bounds.enter_context(process_memory(limits))
+        bounds.callback(session.con.close)
         if table_shape is None or min_cell is None:
             with _streaming(session, statement, deadline) as (schema, batches):
                 yield Stream(schema, batches, deadline.check)
@@ -283,8 +289,6 @@ def open_query(
         except Overtime:
             raise overtime(limits) from None
         yield Stream(released.schema, iter(released.to_batches()), deadline.check)
-    finally:
-        session.con.close()
 
 
 def run_query(
