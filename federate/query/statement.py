@@ -6,6 +6,7 @@ the words of the SQL the user wrote (``PIVOT``, ``COPY``, ``SET``), not DuckDB's
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -15,7 +16,7 @@ from federate.query.sqltree import syntax_tree
 
 ALLOWED = "only a SELECT (or WITH ... SELECT, FROM ..., PIVOT ... IN (...), UNPIVOT, DESCRIBE)"
 
-# DuckDB's statement kinds, as the SQL that makes them is written.
+# DuckDB's statement kinds, in SQL words, where the statement's own first word is not at hand.
 _KIND_WORDS = {
     "COPY_DATABASE": "EXPORT DATABASE / IMPORT DATABASE",
     "CREATE_FUNC": "CREATE MACRO / CREATE FUNCTION",
@@ -23,10 +24,9 @@ _KIND_WORDS = {
     "MERGE_INTO": "MERGE INTO",
     "TRANSACTION": "BEGIN / COMMIT / ROLLBACK",
     "EXTENSION": "INSTALL / LOAD",
-    "LOGICAL_PLAN": "a logical plan",
-    "RELATION": "a relation object",
-    "INVALID": "an unrecognised statement",
 }
+_FIRST_WORD = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*([A-Za-z]+)", re.S)
+
 
 # Table functions that open no file and run no SQL text; every other one (read_parquet,
 # read_csv, read_blob, glob, parquet_metadata, query, query_table, ...) is refused.
@@ -66,20 +66,22 @@ def parse_select(sql: str) -> duckdb.Statement:
         )
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
-        raise UsageError(refusal(kind.name), code="sql-refused")
+        raise UsageError(refusal(kind.name, statements[0].query), code="sql-refused")
     _check_reads(statements[0].query)
     return statements[0]
 
 
-def refusal(kind: str) -> str:
-    """Why a statement of DuckDB's ``kind`` is refused, in the words the user wrote it in."""
+def refusal(kind: str, text: str = "") -> str:
+    """Why a statement of DuckDB's ``kind`` is refused, in the words the user wrote it in
+    (its first word: DuckDB files INSTALL under LOAD, CREATE MACRO under CREATE)."""
     if kind == "MULTI":  # DuckDB runs a PIVOT that does not list its values as several
         return (
             "a PIVOT must list the values it makes columns of, e.g. PIVOT mri ON visit_code "
             "IN ('W0', 'W4') USING count(*): without IN (...) it runs more than one "
             f"statement, which is not allowed. A query may be {ALLOWED}"
         )
-    words = _KIND_WORDS.get(kind, kind.replace("_", " "))
+    first = _FIRST_WORD.match(text)
+    words = first.group(1).upper() if first else _KIND_WORDS.get(kind, kind.replace("_", " "))
     return f"{words} is not allowed: a query may be {ALLOWED}"
 
 
