@@ -191,7 +191,9 @@ def emit_batches(
     import pyarrow as pa
 
     if fmt is DataFormat.TABLE:  # a table for people: whole, within the command's limits
-        emit_table(pa.Table.from_batches(list(batches), schema=schema), fmt, out=out)
+        table = pa.Table.from_batches(list(batches), schema=schema)
+        check()
+        emit_table(table, fmt, out=out)
         return
     if fmt is DataFormat.PARQUET:
         require_out(out, fmt)

@@ -19,7 +19,11 @@ from typing import Annotated, NoReturn
 
 import typer
 import typer.main
-from typer._click.exceptions import ClickException
+
+try:  # typer >= 0.22 carries its own click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer, on click itself
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from federate.cli import analyses as analyses_cmd
 from federate.cli import demo as demo_cmd
@@ -35,7 +39,9 @@ from federate.output import err
 
 app = typer.Typer(
     name="federate",
-    help="Pool the MESEMS national exports into one validated schema and query them safely.",
+    help="Pool the MESEMS national exports into one validated schema and query them safely."
+    "\n\nExample: federate demo --workdir demo-run (simulate every site, ingest, pool, and "
+    "print the primary endpoint)",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -71,11 +77,7 @@ def _options(
         ),
     ] = False,
 ) -> None:
-    """Pool the MESEMS national exports into one validated schema and query them safely.
-
-    Example: federate demo --out demo/ (simulate every site, ingest, pool, run the primary
-    endpoint)
-    """
+    """Options of the command itself (its help is the Typer's)."""
 
 
 def _json_requested(args: list[str]) -> bool:
@@ -115,8 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, typer.Abort):
         code = ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: one line here, the traceback in a log file
-        log = write_log(typer.main.get_command(app), args)
-        message = f"internal error ({type(exc).__name__}); this is a bug. Details: {log}"
+        message = f"internal error ({type(exc).__name__}); this is a bug."
+        try:
+            message += f" Details: {write_log(typer.main.get_command(app), args)}"
+        except OSError as cannot:  # the log folder is not ours, or full: say so, still one line
+            message += f" (no log written: {cannot.strerror})"
         if as_json:
             _fail(message, "internal", ExitCode.INTERNAL, as_json)
         err.print(f"federate: {message}")

@@ -3,8 +3,9 @@
 The log goes to the user's log folder (created owner-only, 0700) as a new file of mode 0600.
 It names the command (its command words and the names of the options given), never the values:
 each argument or option value is replaced by its SHA-256, so a query's SQL can be matched
-against the audit log's ``query sha256:...`` without being kept. The traceback keeps its stack
-(our code's lines); in its messages every argument is replaced the same way, DuckDB's excerpt
+against the audit log's ``query sha256:...`` without being kept. The traceback keeps its
+stack (our code's lines); in its messages every argument, and the value of every
+``FEDERATE_*`` variable (key files, the warehouse), is replaced the same way, DuckDB's excerpt
 of the SQL (its ``LINE n:`` lines) is dropped, and anything that looks like a key is hidden.
 """
 
@@ -67,6 +68,7 @@ def command_line(command: Any, args: Sequence[str]) -> tuple[str, list[str]]:
 def write_log(command: Any, args: Sequence[str]) -> Path:
     """Write the current exception's log (call from an ``except`` block); its path."""
     line, hidden = command_line(command, args)
+    hidden += [v for k, v in os.environ.items() if k.startswith("FEDERATE_")]  # key files too
     text = traceback.format_exc()
     for value in sorted((v for v in hidden if len(v) >= 3), key=len, reverse=True):
         text = text.replace(value, hashed(value))

@@ -26,7 +26,8 @@ def _crash(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], 
     """Run `federate query SECRET_SQL ARGS` with a bug planted in the engine; the log."""
 
     def bug(sql: str) -> None:
-        raise RuntimeError(f"planted bug while reading {sql}\nLINE 1: {sql}\n        ^")
+        key = os.environ.get("FEDERATE_KEY_FILE")
+        raise RuntimeError(f"planted bug while reading {sql} ({key})\nLINE 1: {sql}\n   ^")
 
     monkeypatch.setattr(sandbox, "parse_select", bug)
     code, _, err = cli(capsys, "query", SECRET_SQL, *args)
@@ -45,12 +46,14 @@ def test_a_crash_log_is_owner_only_and_keeps_no_sql(
     folder = Path(platformdirs.user_log_dir("federate"))
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)  # left open by an earlier version
+    monkeypatch.setenv("FEDERATE_KEY_FILE", str(tmp_path / "env-named.key"))
     log = _crash(monkeypatch, capsys, "--warehouse", str(key_path), "--format", "csv")
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
     assert log.stat().st_uid == os.getuid()
     text = log.read_text("utf-8")
-    for secret in ("tell-no-one", "it-secret-7", "SELECT", str(key_path), "italy-pseudonym"):
+    secrets = ("tell-no-one", "it-secret-7", "SELECT", "italy-pseudonym", "env-named")
+    for secret in (*secrets, str(key_path), str(tmp_path)):
         assert secret not in text, secret
     # What is kept: the command, the options given, the SQL's SHA-256, the stack.
     first = text.splitlines()[0]
