@@ -139,7 +139,7 @@ def test_ctrl_c_exits_130_with_one_line(wh: Path) -> None:
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4)  # the interpreter started, the query running
+    time.sleep(6)  # the interpreter started, the query running (it runs for 60 s)
     running.send_signal(signal.SIGINT)
     out, err = running.communicate(timeout=60)
     assert running.returncode == 130, err
