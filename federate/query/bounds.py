@@ -17,8 +17,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import resource
+import select
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,25 +167,49 @@ class Deadline:
     @contextmanager
     def interrupting(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         """Interrupt ``con`` from the deadline on, again and again until the block ends: one
-        interrupt sent before the query starts would be lost. An interruption that is not
-        ours (Ctrl-C) stays one."""
+        interrupt sent before the query starts would be lost. Ctrl-C interrupts it too, even
+        while DuckDB holds the main thread (Python's signal handler only runs between
+        bytecodes; its wakeup file descriptor is written at once), and stays a Ctrl-C."""
         done = threading.Event()
+        with _signal_wakeups() as wakeups:
 
-        def watch() -> None:
-            if done.wait(max(self.at - time.monotonic(), 0.0)):
-                return
-            self.fired.set()
-            while not done.is_set():
-                con.interrupt()
-                done.wait(0.05)
+            def watch() -> None:
+                interrupted = False
+                while not done.is_set():
+                    if time.monotonic() >= self.at:
+                        self.fired.set()
+                    if wakeups is not None and select.select([wakeups], [], [], 0)[0]:
+                        interrupted |= bytes([signal.SIGINT]) in os.read(wakeups, 512)
+                    if interrupted or self.fired.is_set():
+                        con.interrupt()
+                    done.wait(min(0.05, max(self.at - time.monotonic(), 0.0)) or 0.05)
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            done.set()
-            watcher.join()
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            try:
+                yield
+            finally:
+                done.set()
+                watcher.join()
+
+
+@contextmanager
+def _signal_wakeups() -> Iterator[int | None]:
+    """A pipe Python writes each signal's number to as it arrives (main thread only: else
+    None), the previous wakeup descriptor restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        yield read
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read)
+        os.close(write)
 
 
 @contextmanager
