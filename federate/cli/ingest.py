@@ -140,6 +140,7 @@ def _report(result: IngestResult, fmt: SummaryFormat) -> None:
 
 
 def _summary(result: IngestResult) -> None:
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     _causes(result)
@@ -168,14 +169,17 @@ def _summary(result: IngestResult) -> None:
         err.print(
             f"[yellow]{q['rows']} row(s) quarantined[/] ({q['failures']} failure(s)); "
             f"fix them in the export, see {result.site_copy / 'quarantine.xlsx'} (values as "
-            "exported, for the site only; the bundle's copy masks identifiers and patient ids):"
+            "exported, for the site only; the bundle's copy masks identifiers and patient ids)."
         )
     w = result.report["warnings"]
     if w["count"]:
-        err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
+        err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.html):")
         for row in w["by_reason"][:10]:
             where = ".".join(p for p in (row["table"], row["shared_column"]) if p) or "export"
-            err.print(f"  {where}: {row['reason']} × {row['count_all']}")
+            named = f"column {row['column']!r}" if row.get("column") else ""
+            site = ", ".join(p for p in (row.get("source_file"), named) if p)
+            where += f" ({site})" if site else ""
+            err.print(escape(f"  {where}: {row['reason']} × {row['count_all']}"))
     if not q["rows"]:
         err.print("[green]All rows accepted.[/]")
     err.print(f"Data-quality report: {result.site_copy / 'report.html'}")

@@ -186,11 +186,11 @@ class TableStager:
             shared_column=None,
             severity="warning",
         )
-        if extra:
+        for column in extra:  # each named as the site's export names it
             note(
-                rows=[1] * len(extra),
-                column=None,
-                values=list(extra),
+                rows=[1],
+                column=column,
+                values=None,
                 reason="unknown-column",
                 rule="column not declared by the adapter: ignored, never written",
             )
