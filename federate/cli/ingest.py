@@ -187,6 +187,8 @@ def _summary(result: IngestResult) -> None:
 
 def _causes(result: IngestResult) -> None:
     """What to fix first, once per cause, with the first records as the site wrote them."""
+    from federate.quality.bundle_page import first_records
+
     causes = result.site_report.get("quality", {}).get("causes", [])
     if not causes:
         return
@@ -194,7 +196,7 @@ def _causes(result: IngestResult) -> None:
     for cause in causes[:CAUSES_SHOWN]:
         where = cause["source_file"] + (f" [{cause['part']}]" if cause.get("part") else "")
         column = f", column {cause['column']!r}" if cause.get("column") else ""
-        first = "; ".join(f"record {e['record']}: {e['value']!r}" for e in cause["examples"])
+        first = first_records(cause["examples"])
         err.print(
             f"  {cause['severity']}: {where}{column}: {cause['reason']} ({cause['rule']}) "
             f"× {cause['rows']} — {first}",
