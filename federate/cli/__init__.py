@@ -43,9 +43,9 @@ app = typer.Typer(
     "\n\nExample: federate demo --workdir demo-run (simulate every site, ingest, pool, and "
     "print the primary endpoint)",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 for module in (
     demo_cmd,
