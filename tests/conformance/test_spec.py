@@ -30,20 +30,6 @@ SITES = registry.site_names()
 # site -> dimension -> what fails (the finding). Each is a strict xfail below.
 KNOWN: dict[str, dict[str, str]] = {
     "denmark": {
-        "absent_optional": (
-            "a 'required: no' column left out of the export stops the run (missing column)"
-        ),
-        "name_case": (
-            "the spec matches column names ignoring case; the REDCap reader does "
-            "not, and blames another project's dictionary"
-        ),
-        "redcap_event_labels": (
-            "REDCap's own event labels ('SCR (Arm 1: Arm 1)') stop the run: only "
-            "the labels written into the adapter decode"
-        ),
-        "unsaved_forms": (
-            "a form never saved at an event (status 0) yields a blank row that is quarantined"
-        ),
         "extra_columns": (
             "(no branch yet) the spec says extra columns are ignored with a "
             "warning; a column the data dictionary does not know stops the run"
@@ -168,6 +154,7 @@ def _record(q: Quarantined) -> tuple[str, str, int]:
 # parser made ambiguous again fails here, whatever the free exploration happens to draw.
 FIXED: dict[str, tuple[str, ...]] = {
     "italy": ("blank_lines", "delimiter_lines", "absent_optional"),
+    "denmark": ("absent_optional", "name_case", "redcap_event_labels", "unsaved_forms"),
     "uk": ("absent_optional", "partial_date_cells", "month_cells", "datetime_cells"),
     "france": ("csv_files", "screen_failure_records", "absent_optional", "selector_case"),
     "spain": ("absent_optional", "typed_numbers", "removed", "bilingual"),
@@ -192,20 +179,7 @@ def test_a_dimension_the_spec_allows(site: str, dimension: str) -> None:
     explore()
 
 
-FOLLOW_ON = (
-    "(no branch yet) a lab analyte outside the code list is reported three times: "
-    "'unknown-code' on the analyte, then 'required-missing' on the derived value and unit the "
-    "coordinator never typed"
-)
-
-
-@pytest.mark.parametrize(
-    "site",
-    [
-        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=f"issue 21: {FOLLOW_ON}"))
-        for s in ("denmark",)
-    ],
-)
+@pytest.mark.parametrize("site", ["denmark"])
 def test_one_forbidden_value_is_one_quarantine_line(site: str) -> None:
     """Noise hides the signal: a record with one value its rule forbids gets one line."""
     with tempfile.TemporaryDirectory() as tmp:
