@@ -10,6 +10,7 @@ ever touches its own sources' entries here, and the subjects table, the only one
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from federate.ingest.settle import Settler
 from federate.ingest.streaming import PARENT, Checks, Outcome, Pass
 from federate.ingest.writer import BackgroundWriter
 from federate.privacy.gate import Scan, scan_table
-from federate.readers.base import Reject, Source
+from federate.readers.base import NO_PART, Reject, Source
 from federate.schema import Schema, Table
 from federate.sqltext import sql_ident
 
@@ -168,10 +169,18 @@ class TableStager:
         return seen
 
     def _note_columns(self, plan: Plan) -> dict[str, Any]:
-        """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
+        """Unknown columns are ignored with a warning; identifying ones are listed as dropped.
+        A column of a file read in parts that belongs to no part is warned of once, at the
+        file's first part."""
         tm, source = plan.tm, plan.source
         system = set(plan.facts.get("system_columns", "").split(","))
-        extra = [c for c in unknown_columns(tm, plan.header) if c not in system]
+        of_no_part = set(json.loads(plan.facts.get(NO_PART, "[]")))
+        first = next(s for _, s in self.found if s.relpath == source.relpath) is source
+        extra = [
+            c
+            for c in unknown_columns(tm, plan.header)
+            if c not in system and (first or c not in of_no_part)
+        ]
         dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
         # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
         flagged = plan.facts.get("identifier_fields_dropped", "")
