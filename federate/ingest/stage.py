@@ -25,7 +25,7 @@ from federate.ingest.accounts import (
     SourceAccount,
     apply_settlement,
     close_account,
-    unclaimed_file,
+    unread_file,
 )
 from federate.ingest.export import NOT_IN_SPEC, shown_name, unclaimed_hint
 from federate.ingest.mapping import TableMapper, unknown_columns
@@ -130,7 +130,7 @@ class TableStager:
         accounts = []
         for source in sources:
             shown = shown_name(source.relpath)
-            accounts.append(unclaimed_file(source, shown, NOT_IN_SPEC))
+            accounts.append(unread_file(source, shown, NOT_IN_SPEC))
             self.warnings.add(
                 site=self.adapter.name,
                 submission_id=self.submission_id,
