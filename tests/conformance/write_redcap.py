@@ -18,7 +18,7 @@ from federate.adapters.parsers import Code, Date, Decimal, Integer, Parser, Part
 from federate.readers.redcap import RedcapReader
 from tests.conformance.cells import SUBJECT, Cell
 from tests.conformance.grammar import Grammar
-from tests.conformance.tabular import EXTRA, Sheet
+from tests.conformance.tabular import Sheet
 from tests.conformance.truth import LOCAL
 from tests.conformance.write_csv import Written
 
@@ -161,11 +161,11 @@ def columns(fields: list[Field], present: set[str]) -> list[tuple[str, str, Fiel
 
 
 def _extra(sheet: Sheet, column: str) -> bool:
-    """A column the spec does not know (the identifying ones it drops are known)."""
-    if column in sheet.tm.dropped or not sheet.records:
-        return False
-    cell = sheet.records[0].cells.get(column)
-    return cell is not None and cell.field == EXTRA
+    """A column the spec does not know (the identifying ones it drops are known), whether or
+    not the sheet has records."""
+    tm = sheet.tm
+    known = {*tm.input_columns(), *tm.dropped, *([tm.subject.source] if tm.subject else [])}
+    return column not in known and column not in SYSTEM
 
 
 Key = tuple[int, int, int, int]  # (record, event, repeating form, instance): REDCap's row order
