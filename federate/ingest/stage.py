@@ -168,19 +168,30 @@ class TableStager:
                         self.skipped.append((ids, keep.reason))
         return seen
 
-    def _note_columns(self, plan: Plan) -> dict[str, Any]:
-        """Unknown columns are ignored with a warning; identifying ones are listed as dropped.
-        A column of a file read in parts that belongs to no part is warned of once, at the
-        file's first part."""
-        tm, source = plan.tm, plan.source
+    def _unknown(self, plan: Plan) -> list[str]:
+        """The columns of ``plan``'s file that no table map of the file reads, each warned of
+        once: at the first map of its file and part (a file read for two tables, France's DM),
+        or, for a column of no part (REDCap's column of no form), at the file's first part."""
+        source = plan.source
         system = set(plan.facts.get("system_columns", "").split(","))
         of_no_part = set(json.loads(plan.facts.get(NO_PART, "[]")))
-        first = next(s for _, s in self.found if s.relpath == source.relpath) is source
-        extra = [
+        same_file = [(tm, s) for tm, s in self.found if s.relpath == source.relpath]
+        same = [(tm, s) for tm, s in same_file if s.part == source.part]
+        read = {c.strip().lower() for tm, _ in same for c in [*tm.input_columns(), *tm.dropped]}
+        first_here = same[0][1] is source
+        first_of_file = same_file[0][1] is source
+        return [
             c
-            for c in unknown_columns(tm, plan.header)
-            if c not in system and (first or c not in of_no_part)
+            for c in unknown_columns(plan.tm, plan.header)
+            if c not in system
+            and c.strip().lower() not in read
+            and (first_of_file if c in of_no_part else first_here)
         ]
+
+    def _note_columns(self, plan: Plan) -> dict[str, Any]:
+        """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
+        tm, source = plan.tm, plan.source
+        extra = self._unknown(plan)
         dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
         # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
         flagged = plan.facts.get("identifier_fields_dropped", "")

@@ -284,6 +284,24 @@ def pilot_key(tmp_path: Path) -> Path:
     return key
 
 
+def test_unknown_variables_are_named_once_and_sdtm_identifiers_never(
+    clean: IngestResult,
+) -> None:
+    """DM is read for two tables: a variable one of them reads is not unknown at the other,
+    and one neither reads is named once; SDTMIG's identifier variables (STUDYID, DOMAIN,
+    --SEQ, --GRPID) are the datasets' bookkeeping, not unknown columns."""
+    unknown = [
+        (w["source_file"], w["value"])
+        for w in clean.warnings.to_pylist()
+        if w["reason"] == "unknown-column"
+    ]
+    assert len(unknown) == len(set(unknown))
+    names = {name for _, name in unknown}
+    assert not names & {"STUDYID", "DOMAIN", "SEX", "SITEID", "BRTHDTC", "MSTYPE"}
+    assert not [n for n in names if n.endswith(("SEQ", "GRPID"))]
+    assert ("dm.xpt", "COUNTRY") in unknown  # no table reads it: still named
+
+
 def test_a_define_xml_is_a_known_file_never_read(trial: SynthResult, export: Path) -> None:
     """A Define-XML (and the stylesheet beside it) is part of an SDTM submission: listed with
     its declared reason, size and SHA-256, never opened as rows (here it is not even XML),
