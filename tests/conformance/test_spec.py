@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from federate.adapters import registry
 from federate.adapters.declaration import SiteAdapter
+from federate.ingest.run import IngestResult
 from tests.conformance.check import Quarantined, differences, quarantined, run, site_key
-from tests.conformance.exports import KINDS, Draw, build
+from tests.conformance.exports import KINDS, Draw, Export, build
 from tests.conformance.strategies import draws, force
 
 SITES = registry.site_names()
@@ -79,6 +80,19 @@ def pools_exactly(site: str, draw: Draw) -> None:
         assert quarantined(result) == [], result.quarantine.slice(0, 5).to_pylist()
         assert differences(site, export.expected, result) == []
         assert int(result.exit_code) == 0
+        warned_of_extras(export, result)
+
+
+def warned_of_extras(export: Export, result: IngestResult) -> None:
+    """The spec: extra columns are ignored with a warning. Each is named, once per file (and
+    part: a sheet's, a form's own columns)."""
+    unknown = [
+        (w["source_file"], w["part"], str(w["value"]).strip().lower())
+        for w in result.warnings.to_pylist()
+        if w["reason"] == "unknown-column"
+    ]
+    assert export.extras <= {name for _, _, name in unknown}, unknown
+    assert len(unknown) == len(set(unknown)), unknown
 
 
 @pytest.mark.parametrize("site", SITES)
@@ -148,10 +162,8 @@ def _record(q: Quarantined) -> tuple[str, str, int]:
 # parser made ambiguous again fails here, whatever the free exploration happens to draw.
 FIXED: dict[str, tuple[str, ...]] = {
     "italy": ("blank_lines", "delimiter_lines", "absent_optional"),
-    "denmark": (
-        *("absent_optional", "name_case", "redcap_event_labels", "unsaved_forms"),
-        "extra_columns",
-    ),
+    # (Denmark's extra columns: test_extra_columns_are_ignored_with_a_warning, every site.)
+    "denmark": ("absent_optional", "name_case", "redcap_event_labels", "unsaved_forms"),
     "uk": ("absent_optional", "partial_date_cells", "month_cells", "datetime_cells"),
     "france": ("csv_files", "screen_failure_records", "absent_optional", "selector_case"),
     "spain": ("absent_optional", "typed_numbers", "removed", "bilingual"),
@@ -162,6 +174,20 @@ KNOWN_CASES = [
     for site, dims in KNOWN.items()
     for dim, why in dims.items()
 ] + [pytest.param(site, dim) for site, dims in FIXED.items() for dim in dims]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_extra_columns_are_ignored_with_a_warning(site: str) -> None:
+    """What every site's spec says of columns it does not know, held at every site by one
+    rule: the export pools exactly, and each extra column is named once per file."""
+
+    @ONCE
+    @given(draw=draws(site, off(site)).map(lambda d: force(d, "extra_columns")))
+    def explore(draw: Draw) -> None:
+        assert draw.layout.extra_columns
+        pools_exactly(site, draw)
+
+    explore()
 
 
 @pytest.mark.parametrize(("site", "dimension"), KNOWN_CASES)
