@@ -89,8 +89,11 @@ def match_header(
     known = {n.lower(): n for n in [*(c.name for c in columns), *SYSTEM_LABELS]}
     rid = dictionary.fields[0]
     # REDCap writes the record id first: its label marks a label header (many labels may equal
-    # field names); otherwise a stray cell is reported as not in the dictionary.
-    if not all(c.lower() in known for c in cells) and norm(cells[0]) == norm(rid.label):
+    # field names), when more cells are labels than names (extra columns are either).
+    labels = {norm(c.label) for c in columns} | {norm(v) for v in SYSTEM_LABELS.values()}
+    as_names = sum(c.lower() in known for c in cells)
+    as_labels = sum(norm(c) in labels for c in cells)
+    if as_names < len(cells) and as_labels > as_names and norm(cells[0]) == norm(rid.label):
         names, extra = _by_label(cells, columns, dictionary, relpath, sniff)
         return Header(tuple(names), True, tuple(extra))
     names, extra = _by_name(cells, known, dictionary, relpath, sniff)

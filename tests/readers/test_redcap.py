@@ -312,6 +312,19 @@ def test_a_column_the_dictionary_lacks_is_an_extra_column(
     assert batch.column("name").to_pylist() == ["A"]
 
 
+def test_extra_columns_do_not_make_a_raw_header_a_label_one(tmp_path: Path, corpus: Path) -> None:
+    """A record id labelled with its own name, and a column no field: the header is still
+    field names (most cells are names, not labels), read as such."""
+    heading = (corpus / "redcap" / "nonnumeric-record-id" / "dictionary.csv").read_text()
+    fields = "record_id,demographics,,text,record_id,,,,,,,,,,,,,\n"
+    fields += "name,demographics,,text,Full name,,,,,,,,,,,,,\n"
+    (tmp_path / "dictionary.csv").write_text(heading.splitlines()[0] + "\n" + fields)
+    (tmp_path / "data.csv").write_text("record_id,name,Note,demographics_complete\na,A,x,2\n")
+    source = Source(tmp_path / "data.csv", "data.csv", "demographics")
+    assert RAW.columns(source) == ["record_id", "name", "demographics_complete", "Note"]
+    assert RAW.source_facts(source)["headers"] == "field names"
+
+
 def test_an_extra_column_twice_is_refused(tmp_path: Path, corpus: Path) -> None:
     project = corpus / "redcap" / "nonnumeric-record-id"
     (tmp_path / "dictionary.csv").symlink_to(project / "dictionary.csv")
