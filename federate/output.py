@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -23,7 +24,9 @@ if TYPE_CHECKING:  # imported where used: every command imports this module to b
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped tables keep every column whole instead of squeezing to 80 characters.
-out_console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Off a terminal, tables are not cut to 80 columns, unless COLUMNS says how wide to be.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+out_console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 
 
 # How disclosure control (federate.query.disclosure) marks what it released: a suppressed row
@@ -37,6 +40,14 @@ MEASURE_META = {_MEASURE_KEY: b"measure"}
 class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
+    JSON = "json"
+
+
+class SummaryFormat(StrEnum):
+    """Formats of a command that does something and reports it (ingest, pool add): a summary
+    for people, or JSON for machines; a CSV of a summary would mean nothing."""
+
+    TABLE = "table"
     JSON = "json"
 
 

@@ -228,6 +228,11 @@ class Table:
     # An assessment table names its date column: the visit is assigned from it by window
     # when the site's export does not say which visit it was.
     visit_date: str | None = None
+    # Key values whose distributions the data-quality reports draw, so an implausible value or
+    # a site on another scale stands out; a long table names the column that says what each
+    # row measures (one distribution per analyte, not one of every analyte mixed).
+    profile: tuple[str, ...] = ()
+    profile_by: str | None = None
 
     @property
     def columns(self) -> tuple[Column, ...]:

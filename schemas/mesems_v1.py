@@ -76,6 +76,7 @@ SUBJECTS = Table(
         ),
     ),
     key=("subject_id",),
+    profile=("birth_year",),
 )
 
 RANDOMISATION = Table(
@@ -221,6 +222,7 @@ MRI = Table(
         Column("central_read", DType.BOOL, "Read centrally (blinded reader)."),
     ),
     key=("subject_id", "visit_code", "scan_date"),
+    profile=("gel_count", "new_t2_count", "t2_volume_ml"),
 )
 
 
@@ -279,6 +281,7 @@ EDSS = Table(
     ),
     key=("subject_id", "visit_code", "assessment_date"),
     visit_date="assessment_date",
+    profile=("edss", "ambulation_score"),
 )
 
 
@@ -337,6 +340,7 @@ MSFC = Table(
         "msfc_reference": Derived(f"'{MSFC_TASK_FORCE.name}'", (), "underivable", "constant"),
     },
     visit_date="assessment_date",
+    profile=("t25fw_trial1_s", "nhpt_dominant_trial1_s", "pasat3", "msfc_z"),
 )
 
 RELAPSES = Table(
@@ -534,6 +538,8 @@ LABS = Table(
         ),
     ),
     key=("subject_id", "analyte", "assessment_date"),
+    profile=("value",),
+    profile_by="analyte",
     derived={
         "value": _lab_value(),
         "unit": Derived(

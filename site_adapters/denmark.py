@@ -83,6 +83,7 @@ DENMARK = SiteAdapter(
         delimiter=";",
         encodings=vocabulary.UTF8_OR_CP1252,
     ),
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=",",
         group="",  # REDCap's number_comma_decimal allows no digit grouping

@@ -216,6 +216,7 @@ FRANCE = SiteAdapter(
     version="1.0.0",
     title="France (FR national trial): CDISC SDTM datasets, one file per domain",
     reader=SdtmReader(encodings=vocabulary.UTF8_OR_CP1252),
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=".",
         date_formats=("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"),

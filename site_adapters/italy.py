@@ -61,6 +61,7 @@ ITALY = SiteAdapter(
     version="1.0.0",
     title="Italy (IT national trial): CSV forms from the Italian CRF",
     reader=CsvReader(delimiter=";", encodings=vocabulary.UTF8_OR_CP1252),
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=",",
         group=".",

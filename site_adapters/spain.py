@@ -76,6 +76,7 @@ SPAIN = SiteAdapter(
     # Code lists may carry labels in several languages (Spanish, Catalan, English): Spanish.
     reader=OdmReader(keep_attributes=(PATIENT_ID.source,), decode=True, language="es"),
     format="odm",
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(  # numbers typed into text items; ODM's integer and float items are numbers
         decimal=",",
         group=".",

@@ -89,6 +89,7 @@ SWEDEN = SiteAdapter(
     title="Sweden (SE national trial): SPSS files with value labels",
     reader=SpssReader(decode=LABELLED),
     format="spss",
+    spreadsheet=vocabulary.COMMA_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=",",
         group="\u00a0",  # Swedish locales write a no-break space; any space reads
@@ -301,6 +302,10 @@ SWEDEN = SiteAdapter(
         "its format shows (MOYR, JUN 2014: the month) and kept as SPSS shows it.",
         "Numbers are SPSS numeric variables, read as the numbers they hold (a numeric MedDRA "
         "version 19.1 is 19.1); the decimal comma and grouping apply to numbers written as "
-        "text. Each form may be sent as .sav, .zsav, .por or Stata .dta under the same name.",
+        "text. A numeric variable in a text column (a MedDRA version, a PT code) reads as SPSS "
+        "shows it when its display format was set for it (`F4.1`: 26.0; `N8`: leading zeros; "
+        "Stata `%4.1f`), else, under SPSS's default `F8.2` or Stata's general format, as its "
+        "number in its shortest form (19.1; 26): keep MedDRA versions in `F4.1` or as text. "
+        "Each form may be sent as .sav, .zsav, .por or Stata .dta under the same name.",
     ),
 )

@@ -70,6 +70,7 @@ UK = SiteAdapter(
     format="excel",
     # A UK Excel shows the system's short date as dd/mm/yyyy.
     reader=ExcelReader(expect=("Trial No",), serial_dates=("Visit date",), short_date="%d/%m/%Y"),
+    spreadsheet=vocabulary.POINT_DECIMAL_EXCEL,  # the quarantine CSV, for its Excel
     locale=Locale(
         decimal=".",
         group=",",

@@ -115,6 +115,16 @@ class SkipFiles:
 
 
 @dataclass(frozen=True)
+class Spreadsheet:
+    """How the site's spreadsheet program opens a CSV file, for the quarantine written back to
+    the coordinator: a comma-decimal locale's Excel splits on ";", and reads UTF-8 as UTF-8
+    only after a byte-order mark."""
+
+    delimiter: str = ","
+    bom: bool = False
+
+
+@dataclass(frozen=True)
 class SiteAdapter:
     """A country's export, declared: its reader, its locale, and a map per shared table."""
 
@@ -128,6 +138,7 @@ class SiteAdapter:
     format: str = "csv"
     notes: tuple[str, ...] = field(default_factory=tuple)
     skip: tuple[SkipFiles, ...] = ()
+    spreadsheet: Spreadsheet = Spreadsheet()
 
     def table_map(self, table: str) -> TableMap:
         """The (first) map of a shared table."""

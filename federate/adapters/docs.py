@@ -74,7 +74,10 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         f"{loc.century_start}–{loc.century_start + 99} unless a column says otherwise.",
         "- Column names are matched ignoring case and surrounding spaces; extra columns are "
         "ignored with a warning and never leave the site.",
-        "- Codes are matched ignoring case and surrounding spaces.",
+        "- Codes are matched ignoring case and surrounding spaces. A value that is none of "
+        "its column's codes is quarantined with its row, never emptied: the quarantine shows "
+        "the value as written and, where the file carries its own code list (value labels, "
+        "code lists, choices), names it.",
         "- A column whose shared column is not required (required: no) may be left out of its "
         "file: its values are then empty (the report says so).",
         *_unread_files(adapter),

@@ -159,9 +159,11 @@ class Integer(Parser):
         return pc.cast(values, pa.string())
 
     def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        # A number cell is read as the number it holds, never again as text: 1.5 shown "1.500"
+        # (an ODM float) is no whole number, not 1500 by a locale's '.' grouping.
         n = ref.number
         whole = f"CASE WHEN {n} = trunc({n}) AND abs({n}) < 1e15 THEN CAST({n} AS BIGINT) END"
-        return f"coalesce({whole}, {self.sql(ref.text, locale)})"
+        return f"CASE WHEN {n} IS NULL THEN {self.sql(ref.text, locale)} ELSE {whole} END"
 
 
 _NUMBER = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
@@ -413,6 +415,11 @@ class Code(Parser):
 
     def rule(self, locale: Locale) -> str:
         return "one of " + ", ".join(self.mapping)
+
+    def typed_sql(self, ref: Typed, locale: Locale) -> str:
+        # A number cell's code is its number (1, whether the file shows it "1" or "1.00"); any
+        # other cell's, what the site sees.
+        return f"coalesce({self.sql(ref.text, locale)}, {self.sql(ref, locale)})"
 
     def render(self, values: pa.Array, locale: Locale, rng: np.random.Generator) -> pa.Array:
         inverse: dict[Scalar, str] = {}

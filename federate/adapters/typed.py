@@ -1,6 +1,7 @@
-"""Typed cells (SPSS, SAS, Stata, Excel): how the parsers see a typed input column - the value
-as the site's software shows it, and what the cell holds (a number, a date at its precision) -
-so that a typed value is read as what it is, never through the locale's text rules."""
+"""Typed cells (SPSS, SAS, Stata, Excel, ODM numbers): how the parsers see a typed input column -
+the value as the site's software shows it, and what the cell holds (a number, a date at its
+precision) - so that a typed value is read as what it is, never through the locale's text
+rules."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def typed_as_text(
     """``ref`` as the parsers read it: a text column as it is, a typed one as ``Typed`` (how
     the site sees it, and what it holds). ``shown_as``: how the site's software shows a date
     column (a strftime pattern, see ``strftime_sql``; default ``%Y-%m-%d``), which also says
-    its precision (``Jun 2014`` is known to the month)."""
+    its precision (``Jun 2014`` is known to the month), or a number column (a printf pattern,
+    ``%.1f`` or ``%05d``; default the shortest form, ``26`` for 26.0)."""
     if arrow_type == CELL:
         field = {f.name: f"struct_extract({ref}, {sql_str(f.name)})" for f in CELL}
         number, date = field["number"], field["date"]
@@ -64,11 +66,12 @@ def typed_as_text(
     ):
         number = f"CAST({ref} AS DOUBLE)"
         whole = f"CAST(CAST({number} AS BIGINT) AS VARCHAR)"
-        shown = (
+        text = (
             f"CASE WHEN isfinite({number}) AND {number} = trunc({number}) "
             f"AND abs({number}) < 1e15 THEN {whole} ELSE CAST({number} AS VARCHAR) END"
         )
-        return Typed(shown, number=f"CASE WHEN isfinite({number}) THEN {number} END", text=shown)
+        finite = f"CASE WHEN isfinite({number}) THEN {number} END"
+        return Typed(number_shown(finite, shown_as) or text, number=finite, text=text)
     if pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type):
         day = f"CAST({ref} AS DATE)"
         pattern = shown_as or "%Y-%m-%d"
@@ -81,6 +84,16 @@ def typed_as_text(
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return ref
     return Typed(f"CAST({ref} AS VARCHAR)", text=f"CAST({ref} AS VARCHAR)")
+
+
+def number_shown(number: str, pattern: str | None) -> str | None:
+    """SQL for a number as ``pattern`` (printf: ``%.2f``, or ``%05d`` for a whole number with
+    leading zeros) shows it; None without a pattern. Only fixed patterns: nothing else reaches
+    SQL."""
+    if pattern is None or not re.fullmatch(r"%(\.\d{1,2}f|0\d{1,2}d)", pattern):
+        return None
+    value = f"CAST({number} AS BIGINT)" if pattern.endswith("d") else number
+    return f"printf({sql_str(pattern)}, {value})"
 
 
 # How SPSS, SAS and Excel show dates, beyond strftime: %^b a month's name in capitals (JUN),

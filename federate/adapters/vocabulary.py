@@ -9,6 +9,8 @@ sqlglot dialect builds on its parent: ``SEX = {"femmina": "F", "maschio": "M",
 
 from __future__ import annotations
 
+from federate.adapters.declaration import Spreadsheet
+
 # Text files: tried in order. UTF-8 first, since cp1252 (Windows' Western European code page,
 # SAS wlatin1) decodes almost any bytes and would misread UTF-8 accents without a complaint.
 UTF8_OR_CP1252 = ("utf-8", "cp1252")
@@ -54,3 +56,9 @@ def lab_units(*spellings: str) -> dict[str, str]:
             )
         units[spelling] = unit
     return units
+
+
+# How Excel opens a CSV file where a comma is the decimal mark (Italy, Spain, France, the Nordic
+# countries), and where it is a point (the UK): with a byte-order mark, so UTF-8 reads as such.
+COMMA_DECIMAL_EXCEL = Spreadsheet(delimiter=";", bom=True)
+POINT_DECIMAL_EXCEL = Spreadsheet(delimiter=",", bom=True)

@@ -34,7 +34,7 @@ def draw(result: Result, path: Path) -> None:
     }
     fig = Figure(figsize=(8, 5), dpi=120, layout="constrained")
     drawers[result.analysis.name](result, fig)
-    fig.savefig(path, format="png")
+    fig.savefig(path, format=path.suffix.lower().lstrip("."))  # checked: PLOT_FORMATS
 
 
 def _pooled_rows(table: pa.Table) -> list[dict[str, Any]]:

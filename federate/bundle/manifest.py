@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pyarrow is imported where used: the command line imports th
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"  # Ed25519 signature of manifest.json (federate.bundle.signing)
 REPORT = "report.json"
+REPORT_HTML = "report.html"  # the data-quality report a coordinator reads (federate.quality)
 QUARANTINE = "quarantine.parquet"
 QUARANTINE_CSV = "quarantine.csv"
 QUARANTINE_XLSX = "quarantine.xlsx"

@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from federate.analyses import Analysis, Result
     from federate.query.sandbox import Limits
 
-analyses_app = typer.Typer(help="List and run the trial's named analyses.", no_args_is_help=True)
+analyses_app = typer.Typer(
+    help="List and run the trial's named analyses.\n\n"
+    "Example: federate analyses run primary-endpoint --warehouse wh",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +40,10 @@ def register(app: typer.Typer) -> None:
 def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """List the named analyses, their parts and SQL files, and what they offer."""
+    """List the named analyses, their parts and SQL files, and what they offer.
+
+    Example: federate analyses list --format json
+    """
     import pyarrow as pa
 
     from federate import analyses as registry
@@ -82,7 +89,7 @@ def run(
     out: OutOpt = None,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Also draw the analysis's figure to FILE.png."),
+        typer.Option("--plot", help="Also draw the analysis's figure to FILE.png, .svg or .pdf."),
     ] = None,
     rows: Annotated[
         bool,
@@ -100,7 +107,9 @@ def run(
 
     blinded (default): pooled over arms, no sequence, product, dose or arm. unblinded: by
     arm, recorded in the warehouse's audit log. Every table is released with disclosure
-    control; suppressed cells read [c] (null, with "suppressed": true, in JSON/Parquet).
+    control; suppressed cells read \\[c] (null, with "suppressed": true, in JSON/Parquet).
+
+    Example: federate analyses run primary-endpoint --warehouse wh --plot gel.pdf
     """
     from federate import analyses as registry
     from federate.query.sandbox import Limits
@@ -122,6 +131,9 @@ def run(
     raise typer.Exit(0)
 
 
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
 def _check_outputs(
     analysis: Analysis, fmt: DataFormat, out: Path | None, plot: Path | None, rows: bool
 ) -> None:
@@ -133,6 +145,12 @@ def _check_outputs(
     if plot is not None and (not analysis.plot or rows):
         drawn = ", ".join(a.name for a in registry.ANALYSES if a.plot)
         raise UsageError(f"--plot is for {drawn} (not --rows)", code="no-plot")
+    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(
+            f"--plot {plot}: a figure is written as {', '.join(PLOT_FORMATS)}, by the name's "
+            "suffix",
+            code="bad-plot",
+        )
 
 
 def _emit_listing(

@@ -31,7 +31,10 @@ def demo(
 ) -> None:
     """Simulate the MESEMS trial, run every registered site's adapter on its export, pool
     the bundles and print the primary endpoint and its rate ratio (unblinded: simulated
-    data; the run is recorded in the warehouse's audit log)."""
+    data; the run is recorded in the warehouse's audit log).
+
+    Example: federate demo --workdir demo-run
+    """
     from federate.cli.analyses import emit_result
     from federate.demo import run_demo
 

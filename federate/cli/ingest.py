@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from federate.output import Format, err, print_json
+from federate.output import SummaryFormat, err, print_json
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -48,8 +48,16 @@ def ingest_command(
         str | None, typer.Option(help="Who runs the ingest (default: the login name).")
     ] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", help="table (summary) or json (the report).")
-    ] = Format.TABLE,
+        SummaryFormat, typer.Option("--format", help="table (summary) or json (the report).")
+    ] = SummaryFormat.TABLE,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="The site's previous bundle: report.html then says what changed since, per "
+            "table (rows added, removed and changed).",
+        ),
+    ] = None,
     allow_identifier_in: Annotated[
         list[str] | None,
         typer.Option(
@@ -65,6 +73,10 @@ def ingest_command(
     (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read, 3 when a
     national identifier, e-mail address or phone number is in the data, 70 on
     an internal error (a log file is named). On 2, 3 and 70 nothing is written.
+    The data-quality report is BUNDLE/report.html (and BUNDLE.site/report.html, with
+    the values as exported, for the site only).
+
+    Example: federate ingest italy export/ --out bundles/italy --previous bundles/italy-old
     """
     from federate.adapters import registry
     from federate.bundle.signing import load_signing_key
@@ -85,6 +97,7 @@ def ingest_command(
             progress=on_progress,
             allow_identifiers_in=tuple(allow_identifier_in or ()),
             signing=signing,
+            previous=previous,
         )
     _report(result, fmt)
     raise typer.Exit(int(result.exit_code))
@@ -116,9 +129,9 @@ def _progress_bar() -> Iterator[Callable[[str, int], None]]:
         yield on_progress
 
 
-def _report(result: IngestResult, fmt: Format) -> None:
+def _report(result: IngestResult, fmt: SummaryFormat) -> None:
     """The whole report as JSON on stdout, or a summary on stderr."""
-    if fmt is Format.JSON:
+    if fmt is SummaryFormat.JSON:
         print_json(
             {"bundle": str(result.bundle), "exit_code": int(result.exit_code), **result.report}
         )
@@ -129,6 +142,7 @@ def _report(result: IngestResult, fmt: Format) -> None:
 def _summary(result: IngestResult) -> None:
     from rich.table import Table as RichTable
 
+    _causes(result)
     view = RichTable(title=f"Bundle {result.bundle}", title_justify="left", header_style="bold")
     for name in ("file", "table", "read", "mapped", "quarantined", "skipped"):
         view.add_column(name, justify="left" if name in ("file", "table") else "right")
@@ -156,12 +170,6 @@ def _summary(result: IngestResult) -> None:
             f"fix them in the export, see {result.site_copy / 'quarantine.xlsx'} (values as "
             "exported, for the site only; the bundle's copy masks identifiers and patient ids):"
         )
-        for ex in result.quarantine.slice(0, 10).to_pylist():
-            where = ex["source_file"] + (f" [{ex['part']}]" if ex.get("part") else "")
-            err.print(
-                f"  {where} row {ex['source_row']}, column {ex['column']!r}, "
-                f"value {ex['value']!r}: {ex['reason']} ({ex['rule']})"
-            )
     w = result.report["warnings"]
     if w["count"]:
         err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
@@ -170,3 +178,32 @@ def _summary(result: IngestResult) -> None:
             err.print(f"  {where}: {row['reason']} × {row['count_all']}")
     if not q["rows"]:
         err.print("[green]All rows accepted.[/]")
+    err.print(f"Data-quality report: {result.site_copy / 'report.html'}")
+
+
+def _causes(result: IngestResult) -> None:
+    """What to fix first, once per cause, with the first records as the site wrote them."""
+    causes = result.site_report.get("quality", {}).get("causes", [])
+    if not causes:
+        return
+    err.print("[bold]Causes[/] (fix these in the export; each once, with its first records):")
+    for cause in causes[:CAUSES_SHOWN]:
+        where = cause["source_file"] + (f" [{cause['part']}]" if cause.get("part") else "")
+        column = f", column {cause['column']!r}" if cause.get("column") else ""
+        first = "; ".join(f"record {e['record']}: {e['value']!r}" for e in cause["examples"])
+        err.print(
+            f"  {cause['severity']}: {where}{column}: {cause['reason']} ({cause['rule']}) "
+            f"× {cause['rows']} — {first}",
+            markup=False,
+        )
+    if len(causes) > CAUSES_SHOWN:
+        err.print(f"  … {len(causes) - CAUSES_SHOWN} more causes in report.html")
+    follow_on = result.site_report["quality"]["follow_on_rows"]
+    if follow_on:
+        err.print(
+            f"  and {follow_on:,} row(s) held only because their patient's own row was "
+            "quarantined: they follow once the causes are fixed"
+        )
+
+
+CAUSES_SHOWN = 12

@@ -10,7 +10,10 @@ import typer
 
 from federate.output import err
 
-keys_app = typer.Typer(help="A site's pseudonym key and signing key pair.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="A site's pseudonym key and signing key pair.\n\nExample: federate keys init --site italy",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +29,10 @@ def init(
     ] = None,
 ) -> None:
     """Create the site's secret pseudonym key and Ed25519 signing key pair (owner-only).
-    Existing keys are never overwritten. Prints the public key for the central team."""
+    Existing keys are never overwritten. Prints the public key for the central team.
+
+    Example: federate keys init --site italy
+    """
     from federate.adapters import registry
     from federate.bundle.signing import init_keys
 
@@ -48,7 +54,10 @@ def show(
         Path | None, typer.Option("--signing-key", help="Signing key file (default: per-user).")
     ] = None,
 ) -> None:
-    """Print the site's public signing key (ed25519:BASE64), never the secret."""
+    """Print the site's public signing key (ed25519:BASE64), never the secret.
+
+    Example: federate keys show --site italy
+    """
     from federate.adapters import registry
     from federate.bundle.signing import load_signing_key
 

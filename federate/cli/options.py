@@ -9,11 +9,27 @@ tests/cli/test_lazy.py checks they still match.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from federate.output import Format
+from federate.output import Format, SummaryFormat
+
+
+def _flags_show_no_type() -> None:
+    """typer (0.2x) shows a flag's type as ``<bool>``, as if it took a value (``--help <bool>``):
+    a flag shows none. Its rich help asks each option for its type through this one method."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010
+
+
+_flags_show_no_type()
 
 # federate.query.sandbox.Limits (seconds, memory), federate.query.disclosure.DEFAULT_MIN_CELL,
 # federate.synth.DEFAULT_SEED and federate.synth.sites.DEFAULT_PATIENTS.
@@ -33,7 +49,7 @@ WarehouseOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
 SummaryFormatOpt = Annotated[
-    Format, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
+    SummaryFormat, typer.Option("--format", help="table (summary on stderr) or json (stdout).")
 ]
 OperatorOpt = Annotated[
     str | None, typer.Option(help="Who does it, for the record (default: the login name).")

@@ -81,6 +81,9 @@ def query(
     columns do not exist there. SQL cannot read or write files, attach databases, load
     extensions or change settings. Anything but a single SELECT (or WITH ... SELECT), a
     query past the time or memory limit, exits 2.
+
+    Example: federate query "SELECT site, count(*) AS n FROM subjects GROUP BY site"
+    --warehouse wh --min-cell 5
     """
     import pyarrow as pa
 

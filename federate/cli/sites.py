@@ -17,11 +17,15 @@ class DocFormat(StrEnum):
 
 
 sites_app = typer.Typer(
-    help="The registered sites and the exports their adapters expect.",
+    help="The registered sites and the exports their adapters expect.\n\n"
+    "Example: federate sites --format json",
     invoke_without_command=True,
     no_args_is_help=False,
 )
-schema_app = typer.Typer(help="The shared schema.", no_args_is_help=True)
+schema_app = typer.Typer(
+    help="The shared schema.\n\nExample: federate schema docs --format html > schema.html",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +38,10 @@ def sites(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
 ) -> None:
-    """List the registered sites and the export format each adapter reads."""
+    """List the registered sites and the export format each adapter reads.
+
+    Example: federate sites --format json
+    """
     if ctx.invoked_subcommand is not None:
         return
     import pyarrow as pa
@@ -64,7 +71,10 @@ def show(
     ),
 ) -> None:
     """Print the export a site's coordinator must produce: files, columns, codes,
-    formats and units, generated from the adapter's declaration."""
+    formats and units, generated from the adapter's declaration.
+
+    Example: federate sites show italy --format html > italy.html
+    """
     from federate.adapters import registry
     from federate.adapters.docs import markdown_to_html, site_markdown
 
@@ -82,7 +92,10 @@ def docs(
     ),
 ) -> None:
     """Print the data dictionary rendered from the schema declaration: every table,
-    column, type, unit, range, code list, and which columns are restricted."""
+    column, type, unit, range, code list, and which columns are restricted.
+
+    Example: federate schema docs --format html > schema.html
+    """
     from federate.adapters import registry
     from federate.adapters.docs import markdown_to_html, schema_markdown
 

@@ -44,10 +44,20 @@ def synth(
     ] = False,
 ) -> int:
     """Simulate a MESEMS-like trial: the truth in the shared schema and each registered
-    site's local export, as the site would send it."""
+    site's local export, as the site would send it.
+
+    Example: federate synth --out trial --patients 144 --inject-errors
+    """
     from federate.synth import run
 
-    result = run(out, seed=seed, patients=patients, inject_errors=inject_errors)
+    with err.status("simulating …") as status:  # on a terminal only; a step's name as it starts
+        result = run(
+            out,
+            seed=seed,
+            patients=patients,
+            inject_errors=inject_errors,
+            progress=lambda step: status.update(step),
+        )
     _summary(result)
     return 0
 

@@ -22,7 +22,7 @@ from federate.adapters.parsers import Locale, typed_as_text
 from federate.errors import InputError, Location
 from federate.ingest.quarantine import Collector
 from federate.privacy.pseudonym import Pseudonymiser
-from federate.readers.base import ROW_COLUMN
+from federate.readers.base import CODE_LIST, ROW_COLUMN
 from federate.schema import Schema, Table, rule_reason
 from federate.sqltext import sql_ident
 
@@ -323,10 +323,10 @@ class TableMapper:
             unparsed[name] = mask.to_numpy(zero_copy_only=False)
             if pc.any(mask).as_py():
                 rule = parser.rule(self.locale)
-                # A code outside the file's own value labels: name the label set it broke.
-                labels = self.facts.get(f"value_labels.{self.columns[parser.source]}")
-                if labels and parser.reason == "unknown-code":
-                    rule += f"; the file's value labels {labels}"
+                # A code outside the file's own code list: name the list it broke.
+                codes = self.facts.get(CODE_LIST + self.columns[parser.source])
+                if codes and parser.reason == "unknown-code":
+                    rule += f"; {codes}"
                 record(mask, self.columns[parser.source], name, raw, parser.reason, rule)
                 bad = pc.or_(bad, mask)
         if self.tm.subject:

@@ -4,12 +4,16 @@ examples."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from federate.adapters.declaration import SiteAdapter
+from federate.bundle.manifest import read_manifest, table_path
+from federate.errors import Location, UsageError
 from federate.ingest.accounts import SourceAccount
+from federate.quality.bundle_page import Previous
 
 EXAMPLES = 200  # of each of the quarantine and the warnings: the files hold them all
 
@@ -56,3 +60,18 @@ def _counts(table: pa.Table, by: list[str]) -> list[dict[str, Any]]:
         return []
     grouped = table.group_by(by).aggregate([([], "count_all")])
     return sorted(grouped.to_pylist(), key=lambda r: [str(r[k]) for k in by])
+
+
+def previous_submission(bundle: Path, site: str, key_id: str) -> Previous:
+    """The site's previous bundle, to say what changed since: its tables, matched on their
+    keys when its pseudonyms were made with the same key (otherwise the report says so)."""
+    manifest = read_manifest(bundle)
+    if manifest.get("site") != site:
+        raise UsageError(
+            f"--previous is a bundle of {manifest.get('site')!r}, not of {site!r}",
+            code="bad-option",
+            where=Location(file=str(bundle)),
+        )
+    tables = {name: table_path(bundle, name) for name in manifest.get("tables", {})}
+    same_key = manifest.get("pseudonym_key_id") == key_id
+    return Previous(str(manifest.get("submission_id", bundle.name)), tables, same_key)

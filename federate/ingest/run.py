@@ -18,7 +18,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from federate.ingest.export import ExportFiles, check_paths, locate
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plans
 from federate.ingest.quarantine import Collector
+from federate.ingest.report import previous_submission
 from federate.ingest.seal import Submission, Tally, seal_bundle, site_copy_of
 from federate.ingest.stage import ProgressFn, TableStager
 from federate.ingest.streaming import PARENT, prepare
@@ -50,6 +51,7 @@ class IngestResult:
     report: dict[str, Any]  # the bundle's: identifiers and local ids masked
     quarantine: pa.Table  # as exported, for the site's own eyes (also in ``site_copy``)
     warnings: pa.Table
+    site_report: dict[str, Any] = field(default_factory=dict)  # values as exported
 
     @property
     def site_copy(self) -> Path:
@@ -84,10 +86,12 @@ def ingest(
     progress: ProgressFn | None = None,
     allow_identifiers_in: tuple[str, ...] = (),
     signing: SigningKey | None = None,
+    previous: Path | None = None,
 ) -> IngestResult:
     """Plan (every file found), stage the tables, tally their accounts, seal the bundle: built
     beside ``out`` and moved there only when every step succeeded."""
     check_paths(export_dir, out)
+    before = previous_submission(previous, adapter.name, key.key_id) if previous else None
     signing = signing or load_signing_key(adapter.name, None)
     check_column_names(adapter)
     schema = registry.schema()
@@ -121,9 +125,16 @@ def ingest(
         )
         scans = _stage_tables(stager, con, workers)
         tally = _tally(stager, scans, export)
-        submission = Submission(adapter, schema, submission_id, now, operator, key.key_id)
+        submission = Submission(adapter, schema, submission_id, now, operator, key.key_id, before)
         sealed = seal_bundle(stage, site_stage, submission, tally, failures, warnings, signing)
-    return IngestResult(out, sealed.manifest, sealed.report, sealed.quarantine, sealed.warnings)
+    return IngestResult(
+        out,
+        sealed.manifest,
+        sealed.report,
+        sealed.quarantine,
+        sealed.warnings,
+        sealed.site_report,
+    )
 
 
 def _stage_tables(

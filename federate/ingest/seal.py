@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from federate import __version__
@@ -23,6 +22,7 @@ from federate.bundle.manifest import (
     QUARANTINE_CSV,
     QUARANTINE_XLSX,
     REPORT,
+    REPORT_HTML,
     SIGNATURE,
     seal,
     table_path,
@@ -31,9 +31,10 @@ from federate.bundle.manifest import (
 from federate.bundle.signing import SigningKey
 from federate.ingest.accounts import SourceAccount
 from federate.ingest.quarantine import Collector
-from federate.ingest.quarantine_xlsx import write_quarantine_xlsx
+from federate.ingest.quarantine_xlsx import write_quarantine_csv, write_quarantine_xlsx
 from federate.ingest.report import build_report
 from federate.privacy.gate import local_id_columns, mask_records
+from federate.quality.bundle_page import Previous, Profiled, assess, profile_tables, render
 from federate.schema import Schema
 
 
@@ -52,6 +53,7 @@ class Submission:
     created: dt.datetime
     operator: str | None  # None: the user running the ingest
     pseudonym_key_id: str
+    previous: Previous | None = None  # the site's previous submission, to compare with
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Tally:
 class Sealed:
     manifest: dict[str, Any]
     report: dict[str, Any]
+    site_report: dict[str, Any]  # the coordinator's: values as exported
     quarantine: pa.Table
     warnings: pa.Table
 
@@ -84,11 +87,15 @@ def seal_bundle(
     bundle leaves the site, so its quarantine and report pass the identifier gate (identifiers
     and local patient ids masked); the coordinator's own copies, with the values as exported,
     go to ``site_copy``, which is never part of the bundle."""
-    quarantine, warning_table = failures.table(), warnings.table()
-    _write_records(site_copy, submission, tally, quarantine, warning_table)
+    quarantine = failures.table()
+    warning_table = _unquarantined(warnings.table(), quarantine)
+    tables = {t.name: table_path(stage, t.name) for t in submission.schema}
+    profiled = profile_tables(tables, submission.schema, submission.previous)
+    site_report = _write_records(site_copy, profiled, submission, tally, quarantine, warning_table)
     hidden = local_id_columns(submission.adapter)
     leaving = mask_records(quarantine, hidden)
-    report = _write_records(stage, submission, tally, leaving, mask_records(warning_table, hidden))
+    masked = mask_records(warning_table, hidden)
+    report = _write_records(stage, profiled, submission, tally, leaving, masked)
     pq.write_table(leaving, stage / QUARANTINE, compression="zstd")
     manifest = _manifest(stage, submission, tally, quarantine)
     manifest["files"] = seal(stage)
@@ -102,16 +109,40 @@ def seal_bundle(
             "signature": signing.sign((stage / MANIFEST).read_bytes()),
         },
     )
-    return Sealed(manifest, report, quarantine, warning_table)
+    return Sealed(manifest, report, site_report, quarantine, warning_table)
+
+
+def _unquarantined(warnings: pa.Table, quarantine: pa.Table) -> pa.Table:
+    """Warnings of rows that were accepted: a quarantined row's warnings would only distract
+    from what stopped it (and it is checked again once fixed)."""
+    if not warnings.num_rows or not quarantine.num_rows:
+        return warnings
+    held = (
+        quarantine.select(["source_file", "source_row"])
+        .group_by(["source_file", "source_row"])
+        .aggregate([])
+    )
+    kept = warnings.join(held, ["source_file", "source_row"], join_type="left anti")
+    return (
+        kept.select(warnings.column_names)
+        .cast(warnings.schema)
+        .sort_by(
+            [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
+        )
+    )
 
 
 def _write_records(
-    folder: Path, submission: Submission, tally: Tally, quarantine: pa.Table, warnings: pa.Table
+    folder: Path,
+    profiled: Profiled,
+    submission: Submission,
+    tally: Tally,
+    quarantine: pa.Table,
+    warnings: pa.Table,
 ) -> dict[str, Any]:
     """The quarantine as CSV and Excel, and the report, into ``folder``; returns the report."""
     folder.mkdir(parents=True, exist_ok=True)
-    pa_csv.write_csv(quarantine, folder / QUARANTINE_CSV)
-    write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings)
+    write_quarantine_csv(folder / QUARANTINE_CSV, quarantine, submission.adapter.spreadsheet)
     report = build_report(
         submission.adapter,
         submission.submission_id,
@@ -120,7 +151,12 @@ def _write_records(
         warnings,
         tally.columns,
     )
+    records = pa.concat_tables([quarantine, warnings])
+    quality = assess(report, submission.schema, records, profiled)
+    report["quality"] = quality.to_json()
+    write_quarantine_xlsx(folder / QUARANTINE_XLSX, quarantine, warnings, quality.causes)
     write_json(folder / REPORT, report)
+    (folder / REPORT_HTML).write_text(render(report, quality, submission.previous), "utf-8")
     return report
 
 

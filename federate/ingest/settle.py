@@ -115,8 +115,9 @@ class Settler:
                 "WHERE visit_code = 'W0' GROUP BY subject_id"
             )
 
-    def keys(self, table: Table, held: set[str]) -> None:
-        """Exact duplicates and conflicting keys of one staged table."""
+    def keys(self, table: Table, held: set[str], seen: list[pa.Table] | None = None) -> None:
+        """Exact duplicates and conflicting keys of one staged table. ``seen``: the patients'
+        local ids as read, for the subjects table (the others look them up in ``__ids``)."""
         if not self._path(table.name).exists():
             return
         key = ", ".join(sql_ident(k) for k in table.key)
@@ -126,49 +127,98 @@ class Settler:
         )
         if not self.con.execute(f"SELECT count(*) FROM ({repeated})").fetchall()[0][0]:
             return
-        content = [c for c in table.names if c not in PROVENANCE]
-        h = f"hash({', '.join(sql_ident(c) for c in content)})"
-        subject = "subject_id" if table.per_subject else "NULL::VARCHAR AS subject_id"
-        # Only the rows of repeated keys (a hash collision just adds rows that share no key).
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __judged AS "
-            f"WITH x AS (SELECT source_file, source_row, {subject}, {key}, {h} AS __h "
-            f"FROM {self._scan(table.name)} WHERE hash({key}) IN ({repeated})), "
-            f"y AS (SELECT *, min(__h) OVER k <> max(__h) OVER k AS __conflict, "
-            f"row_number() OVER (PARTITION BY {key}, __h ORDER BY source_file, source_row) "
-            f"AS __n FROM x WINDOW k AS (PARTITION BY {key})) "
-            f"SELECT source_file, source_row, subject_id, CASE WHEN __conflict THEN "
-            f"'conflicting-key' ELSE 'exact-duplicate' END AS __verdict "
-            f"FROM y WHERE __conflict OR __n > 1"
-        )
-        judged = self.con.sql("SELECT * FROM __judged").to_arrow_table()
-        if judged.num_rows == 0:
-            self.con.execute("DROP TABLE __judged")
-            return
-        key_text = " + ".join(table.key)
-        rules = {
-            "conflicting-key": f"rows sharing the key ({key_text}) must agree",
-            "exact-duplicate": f"an exact repeat of an earlier row (key {key_text}): kept once",
-        }
-        for verdict, rule in rules.items():
-            rows = judged.filter(pa.compute.equal(judged.column("__verdict"), verdict))
-            if rows.num_rows == 0:
-                continue
-            severity = "warning" if verdict == "exact-duplicate" else "error"
-            sink = self.warnings if severity == "warning" else self.failures
-            self._record(sink, table, rows, None, None, verdict, rule, severity)
-            for source, n in zip(*self._count_by_source(rows), strict=True):
-                slot = (table.name, source, verdict)
-                self.result.removed[slot] = self.result.removed.get(slot, 0) + n
-            if table.name == PARENT and verdict == "conflicting-key":
-                # Their other rows are then held as parent-quarantined.
-                held.update(rows.column("subject_id").drop_null().to_pylist())
+        self._judge(table, key, repeated)
+        judged = self._with_local_ids(table, seen)
+        if judged.num_rows:
+            self._settle_keys(table, judged, held)
         self._rewrite(
             table,
             f"SELECT t.* FROM {self._scan(table.name)} t "
             "ANTI JOIN __judged j USING (source_file, source_row)",
         )
         self.con.execute("DROP TABLE __judged")
+
+    def _judge(self, table: Table, key: str, repeated: str) -> None:
+        """``__judged``: each repeated row's verdict, and for a conflict the columns that
+        differ within its key (so the coordinator knows what to reconcile)."""
+        content = [c for c in table.names if c not in PROVENANCE]
+        h = f"hash({', '.join(sql_ident(c) for c in content)})"
+        subject = "subject_id" if table.per_subject else "NULL::VARCHAR AS subject_id"
+        cols = ", ".join(sql_ident(c) for c in content if c not in table.key)
+        differs = ", ".join(
+            f"CASE WHEN min(hash({sql_ident(c)})) OVER k <> max(hash({sql_ident(c)})) OVER k "
+            f"THEN {sql_str(c)} END"
+            for c in content
+            if c not in table.key
+        )
+        differs = (
+            f"list_filter([{differs}], lambda d: d IS NOT NULL)" if differs else "[]::VARCHAR[]"
+        )
+        # Only the rows of repeated keys (a hash collision just adds rows that share no key).
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __judged AS "
+            f"WITH x AS (SELECT source_file, source_row, {subject}, {key}, {h} AS __h"
+            f"{', ' + cols if cols else ''} "
+            f"FROM {self._scan(table.name)} WHERE hash({key}) IN ({repeated})), "
+            f"y AS (SELECT *, min(__h) OVER k <> max(__h) OVER k AS __conflict, "
+            f"{differs} AS __differs, "
+            f"row_number() OVER (PARTITION BY {key}, __h ORDER BY source_file, source_row) "
+            f"AS __n FROM x WINDOW k AS (PARTITION BY {key})) "
+            f"SELECT source_file, source_row, subject_id, __differs, CASE WHEN __conflict THEN "
+            f"'conflicting-key' ELSE 'exact-duplicate' END AS __verdict "
+            f"FROM y WHERE __conflict OR __n > 1"
+        )
+
+    def _with_local_ids(self, table: Table, seen: list[pa.Table] | None) -> pa.Table:
+        """The judged rows, each with its patient's local id as ``v`` (the site's own record
+        names the patient; the bundle's copy masks it)."""
+        if not table.per_subject:
+            return self.con.sql("SELECT * FROM __judged").to_arrow_table()
+        lookup = pa.concat_tables(seen).cast(_IDS) if seen else None
+        self.con.register("__local", lookup if lookup is not None else _IDS.empty_table())
+        source = "__local" if lookup is not None else "__ids"
+        try:
+            return self.con.sql(
+                "SELECT j.*, l.local_id AS v FROM __judged j LEFT JOIN "
+                f"(SELECT subject_id, min(local_id) AS local_id FROM {source} GROUP BY ALL) l "
+                "USING (subject_id) ORDER BY source_file, source_row"
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("__local")
+
+    def _settle_keys(self, table: Table, judged: pa.Table, held: set[str]) -> None:
+        key_text = " + ".join(table.key)
+        conflicts = judged.filter(pa.compute.equal(judged.column("__verdict"), "conflicting-key"))
+        differ = sorted({c for cs in conflicts.column("__differs").to_pylist() for c in cs or ()})
+        rules = {
+            "conflicting-key": f"rows sharing the key ({key_text}) must agree"
+            + (f"; they differ in {', '.join(self._site_names(table, differ))}" if differ else ""),
+            "exact-duplicate": f"an exact repeat of an earlier row (key {key_text}): kept once",
+        }
+        subject = next((tm.subject.source for tm in self.adapter.tables
+                        if tm.table == table.name and tm.subject), None)  # fmt: skip
+        for verdict, rule in rules.items():
+            rows = judged.filter(pa.compute.equal(judged.column("__verdict"), verdict))
+            if rows.num_rows == 0:
+                continue
+            severity = "warning" if verdict == "exact-duplicate" else "error"
+            sink = self.warnings if severity == "warning" else self.failures
+            shared = "subject_id" if subject else None
+            self._record(sink, table, rows, subject, shared, verdict, rule, severity)
+            for source, n in zip(*self._count_by_source(rows), strict=True):
+                slot = (table.name, source, verdict)
+                self.result.removed[slot] = self.result.removed.get(slot, 0) + n
+            if table.name == PARENT and verdict == "conflicting-key":
+                # Their other rows are then held as parent-quarantined.
+                held.update(rows.column("subject_id").drop_null().to_pylist())
+
+    def _site_names(self, table: Table, shared: list[str]) -> list[str]:
+        """Shared columns as the site calls them (its own column, where it has one)."""
+        fields = {n: p for tm in self.adapter.tables if tm.table == table.name
+                  for n, p in tm.fields.items()}  # fmt: skip
+        return [
+            f"{fields[c].source} ({c})" if c in fields and fields[c].source else c for c in shared
+        ]
 
     @staticmethod
     def _count_by_source(rows: pa.Table) -> tuple[list[str], list[int]]:

@@ -103,7 +103,7 @@ class TableStager:
             self.warnings,
         )
         seen = self._write(table, indices, cur, checks)
-        settler.keys(table, self.held)
+        settler.keys(table, self.held, seen if table_name == PARENT else None)
         apply_settlement(settler.result, [self.by_plan[i][0] for i in indices])
         if table_name == PARENT:
             settler.parents(seen, self.held)

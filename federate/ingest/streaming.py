@@ -236,8 +236,12 @@ def _flagged_sql(mapper: TableMapper, settled: str, carry: dict[str, str]) -> st
             if test:
                 rules.append(f"({test})")
     names = ", ".join(sql_ident(c) for c in table.names)
+    # A visit warning shows the date as the site wrote it: its input is kept for those rows too.
+    date = tm.fields.get(table.visit_date or "")
+    dated = carry.get(date.source or "") if date else None
     keep = ", ".join(
-        f"CASE WHEN {HARD} OR {SOFT} THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
+        f"CASE WHEN {HARD} OR {SOFT}{f' OR {VISIT_WARN} IS NOT NULL' if dst == dated else ''} "
+        f"THEN {sql_ident(dst)} END AS {sql_ident(dst)}"
         if dst != MERGED
         else MERGED
         for dst in carry.values()
@@ -372,6 +376,8 @@ class Pass:
             ids = rows.select([LOCAL_ID, "subject_id"]).filter(pc.is_valid(rows.column(LOCAL_ID)))
             self.outcome.ids.append(ids.rename_columns(["local_id", "subject_id"]))
         out = [*self.mapper.table.names, VISIT_WARN, VERDICT]
+        dated = carried(self._raw).get(self.date_column or "", "")
+        out += [dated] if dated in rows.column_names else []  # the date as written, for warnings
         hard = rows.column(HARD)
         flagged = pc.or_(hard, rows.column(SOFT))
         if pc.any(flagged).as_py():
@@ -429,7 +435,7 @@ class Pass:
                         hit,
                         self.date_column,
                         table.visit_date,
-                        pc.cast(hit.column(table.visit_date or ""), pa.string()),
+                        self._as_written(hit),
                         reason,
                         rule,
                         "warning",
@@ -450,6 +456,16 @@ class Pass:
         if rows.num_rows:
             self.writer.write_table(rows.select(table.names).cast(self._arrow))
             self.outcome.written += rows.num_rows
+
+    def _as_written(self, rows: pa.Table) -> pa.ChunkedArray:
+        """The visit date as the site wrote it, where the pass kept its input."""
+        kept = carried(self._raw).get(self.date_column or "", "")
+        written = rows.column(kept) if kept in rows.column_names else pa.chunked_array([], "null")
+        if pa.types.is_struct(written.type):  # a spreadsheet's cell: its text as shown
+            written = pc.struct_field(written, "text")
+        if pa.types.is_string(written.type) or pa.types.is_temporal(written.type):
+            return pc.cast(written, pa.string())
+        return pc.cast(rows.column(self.mapper.table.visit_date or ""), pa.string())
 
     def _record(
         self,

@@ -34,6 +34,7 @@ import pyarrow as pa
 from federate.adapters import registry
 from federate.bundle.manifest import MANIFEST, read_manifest, sha256_file
 from federate.errors import IntegrityError, Location, UsageError
+from federate.query.hints import explain
 from federate.query.release import release
 from federate.query.roles import Role, record_unblinded, views
 from federate.query.secondary import Overtime
@@ -295,7 +296,7 @@ def execute(session: Session, sql: str, *, deadline: float | None = None) -> pa.
     limits = session.limits
     if deadline is None:
         deadline = time.monotonic() + limits.seconds
-    with _engine_errors(limits), _interrupted_at(session.con, deadline):
+    with _engine_errors(limits, session), _interrupted_at(session.con, deadline):
         return session.con.sql(statement).to_arrow_table()
 
 
@@ -322,7 +323,7 @@ def _interrupted_at(con: duckdb.DuckDBPyConnection, deadline: float) -> Iterator
 
 
 @contextmanager
-def _engine_errors(limits: Limits) -> Iterator[None]:
+def _engine_errors(limits: Limits, session: Session | None = None) -> Iterator[None]:
     try:
         yield
     except duckdb.InterruptException:
@@ -338,7 +339,20 @@ def _engine_errors(limits: Limits) -> Iterator[None]:
             code="sql-refused",
         ) from None
     except duckdb.Error as exc:
-        raise UsageError(_first_line(exc), code="sql-error") from None
+        blinded = session is None or session.role is Role.BLINDED
+        message = explain(str(exc), blinded=blinded, relations=_relations(session))
+        raise UsageError(message, code="sql-error") from None
+
+
+def _relations(session: Session | None) -> list[str]:
+    """The tables and views the session may read, to suggest the nearest to a typo."""
+    if session is None:
+        return []
+    try:
+        rows = session.con.sql("SELECT table_name FROM information_schema.tables").fetchall()
+    except duckdb.Error:
+        return []
+    return [name for (name,) in rows]
 
 
 def _overtime(limits: Limits) -> UsageError:
@@ -379,7 +393,7 @@ def run_query(
 def _checked_names(session: Session, sql: str, table_shape: Shape) -> list[str]:
     """The query's column names (bound, not run). Where it was rewritten to show its totals,
     the rewrite must bind too, its first columns being the query's own."""
-    with _engine_errors(session.limits):
+    with _engine_errors(session.limits, session):
         query = session.con.sql(parse_select(sql))
     if table_shape.sql != sql:
         try:

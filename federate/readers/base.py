@@ -14,6 +14,11 @@ Frozen contract:
   forms and item groups; a REDCap form never saved) are not yielded either: each is appended
   to ``rejects`` as a ``Reject`` with ``deleted=True`` and a declared reason code, and is
   counted as skipped with that reason, never quarantined.
+* A column the reader decodes through the file's own code list (SPSS value labels, an ODM
+  ``CodeList``, REDCap's choices) holds each value's label, or, for a value the list lacks, the
+  value as written: never null, so the adapter's ``Code`` quarantines it as ``unknown-code``
+  showing it. The reader names the list in ``source_facts`` under ``CODE_LIST + column``, in
+  the export's own terms, and the quarantine's rule quotes it.
 * A reader never writes anywhere, and never loads the whole file into memory.
 """
 
@@ -31,6 +36,9 @@ import pyarrow as pa
 from federate.errors import InputError, Location
 
 ROW_COLUMN = "__source_row"
+# A source fact: CODE_LIST + column -> the code list a decoded column is read through.
+CODE_LIST = "code_list."
+_CODES_SHOWN = 20
 # A column whose cells may each hold text, a number or a date (a spreadsheet's): ``text`` is the
 # cell as the site sees it, ``number`` a number cell's value, ``date`` a date cell's date (the
 # lower bound) to the ``precision`` its format shows (day, month or year).
@@ -69,6 +77,18 @@ class Reject:
     detail: str
     deleted: bool = False
     column: str | None = None
+
+
+def code_list_text(what: str, codes: list[tuple[str, str | None]]) -> str:
+    """A code list as the rule of its quarantine quotes it: ``what`` (which list, in the export's
+    terms), then its first codes with their labels (a code without one is its own label)."""
+    if not codes:
+        return f"{what}: no codes"
+    shown = ", ".join(
+        code if label is None else f"{code} = {label}" for code, label in codes[:_CODES_SHOWN]
+    )
+    more = len(codes) - _CODES_SHOWN
+    return f"{what}: {shown}" + (f", … ({more} more)" if more > 0 else "")
 
 
 def file_version(path: Path, relpath: str | None = None) -> str:

@@ -12,13 +12,18 @@ occurrences in the file; ``__source_line`` is the line of its start tag.
 Values are text exactly as written: not trimmed (OpenClinica writes "35 Years "; the engine's
 parsers trim, ``Verbatim`` keeps), codes kept as codes; except the items the metadata declares
 ``integer``, ``float`` or ``double``, which are numbers in XML Schema form whatever the locale and
-become int64 and float64 columns (``odm_values``: "10.4" is never read by a locale's text rules
-again; a record with a value not in that form is quarantined, naming the item). Derived columns
+become ``CELL`` columns: the text as written (what the site sees: "17.0") and the number
+(``odm_values``: "10.4" is never read by a locale's text rules again; a record with a value not
+in that form is quarantined, naming the item). Derived columns
 are added next to an item, never instead of it: ``ITEM@unit`` (the unit's symbol, from the
 ItemData's MeasurementUnitRef, else the item's only declared unit) for items with units, and
 with ``decode=True`` ``ITEM@decode`` (the CodeListItem's Decode text in the reader's
-``language``; null when the code is not in the list, counted in the facts; a code list whose
-language cannot be told is refused) for coded items.
+``language``; a code without one, an EnumeratedItem's, is its own label; a value the list lacks
+is yielded as written, never null, so the adapter's ``Code`` quarantines it showing the value,
+and the facts name the list, ``code_list.ITEM@decode``; but a value that is no code of the list
+and yet one of its labels (code 3 where the list labels code 2 "3") is not read as that label:
+its record is quarantined, a label where a code is due or a code mistyped cannot be told; a
+code list whose language cannot be told is refused) for coded items.
 
 Records the source system deleted but still exports (OpenClinica's removed subjects, events,
 forms and item groups, ``odm_removal``) are not rows: each occurrence under one is handed back
@@ -42,10 +47,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
-from federate.readers.odm_meta import ItemGroupDef, Metadata
+from federate.readers.base import (
+    CELL,
+    CODE_LIST,
+    ROW_COLUMN,
+    Reader,
+    Reject,
+    Source,
+    code_list_text,
+    file_version,
+)
+from federate.readers.odm_meta import CodeList, ItemGroupDef, Metadata
 from federate.readers.odm_removal import OPENCLINICA_REMOVALS, REMOVED_REASON, Removal
-from federate.readers.odm_values import number_problem, number_type, numbers
+from federate.readers.odm_values import (
+    cells,
+    label_not_code,
+    label_problem,
+    number_problem,
+    number_type,
+)
 from federate.readers.odm_walk import KEYS, GroupWalk, Keep, Occurrence, OdmWalk, WalkInfo
 
 LINE_COLUMN = "__source_line"
@@ -218,6 +238,9 @@ class OdmReader(Reader):
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
         group, cols, types = self._layout(source)
+        meta = self.survey(source).info.metadata
+        decoded = [c.removesuffix(DECODE_SUFFIX) for c in cols if c.endswith(DECODE_SUFFIX)]
+        codes = {oid: meta.codelists[meta.items[oid].codelist or ""] for oid in decoded}
         names = [*cols, ROW_COLUMN, LINE_COLUMN]
         known = set(cols)
         rows: list[Occurrence] = []
@@ -237,10 +260,10 @@ class OdmReader(Reader):
                 continue
             rows.append(occ)
             if len(rows) >= self.batch_size:
-                yield _batch(rows, cols, names, types, rejects)
+                yield _batch(rows, cols, names, (types, codes), rejects)
                 rows = []
         if rows:
-            yield _batch(rows, cols, names, types, rejects)
+            yield _batch(rows, cols, names, (types, codes), rejects)
 
     def source_facts(self, source: Source) -> dict[str, str]:
         survey = self.survey(source)
@@ -261,7 +284,7 @@ class OdmReader(Reader):
             "subjects": str(len(info.subjects)),
             "item_data": str(info.item_data),
             "values": "as written: not trimmed, codes not replaced; integer and float items "
-            "read as numbers in ODM's form ('.' decimal mark)",
+            "also read as numbers in ODM's form ('.' decimal mark)",
             "deleted_records_marked_by": "; ".join(r.describe() for r in self.removals) or "none",
             "vendor_attributes_kept": ", ".join(k.name for k in survey.keeps) or "none",
             "vendor_attributes_dropped": ", ".join(sorted(info.dropped)) or "none",
@@ -290,6 +313,7 @@ class OdmReader(Reader):
             # not to be reported as unknown columns when an adapter leaves them unused.
             columns = self.columns(source)
             decoded = {c.removesuffix(DECODE_SUFFIX) for c in columns if c.endswith(DECODE_SUFFIX)}
+            facts |= _code_lists(info.metadata, sorted(decoded), self.language)
             structure = [c for c in columns if c in _STRUCTURE or c.endswith(UNIT_SUFFIX)]
             facts["system_columns"] = ",".join([*structure, *sorted(decoded)])
         return facts
@@ -327,11 +351,26 @@ def _unit(oid: str, only: str | None, meta: Metadata) -> Getter:
 
 
 def _decode(oid: str, decodes: dict[str, str | None]) -> Getter:
+    """A coded item's label; the value as written where the code list gives it none (a value
+    outside the list is never nulled: the adapter's code list reports it)."""
+
     def get(occ: Occurrence) -> str | None:
         value = occ.items.get(oid)
-        return None if value is None else decodes.get(value)
+        label = None if value is None else decodes.get(value)
+        return value if label is None else label
 
     return get
+
+
+def _code_lists(meta: Metadata, items: list[str], language: str | None) -> dict[str, str]:
+    """The code list each decoded item is read through, for the rule of its quarantine."""
+    facts = {}
+    labels = f", labels in {language}" if language else ""
+    for oid in items:
+        codes = meta.codelists[meta.items[oid].codelist or ""]
+        what = f"the export's code list {codes.oid} (item {oid}{labels})"
+        facts[CODE_LIST + oid + DECODE_SUFFIX] = code_list_text(what, list(codes.decodes.items()))
+    return facts
 
 
 def _decodable(meta: Metadata, oid: str, value: str) -> bool:
@@ -344,25 +383,34 @@ def _batch(
     rows: list[Occurrence],
     cols: dict[str, Getter],
     names: list[str],
-    types: dict[str, str],
+    checks: tuple[dict[str, str], dict[str, CodeList]],
     rejects: list[Reject],
 ) -> pa.RecordBatch:
-    """The rows as a batch, number items typed; a row with a value that is not a number as its
-    item's type writes one is quarantined (``rejects``), not yielded."""
+    """The rows as a batch, number items (``checks[0]``: item -> ODM type) as ``CELL`` s. A row
+    with a value that is not a number as its item's type writes one, or, in a decoded item
+    (``checks[1]``: item -> its code list), no code of the list but one of its labels, is
+    quarantined (``rejects``), not yielded."""
     arrays = [pa.array([get(occ) for occ in rows], pa.string()) for get in cols.values()]
     arrays.append(pa.array([occ.ordinal for occ in rows], pa.int64()))
     arrays.append(pa.array([occ.line for occ in rows], pa.int64()))
     batch = pa.RecordBatch.from_arrays(arrays, names=names)
-    if not types:
+    types, codes = checks
+    if not types and not codes:
         return batch
     failed = pa.repeat(pa.scalar(False), len(rows))
-    for oid, kind in types.items():
-        typed, bad = numbers(batch.column(oid), kind)
-        batch = batch.set_column(names.index(oid), oid, typed)
+
+    def reject(bad: pa.Array, reason: str, detail: str, column: str) -> None:
+        nonlocal failed
         fresh = pc.and_(bad, pc.invert(failed))  # a row is reported once, for its first item
         for i in pc.indices_nonzero(fresh).to_pylist():
-            rejects.append(
-                Reject(rows[i].ordinal, "invalid-number", number_problem(oid, kind), column=oid)
-            )
+            rejects.append(Reject(rows[i].ordinal, reason, detail, column=column))
         failed = pc.or_(failed, bad)
+
+    for oid, kind in types.items():
+        typed, bad = cells(batch.column(oid), kind)
+        batch = batch.set_column(names.index(oid), pa.field(oid, CELL), typed)
+        reject(bad, "invalid-number", number_problem(oid, kind), oid)
+    for oid, codelist in codes.items():
+        bad = label_not_code(batch.column(oid), codelist)
+        reject(bad, "unknown-code", label_problem(oid, codelist.oid), oid + DECODE_SUFFIX)
     return batch.filter(pc.invert(failed)) if pc.any(failed).as_py() else batch

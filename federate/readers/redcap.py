@@ -172,6 +172,7 @@ class RedcapReader(Reader):
                 for c in self.columns(source)
                 if (c.startswith("redcap_") or c.endswith("_complete")) and c not in header.extra
             ),
+            **dictionary.choice_lists(self.columns(source)),
         }
 
     def batches(self, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from federate.errors import InputError, Location
+from federate.readers.base import CODE_LIST, code_list_text
 from federate.readers.csv import inspect_file
 
 # System columns REDCap adds after the record id, with their headers in a label export.
@@ -107,6 +108,18 @@ class Dictionary:
     @property
     def forms(self) -> list[str]:
         return list(dict.fromkeys(f.form for f in self.fields))
+
+    def choice_lists(self, columns: list[str]) -> dict[str, str]:
+        """``CODE_LIST + field`` -> the choices of each radio or dropdown field of ``columns``, in
+        the dictionary's terms: what a value no choice names is quarantined against."""
+        wanted = set(columns)
+        return {
+            CODE_LIST + f.name: code_list_text(
+                f"the choices of field {f.name} in {self.relpath}", list(f.choices)
+            )
+            for f in self.fields
+            if f.name in wanted and f.choices and f.type in ("radio", "dropdown")
+        }
 
     def columns(self) -> list[Column]:
         """Every column a full export can carry, in export order (system columns aside)."""

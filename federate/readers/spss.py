@@ -5,14 +5,17 @@ timestamp[us] and time64[us]. Dates are converted here from the stored numbers (
 conversion is switched off) so every format is typed one way, including ones pyreadstat leaves as
 numbers (SPSS QYR/MOYR/WKYR, Stata ``%td``/``%tc`` display variants). User-defined missing values
 (SPSS missing values and ranges, Stata ``.a``-``.z``) are null; which codes were declared missing
-is reported in ``source_facts`` (``user_missing.<variable>``).
+is reported in ``source_facts`` (``user_missing.<variable>``). How SPSS or Stata shows a date
+variable, or a number variable whose display format was chosen for it (``shown_number``), is
+reported as ``shown_as.<variable>``: what the site sees, which a text read of the value shows
+(MedDRA version 26 in ``F4.1`` is "26.0").
 
 Value labels are often partial (only the missing codes labelled, say), so a labelled variable is
 yielded as its codes unless the adapter names it in ``decode``, declaring it a closed code list.
 A decoded variable is text: each value's label, or, for a value the label set lacks, the code
 itself as text ("3") so the adapter's ``Code`` parser quarantines it as ``unknown-code``. The label
-sets used are reported in ``source_facts`` (``value_labels.<variable>``) for the manifest, and so
-the engine can name the label set in the quarantine rule.
+sets used are reported in ``source_facts`` (``code_list.<variable>``, ``base.CODE_LIST``) for the
+manifest, and so the engine can name the label set in the quarantine rule.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import pyarrow.compute as pc
 import pyreadstat
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.base import CODE_LIST, ROW_COLUMN, Reader, Reject, Source, file_version
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,6 +55,7 @@ _SPSS_KINDS = {
     "TIME": "time",  # DTIME (days and time) is a duration: it stays seconds
 }
 _LABELS_SHOWN = 20
+_SPSS_DEFAULT = "F8.2"  # the display format SPSS gives a new numeric variable
 _MAX_SECONDS = 8e12  # about 250,000 years: timestamp[us] ends near 292,000
 
 
@@ -79,7 +83,9 @@ class Variable:
     scale: float = 1.0  # seconds per stored unit (dates and times)
     origin_days: int = 0  # the format's day 0, in days before 1970-01-01
     decoded: LabelSet | None = None  # set when yielded through its value labels
-    shown_as: str | None = None  # how SPSS or Stata shows its dates (see ``shown_as``)
+    # How SPSS or Stata shows its values: dates a strftime pattern (``shown_as``), numbers a
+    # printf one (``shown_number``).
+    shown_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,9 @@ class SpssReader(Reader):
         if meta.file_label:
             facts["file_label"] = meta.file_label
         facts |= {
-            f"value_labels.{v.name}": v.decoded.describe() for v in meta.variables if v.decoded
+            CODE_LIST + v.name: f"the file's value labels {v.decoded.describe()}"
+            for v in meta.variables
+            if v.decoded
         }
         facts |= {f"user_missing.{name}": codes for name, codes in meta.user_missing.items()}
         facts |= {f"shown_as.{v.name}": v.shown_as for v in meta.variables if v.shown_as}
@@ -209,8 +217,10 @@ class SpssReader(Reader):
                 decoded = labels or LabelSet(name, {})
                 variables.append(Variable(name, pa.string(), kind_, decoded=decoded))
             else:
-                fmt = m.original_variable_types[name] if kind_ in ("date", "datetime") else None
-                shown = shown_as(kind, fmt) if fmt else None
+                fmt = m.original_variable_types[name] or ""
+                dated = kind_ in ("date", "datetime")
+                shown = shown_as(kind, fmt) if dated and fmt else None
+                shown = shown_number(kind, fmt) if kind_ == "number" else shown
                 arrow = _arrow_type(kind_, vtype)
                 variables.append(Variable(name, arrow, kind_, scale, origin, shown_as=shown))
         declared = m.file_encoding or (
@@ -352,6 +362,24 @@ def shown_as(kind: Kind, fmt: str) -> str | None:
         else:
             shown, at = shown + codes[at], at + 1
     return shown.strip(" :") or "%d%_b%Y"
+
+
+def shown_number(kind: Kind, fmt: str) -> str | None:
+    """How the file's software shows a numeric variable's numbers (a printf pattern), from a
+    display format chosen for it: SPSS ``F4.1`` and Stata ``%4.1f`` show one decimal ("26.0"),
+    SPSS ``N5`` five digits with leading zeros ("00026"). None for SPSS's default ``F8.2``,
+    which every new numeric variable gets and so says nothing of its values (MedDRA version
+    19.1 is 19.1, PT code 10019211 is 10019211), for a general format (Stata's ``%9.0g``) and
+    for one we do not know: the number is then shown in its shortest form."""
+    if kind != "dta":
+        match = re.fullmatch(r"(F|N)(\d+)(?:\.(\d+))?", fmt.upper())
+        if not match or fmt.upper() == _SPSS_DEFAULT:
+            return None
+        if match[1] == "N":
+            return f"%0{int(match[2])}d"
+        return f"%.{int(match[3] or 0)}f"
+    match = re.fullmatch(r"%-?0?\d*\.(\d+)f", fmt)
+    return f"%.{int(match[1])}f" if match else None
 
 
 def _arrow_type(kind: str, vtype: str) -> pa.DataType:

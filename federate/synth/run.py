@@ -10,7 +10,7 @@ export.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -92,9 +92,11 @@ def run(
     patients: int = DEFAULT_PATIENTS,
     inject_errors: bool = False,
     counts: Mapping[str, int] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """Simulate MESEMS and write it under ``out``. ``counts`` (site -> patients) overrides the
-    scaled shares of ``patients``."""
+    scaled shares of ``patients``; ``progress`` is told each step as it starts."""
+    say = progress or (lambda step: None)
     if seed < 0:
         raise UsageError(f"--seed must be 0 or more, not {seed}", code="bad-seed")
     counts = dict(counts) if counts is not None else site_counts(patients)
@@ -102,6 +104,7 @@ def run(
         raise UsageError("every site needs at least one patient", code="bad-patients")
     schema = registry.schema()
     adapters = {a.name: a for a in registry.adapters()}
+    say(f"simulating {sum(counts.values()):,} patients")
     trials = simulate(seed, counts)
     readback = ReadBack()
 
@@ -111,6 +114,7 @@ def run(
     injected: list[InjectedError] = []
     notes: list[str] = []
     for name, trial in trials.items():
+        say(f"{name}: the truth and the site's export")
         adapter = adapters.get(name)
         country = adapter.country if adapter else spec(name).country
         keys[name] = out / "keys" / f"{name}.key"
@@ -130,6 +134,7 @@ def run(
         for table_name, rows in truth.tables.items():
             parts[table_name].append(rows)
 
+    say("writing the truth")
     truth_paths: dict[str, Path] = {}
     for table in schema:
         path = truth_paths[table.name] = out / "truth" / f"{table.name}.parquet"

@@ -9,6 +9,7 @@ column ``ITEM@decode`` is a coded item read through its code list, ``StudyOID`` 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,9 +85,21 @@ def items_of(sheet: Sheet, grammar: Grammar, style: OdmStyle) -> dict[str, Item]
         elif isinstance(p, Integer):
             kind = "integer"
         elif isinstance(p, Decimal) and style.typed_numbers and not shared:
-            kind = "float"
+            kind = "text" if _odm_number_forbidden(sheet, column) else "float"
         out[oid] = Item(oid, kind)
     return out
+
+
+def _odm_number_forbidden(sheet: Sheet, column: str) -> bool:
+    """Whether a value the site's text rules forbid was put into the column that is a number
+    in ODM's own form ("12.5", misgrouped for Spain's '.' grouping, is 12.5 in a real item): the
+    item is then a text item, where the rules forbid it."""
+    return any(
+        (cell := r.cells.get(column)) is not None
+        and cell.as_text
+        and re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", cell.text.strip()) is not None
+        for r in sheet.records
+    )
 
 
 def value_of(item: Item, cell: Cell) -> str:

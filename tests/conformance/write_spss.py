@@ -91,13 +91,23 @@ def variable(
         return Variable(days, pl.Date, fmt), _texts(cells)
     if kind == "number":
         numbers = [None if c is None or c.text == "" else float(_number(c)) for c in cells]
-        return Variable(numbers, pl.Float64, None if style.kind == "dta" else "F12.2"), _texts(
-            cells
-        )
+        return Variable(numbers, pl.Float64, _number_format(cells, style)), _texts(cells)
     texts = [None if c is None else c.text for c in cells]
     if style.kind != "dta":  # SPSS pads strings with spaces: trailing ones are not kept
         texts = [None if t is None else t.rstrip() for t in texts]
     return Variable([t or "" for t in texts], pl.Utf8), texts
+
+
+def _number_format(cells: list[Cell | None], style: SpssStyle) -> str | None:
+    """The display format of a numeric variable. Text kept as a number (a MedDRA version, 26.0)
+    shows as many decimals as it was typed with, as a site sets them to see "26.0" and not
+    "26.00" (which SPSS would show, and the spec reads, as what the site sees); numbers read as
+    numbers take SPSS's F12.2, or Stata's default."""
+    texts = [c.text for c in cells if c is not None and c.text and isinstance(c.parser, Text)]
+    if not texts:
+        return None if style.kind == "dta" else "F12.2"
+    places = max(len(t.partition(".")[2]) for t in texts)
+    return f"%12.{places}f" if style.kind == "dta" else f"F12.{places}"
 
 
 def _number(cell: Cell) -> float:

@@ -225,7 +225,7 @@ def test_rows_of_a_quarantined_patient_are_held(tmp_path: Path) -> None:
     )
 
 
-def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
+def test_quarantine_workbook_has_a_summary_then_a_sheet_per_file(tmp_path: Path) -> None:
     import openpyxl
 
     from federate.adapters import registry
@@ -237,12 +237,12 @@ def test_quarantine_workbook_has_a_sheet_per_table(tmp_path: Path) -> None:
     text("esami.csv", ";90;mg/dL", ";90;g/furlong")(export)
     ingest(registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k"))
     book = openpyxl.load_workbook(tmp_path / "b" / "quarantine.xlsx")
-    assert book.sheetnames == ["labs", "mri", "warnings"]
-    mri = [tuple(r) for r in book["mri"].iter_rows(values_only=True)]
-    assert mri[0] == ("source_file", "part", "source_row", "column", "value", "reason", "rule")
-    assert mri[1][:6] == ("rm.csv", None, 3, "data_rm", "31/02/2020", "invalid-date")
-    labs = [tuple(r) for r in book["labs"].iter_rows(values_only=True)]
-    assert labs[1][3:6] == ("unita", "g/furlong", "unknown-code")
+    assert book.sheetnames == ["Summary", "esami.csv", "rm.csv", "warnings"]
+    mri = [tuple(r) for r in book["rm.csv"].iter_rows(values_only=True)]
+    assert mri[0] == ("source_row", "column", "value", "reason", "rule")
+    assert mri[1][:4] == (3, "data_rm", "31/02/2020", "invalid-date")
+    labs = [tuple(r) for r in book["esami.csv"].iter_rows(values_only=True)]
+    assert labs[1][1:4] == ("unita", "g/furlong", "unknown-code")
 
 
 def test_quarantine_workbook_writes_values_as_text_never_formulas(tmp_path: Path) -> None:
@@ -256,7 +256,8 @@ def test_quarantine_workbook_writes_values_as_text_never_formulas(tmp_path: Path
     text("esami.csv", ";90;mg/dL", ";90;=HYPERLINK(1)")(export)
     ingest(registry.adapter("italy"), export, tmp_path / "b", SiteKey(bytes(32), tmp_path / "k"))
     book = openpyxl.load_workbook(tmp_path / "b" / "quarantine.xlsx")
-    cell = next(r for r in book["labs"].iter_rows(min_row=2) if r[4].value == "=HYPERLINK(1)")[4]
+    rows = book["esami.csv"].iter_rows(min_row=2)
+    cell = next(r for r in rows if r[2].value == "=HYPERLINK(1)")[2]
     assert cell.data_type == "s"  # a string, not a formula
 
 

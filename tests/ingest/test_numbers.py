@@ -9,7 +9,8 @@ import pytest
 
 from federate.adapters import registry
 from federate.adapters.docs import site_markdown
-from federate.adapters.parsers import Decimal, Integer, Locale, Parser
+from federate.adapters.parsers import Code, Decimal, Integer, Locale, Parser, Text, typed_as_text
+from federate.readers.base import CELL
 
 ITALY = registry.adapter("italy").locale
 SWEDEN = registry.adapter("sweden").locale
@@ -97,3 +98,36 @@ def test_the_spec_shows_grouping_marks_visibly() -> None:
     assert "a space or no-break space" in sweden
     italy = site_markdown(registry.adapter("italy"), schema)
     assert "groups of three" in italy
+
+
+def test_a_number_cell_is_read_as_the_number_it_holds_never_as_its_text() -> None:
+    """A typed cell (an ODM float item, a spreadsheet's number) holds 1.5, written "1.500" in
+    ODM's form: no whole number, so quarantined, never 1500 by Italy's '.' grouping; a whole
+    one is its number whatever its text; a text cell keeps the text rules."""
+    cells = pa.array(
+        [
+            {"text": "1.500", "number": 1.5},
+            {"text": "12.0", "number": 12.0},
+            {"text": "1.234", "number": None},
+        ],
+        CELL,
+    )
+    table = pa.table({"v": cells})
+    con = duckdb.connect()
+    con.register("t", table)
+    ref = typed_as_text('"v"', CELL, ITALY)
+    got = [r[0] for r in con.sql(f"SELECT {Integer('v').read(ref, ITALY)} FROM t").fetchall()]
+    assert got == [None, 12, 1234]
+
+
+def test_a_typed_number_reads_as_text_as_its_display_format_shows_it() -> None:
+    """A numeric variable whose display format shows one decimal (SPSS F4.1): as text it is
+    what the site sees, "26.0"; as a code, the number it holds (1 is code "1", whatever it
+    shows); as a number, its number."""
+    table = pa.table({"v": pa.array([26.0, 1.0], pa.float64())})
+    con = duckdb.connect()
+    con.register("t", table)
+    ref = typed_as_text('"v"', pa.float64(), SWEDEN, "%.1f")
+    parsers = [Text("v"), Code("v", {"1": "ONE"}), Decimal("v")]
+    sql = ", ".join(p.read(ref, SWEDEN) for p in parsers)
+    assert con.sql(f"SELECT {sql} FROM t").fetchall() == [("26.0", None, 26.0), ("1.0", "ONE", 1.0)]

@@ -140,7 +140,7 @@ def test_impossible_date_and_unknown_visit_are_quarantined(tmp_path: Path, key_f
         3,
         2,
     )
-    assert "rm.csv row 3" in done.stderr and "31/02/2020" in done.stderr
+    assert "rm.csv, column 'data_rm'" in done.stderr and "record 3: '31/02/2020'" in done.stderr
     assert (tmp_path / "b" / "quarantine.csv").read_text().count("\n") == 3
 
 

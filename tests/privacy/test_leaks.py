@@ -59,7 +59,8 @@ def test_quarantined_identifiers_and_local_ids_stay_at_the_site(
         assert secret not in leaving, secret
     # The coordinator's own copy, beside the bundle, keeps the values as exported.
     site = bundle.with_name(bundle.name + ".site")
-    assert {p.name for p in site.iterdir()} == {"quarantine.csv", "quarantine.xlsx", "report.json"}
+    names = {"quarantine.csv", "quarantine.xlsx", "report.json", "report.html"}
+    assert {p.name for p in site.iterdir()} == names
     own = everything_in(site)
     for value in (CF, EMAIL):
         assert value in own, value

@@ -158,7 +158,7 @@ _RANDOMISATION = (
     "000125;placebo-cellule;04/03/13\n"
 )
 _QUARANTINED_DOSE = _INFUSIONS_HEADER + (
-    "000123;1;05/03/2013;cellule staminali;33,33;70,5;92,0;l-001\n"  # over 10: impossible
+    "000123;1;05/03/2013;cellule staminali;33,37;70,5;92,0;l-001\n"  # over 10: impossible
     "000124;1;06/03/2013;placebo;;64,2;;\n"
 )
 _WARNED_DOSE = _INFUSIONS_HEADER + (
@@ -186,6 +186,6 @@ def test_nothing_the_coordinator_sees_at_ingest_shows_a_restricted_value(
     seen += pq.read_table(bundle / "quarantine.parquet").to_pandas().to_csv()
     with zipfile.ZipFile(bundle / "quarantine.xlsx") as book:
         seen += "".join(book.read(n).decode("utf-8", "replace") for n in book.namelist())
-    for secret in ("CELLULE-ZZZ", "33,33", "33.33", "7,77", "7.77"):
+    for secret in ("CELLULE-ZZZ", "33,37", "33.37", "7,77", "7.77"):
         assert secret not in seen, secret
     assert "(restricted)" in seen  # the failure is reported, its value masked

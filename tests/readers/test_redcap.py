@@ -541,6 +541,23 @@ def test_label_values_decode_and_repeated_labels_follow_the_dictionary(tmp_path:
     ] == ("cpr")
 
 
+def test_a_value_no_choice_names_is_kept_as_exported_and_the_choices_named(
+    tmp_path: Path,
+) -> None:
+    """REDCap's dictionary lists a radio field's choices ("0, Kvinde | 1, Mand"): in either
+    flavour a value that is none of them reaches the adapter as exported, never nulled, and the
+    facts name the choices, for the rule of its quarantine."""
+    path = danish(tmp_path, "Patient,Køn,MS\np1,Kvinde,Ja\np2,Ukendt,\n")
+    reader = RedcapReader(flavour="label")
+    patient, _ = read(reader, path, "patient")
+    assert patient.column("koen").to_pylist() == ["0", "Ukendt"]
+    facts = reader.source_facts(Source(path, "data.csv", "patient"))
+    assert facts["code_list.koen"] == (
+        "the choices of field koen in dictionary.csv: 0 = Kvinde, 1 = Mand"
+    )
+    assert "code_list.ms" not in facts and "code_list.id" not in facts
+
+
 def test_repeated_labels_that_cannot_be_told_apart_are_refused(tmp_path: Path) -> None:
     # Two forms' columns left out: "Vægt (kg)" could be w1 or w2.
     path = danish(tmp_path, 'Patient,Vægt (kg),Dato,Complete?\np1,"71,5",03-02-2014,2\n')

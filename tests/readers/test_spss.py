@@ -97,7 +97,7 @@ def test_values_equal_pyreadstat_reading_the_whole_file(path: Path) -> None:
             expected = [as_text(v) for v in labelled.get_column(name).to_list()]
             # Stata names its label sets; SPSS label sets are anonymous: named by the variable.
             set_name = meta.variable_to_label[name] if path.suffix == ".dta" else name
-            assert facts[f"value_labels.{name}"].startswith(f"{set_name}: "), facts
+            assert facts[f"code_list.{name}"].startswith(f"the file's value labels {set_name}: ")
         elif fmt in DATES_PYREADSTAT_LEAVES_AS_NUMBERS:
             seconds = plain.get_column(name).to_list()
             expected = [
@@ -135,8 +135,8 @@ def test_user_missing_codes_are_reported_and_labels_decoded_only_where_asked() -
     # z has a label on 999 only: not asked for, so it stays a number (-9 and 999 are missing).
     assert table.column("z").to_pylist() == [None, None, 1.234, None, 3.14159, None]
     facts = reader.source_facts(Source(path, path.name))
-    assert facts["value_labels.x"] == "x: 1 = red, 2 = green, 3 = blue"
-    assert "value_labels.z" not in facts
+    assert facts["code_list.x"] == "the file's value labels x: 1 = red, 2 = green, 3 = blue"
+    assert "code_list.z" not in facts
     assert facts["user_missing.x"] == "7; 8; 99"
     assert facts["user_missing.z"] == "-999 thru 0; 999"
     assert facts["encoding"] == "windows-1252"
@@ -222,7 +222,7 @@ def test_a_swedish_file_reads_back(tmp_path: Path, suffix: str) -> None:
         "encoding": "UTF-8",
         "cases": "5",
         "file_label": "MESEMS besök",
-        "value_labels.kön": "kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
+        "code_list.kön": "the file's value labels kön: 1 = kvinna, 2 = man, 99 = uppgift saknas",
         "user_missing.kön": "99",
         "user_missing.vikt": "990 thru 999",
         "shown_as.besöksdatum": "%Y/%m/%d",  # SDATE10: how SPSS shows the dates
@@ -350,6 +350,29 @@ def test_a_truncated_file_raises_an_input_error_never_fewer_rows(tmp_path: Path,
 )
 def test_how_spss_and_stata_show_dates(kind: Kind, fmt: str, shown: str | None) -> None:
     assert shown_as(kind, fmt) == shown
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt", "shown"),
+    [
+        ("sav", "F4.1", "%.1f"),  # 26.0
+        ("sav", "F8.0", "%.0f"),
+        ("sav", "N5", "%05d"),  # 00026
+        ("sav", "F8.2", None),  # SPSS's default for every new numeric: chosen for nothing
+        ("sav", "COMMA8.2", None),  # grouped: not known here, the shortest form
+        ("dta", "%9.1f", "%.1f"),
+        ("dta", "%9.0g", None),  # Stata's general format: the shortest form
+    ],
+)
+def test_a_numeric_variables_chosen_display_format_is_reported(
+    tmp_path: Path, kind: str, fmt: str, shown: str | None
+) -> None:
+    frame = pl.DataFrame({"id": ["a"], "version": [26.0]})
+    path = tmp_path / f"ae.{kind}"
+    write = pyreadstat.write_dta if kind == "dta" else pyreadstat.write_sav
+    write(frame, str(path), variable_format={"version": fmt})
+    facts = SpssReader().source_facts(Source(path, path.name))
+    assert facts.get("shown_as.version") == shown
 
 
 def test_a_date_variables_display_format_is_reported(tmp_path: Path) -> None:

@@ -144,26 +144,48 @@ def test_a_real_item_holding_a_comma_is_quarantined_not_guessed(
     assert pooled_rows(result, "msfc", ["t25fw_trial1_s"]) == [{"t25fw_trial1_s": 7.15}]
 
 
-@pytest.mark.xfail(
-    reason="needs the parsers' typed values (another slice): typed_as_text renders a float64 "
-    "column with the locale's decimal mark, so Verbatim/Text of an ODM real item give '0,72' "
-    "and '19,1' instead of what the site sees, '0.72' and '19.1'",
-    strict=False,
-)
-def test_a_real_lab_result_is_kept_as_the_site_sees_it(tmp_path: Path, site_key: SiteKey) -> None:
-    path = oc.write(tmp_path / "export", languages="untagged", removed=False)
-    text = path.read_text("utf-8")
+def _as_real_items(text: str) -> str:
+    """The lab result and the MedDRA version made real items (``DataType="float"``), their
+    values in ODM's own form, as an OpenClinica CRF may define them."""
     for item in ("I_ANALI_RESULTADO", "I_ACONT_VERSION_MEDDRA"):
         text = text.replace(
             f'OID="{item}" Name="{item.split("_", 2)[2]}" DataType="text"',
             f'OID="{item}" Name="{item.split("_", 2)[2]}" DataType="float"',
         )
     text = text.replace('Value="0,72"', 'Value="0.72"').replace('Value="1,8"', 'Value="1.8"')
-    path.write_text(text.replace('Value="13,4"', 'Value="13.4"').replace('"0,6"', '"0.6"'), "utf-8")
+    return text.replace('Value="13,4"', 'Value="13.4"').replace('"0,6"', '"0.6"')
+
+
+def test_a_real_item_is_kept_as_the_site_sees_it(tmp_path: Path, site_key: SiteKey) -> None:
+    """A real item's value as exported is its text as written: MedDRA version "17.0" became
+    "17" (read as the number 17.0, shown as a whole number) and was quarantined by the
+    version's format; the number a parser reads is still ODM's own."""
+    path = oc.write(tmp_path / "export", languages="untagged", removed=False)
+    path.write_text(_as_real_items(path.read_text("utf-8")), "utf-8")
+    assert 'ItemOID="I_ACONT_VERSION_MEDDRA" Value="17.0"' in path.read_text("utf-8")
     result = run(tmp_path / "export", tmp_path / "bundle", site_key)
+    assert result.quarantine.num_rows == 0, result.quarantine.to_pylist()
     labs = pooled_rows(result, "labs", ["value_raw", "value_reported"])
-    assert {"value_raw": "0.72", "value_reported": 0.72} in labs  # the value is right already
-    assert result.quarantine.num_rows == 0  # MedDRA "19.1" stays "19.1"
+    assert {"value_raw": "0.72", "value_reported": 0.72} in labs
+    assert {"value_raw": "13.4", "value_reported": 13.4} in labs
+    versions = pooled_rows(result, "adverse_events", ["meddra_version"])
+    assert {"meddra_version": "17.0"} in versions and {"meddra_version": "19.1"} in versions
+
+
+def test_a_real_item_is_quoted_as_written_in_its_quarantine(
+    tmp_path: Path, site_key: SiteKey
+) -> None:
+    """A lab result of 1.500 in a real item is 1.5: out of its range it is quarantined quoting
+    "1.500" as the site wrote it (never 1500, by Spain's '.' grouping, nor '1,5')."""
+    path = oc.write(tmp_path / "export", languages="untagged", removed=False)
+    text = _as_real_items(path.read_text("utf-8"))
+    result_072 = 'ItemOID="I_ANALI_RESULTADO" Value="0.72"'
+    assert text.count(result_072) == 1
+    path.write_text(text.replace(result_072, result_072.replace("0.72", "-1.500")), "utf-8")
+    result = run(tmp_path / "export", tmp_path / "bundle", site_key)
+    bad = [r for r in result.quarantine.to_pylist() if r["table"] == "labs"]
+    quoted = [r["value"] for r in bad if r["column"] == "I_ANALI_RESULTADO"]
+    assert quoted == ["-1.500"] and {r["reason"] for r in bad} == {"out-of-range"}
 
 
 # --- finding 2: what OpenClinica keeps after removal is never pooled ---------------------------
@@ -250,6 +272,24 @@ def test_a_code_list_without_spanish_and_two_languages_stops_the_run(
     assert '(ca "Dona", en "Woman") and no single one in the site\'s language (es)' in err
     assert 'one label per code in es (xml:lang="es")' in err
     assert "Traceback" not in err and not (tmp_path / "b").exists()
+
+
+def test_a_code_outside_its_code_list_is_quarantined_showing_it_never_emptied(
+    tmp_path: Path, site_key: SiteKey
+) -> None:
+    """The spec: codes not in the list are quarantined. Recovery is optional: its code 7, which
+    CL_RECUPERACION lacks, decoded to nothing and the relapse pooled with no recovery, exit 0."""
+    path = oc.write(tmp_path / "export", numbers="text", languages="untagged", removed=False)
+    text = path.read_text("utf-8")
+    written = 'ItemOID="I_BROTE_RECUPERACION" Value="1"'
+    assert text.count(written) == 1
+    path.write_text(text.replace(written, 'ItemOID="I_BROTE_RECUPERACION" Value="7"'), "utf-8")
+    result = run(tmp_path / "export", tmp_path / "bundle", site_key)
+    bad = result.quarantine.to_pylist()
+    got = [(r["table"], r["column"], r["value"], r["reason"]) for r in bad]
+    assert got == [("relapses", "I_BROTE_RECUPERACION@decode", "7", "unknown-code")]
+    assert "the export's code list CL_RECUPERACION (item I_BROTE_RECUPERACION" in bad[0]["rule"]
+    assert result.exit_code == 1
 
 
 # --- findings 4 and 5: the published spec says what the adapter does ---------------------------

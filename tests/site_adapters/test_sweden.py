@@ -434,6 +434,20 @@ def test_a_numeric_meddra_version_is_read_as_the_number_it_is(tmp_path: Path) ->
     assert (event["meddra_version"], event["meddra_pt_code"]) == ("19.1", "10019211")
 
 
+def test_a_numeric_meddra_version_reads_as_its_display_format_shows_it(tmp_path: Path) -> None:
+    """MedDRA 26.0 kept as an SPSS numeric in F4.1, the format chosen to show it, is "26.0" as
+    SPSS shows it; it was read as the shortest form of its number, '26', and quarantined."""
+    events = handmade_forms()["biverkningar"]
+    assert events.formats["meddra_version"] == "F4.1"
+    cases = events.cases | {"meddra_version": [26.0]}
+    export = write_handmade(
+        tmp_path / "export", biverkningar=Form(cases, events.labels, events.formats, events.missing)
+    )
+    result = ingest_handmade(export, tmp_path)
+    assert result.quarantine.num_rows == 0, result.quarantine.to_pylist()
+    assert rows_of(result, "adverse_events")[0]["meddra_version"] == "26.0"
+
+
 def test_a_date_variable_shown_to_the_month_keeps_its_precision(tmp_path: Path) -> None:
     """An SPSS date variable in MOYR format (JUN 2014) is known to the month; one in SDATE a
     full date, kept as SPSS shows it (2014/01/21)."""

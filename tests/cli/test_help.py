@@ -1,0 +1,41 @@
+"""Every command and group of commands shows an example in its --help, and no flag shows a
+type it does not take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+
+from federate.cli import app
+from tests.bundles import cli
+
+
+def _paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [path] if path else []
+    if hasattr(command, "commands"):  # a group (typer bundles its own click)
+        for name, sub in command.commands.items():
+            out += _paths(sub, (*path, name))
+    return out
+
+
+COMMANDS = _paths(typer.main.get_command(app))
+
+
+def test_every_command_is_found() -> None:
+    assert ("pool", "report") in COMMANDS and ("ingest",) in COMMANDS and len(COMMANDS) > 15
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_help_has_an_example(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, *path, "--help")
+    assert code == 0
+    assert "Example: federate " in out
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_a_flag_shows_no_type(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, *path, "--help")
+    assert code == 0
+    assert "<bool>" not in out
