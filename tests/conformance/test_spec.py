@@ -201,9 +201,9 @@ def test_a_dimension_the_spec_allows(site: str, dimension: str) -> None:
     explore()
 
 
-# The sites whose lab analyte is a code column (Spain's is an ODM coded item: its forbidden
-# codes are a KNOWN_FORBIDDEN case; France's analytes are the test codes of a pivot).
-@pytest.mark.parametrize("site", ["denmark", "italy", "sweden", "uk"])
+# The sites whose lab analyte is a code column or a coded item (France's analytes are the test
+# codes of a pivot).
+@pytest.mark.parametrize("site", ["denmark", "italy", "spain", "sweden", "uk"])
 def test_one_forbidden_value_is_one_quarantine_line(site: str) -> None:
     """Noise hides the signal: a record with one value its rule forbids gets one line."""
     with tempfile.TemporaryDirectory() as tmp:
