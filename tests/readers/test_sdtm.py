@@ -83,7 +83,17 @@ def test_pilot_dataset_reads_like_pyreadstat_whole_file(name: str) -> None:
             want = pc.if_else(pc.equal(want, ""), pa.scalar(None, pa.string()), want)
         assert table.column(col).combine_chunks().equals(want.cast(table.schema.field(col).type))
     facts = READER.source_facts(Source(path, path.name))
+    facts.pop("system_columns")
     assert facts == {"format": "xpt", "encoding": "utf-8", "dataset": name.upper()}
+
+
+def test_sdtm_identifier_variables_are_system_columns() -> None:
+    """SDTMIG's identifier variables (STUDYID, DOMAIN, USUBJID, --SEQ, --SPID...) are the
+    dataset's bookkeeping: never warned of as unknown columns."""
+    facts = READER.source_facts(Source(PILOT / "ae.xpt", "ae.xpt"))
+    assert facts["system_columns"] == "STUDYID,DOMAIN,USUBJID,AESEQ,AESPID"
+    facts = READER.source_facts(Source(PILOT / "dm.xpt", "dm.xpt"))
+    assert facts["system_columns"] == "STUDYID,DOMAIN,USUBJID"
 
 
 def test_pilot_types_follow_sas_types() -> None:
@@ -223,7 +233,8 @@ def test_csv_dataset_keeps_text_and_reads_sas_missing_numbers(tmp_path: Path) ->
     assert table.column("AETERM").to_pylist() == ["Céphalée", ".", None]  # "." is text here
     assert table.column("AESTDTC").to_pylist() == ["2014-03", "2014", None]
     assert table.column(ROW_COLUMN).to_pylist() == [2, 3, 4]  # header = record 1
-    assert READER.source_facts(Source(path, "ae.csv")) == {"format": "csv", "encoding": "cp1252"}
+    facts = READER.source_facts(Source(path, "ae.csv"))
+    assert facts == {"format": "csv", "encoding": "cp1252", "system_columns": "USUBJID,AESEQ"}
 
 
 # --- SUPP-- ------------------------------------------------------------------------------------
