@@ -80,7 +80,7 @@ def warned_of_extras(export: Export, result: IngestResult) -> None:
     part: a sheet's, a form's own columns). Every file written is one the spec knows (a
     Define-XML too): none is 'not-in-spec'."""
     unknown = [
-        (w["source_file"], w["part"], str(w["value"]).strip().lower())
+        (w["source_file"], w["part"], str(w["column"]).strip().lower())
         for w in result.warnings.to_pylist()
         if w["reason"] == "unknown-column"
     ]

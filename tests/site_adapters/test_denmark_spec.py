@@ -290,7 +290,7 @@ def test_columns_not_in_the_dictionary_are_ignored_with_one_warning(
     result = run(dk.save(tmp_path / "export", rows), tmp_path / "bundle", key)
     assert_pools_exactly(result)
     unknown = [w for w in result.warnings.to_pylist() if w["reason"] == "unknown-column"]
-    added = [(w["source_file"], w["value"]) for w in unknown if w["value"] in rows[0][-2:]]
+    added = [(w["source_file"], w["column"]) for w in unknown if w["column"] in rows[0][-2:]]
     assert added == [("data.csv", "Bemærkning"), ("data.csv", "tjekket")]
 
 

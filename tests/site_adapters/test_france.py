@@ -291,7 +291,7 @@ def test_unknown_variables_are_named_once_and_sdtm_identifiers_never(
     and one neither reads is named once; SDTMIG's identifier variables (STUDYID, DOMAIN,
     --SEQ, --GRPID) are the datasets' bookkeeping, not unknown columns."""
     unknown = [
-        (w["source_file"], w["value"])
+        (w["source_file"], w["column"])
         for w in clean.warnings.to_pylist()
         if w["reason"] == "unknown-column"
     ]
