@@ -71,31 +71,44 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
+    """The manifest, read with bounds (size, nesting: ``contents.load_json``)."""
+    from federate.bundle.contents import MAX_MANIFEST_BYTES, load_json
+
     path = bundle / MANIFEST
     if not path.is_file():
         raise UsageError(f"{bundle} is not a bundle: it has no {MANIFEST}", code="not-a-bundle")
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IntegrityError(f"{path} cannot be read: {exc}", code="bad-manifest") from None
+    data = load_json(path, MANIFEST, MAX_MANIFEST_BYTES)
     if not isinstance(data, dict):
         raise IntegrityError(f"{path} is not a manifest object", code="bad-manifest")
     return data
 
 
 def seal(bundle: Path) -> dict[str, str]:
-    """SHA-256 of every file in the bundle except the manifest itself."""
+    """SHA-256 of every file in the bundle except the manifest and its signature."""
     return {
-        path.relative_to(bundle).as_posix(): sha256_file(path)
+        rel: sha256_file(path)
         for path in sorted(bundle.rglob("*"))
-        if path.is_file() and path.name not in (MANIFEST, SIGNATURE)
+        if path.is_file()
+        and (rel := path.relative_to(bundle).as_posix()) not in (MANIFEST, SIGNATURE)
     }
 
 
 def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
-    """Check a bundle end to end before it is trusted; return its manifest."""
+    """Check a bundle end to end before it is trusted; return its manifest. In this order, so
+    nothing is parsed that the signature does not cover: the bundle holds only files (no link,
+    FIFO or device), the signature verifies over the manifest's bytes (with the key it names:
+    which key the warehouse trusts is checked when it publishes), the manifest is read with
+    bounds, the bundle holds exactly the files it lists, each with its SHA-256; only then are
+    the tables opened."""
     import pyarrow.parquet as pq
 
+    from federate.bundle.contents import check_listed, inventory
+    from federate.bundle.signing import check_intact
+
+    found = inventory(bundle)
+    if MANIFEST not in found:
+        raise UsageError(f"{bundle} is not a bundle: it has no {MANIFEST}", code="not-a-bundle")
+    check_intact(bundle, SIGNATURE in found)
     manifest = read_manifest(bundle)
     for key in ("site", "submission_id", "schema", "files", "tables"):
         if key not in manifest:
@@ -110,21 +123,9 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
             code="schema-version",
         )
     expected: dict[str, str] = manifest["files"]
-    actual = seal(bundle)
-    for name in sorted(set(expected) | set(actual)):
-        if name not in actual:
-            raise IntegrityError(
-                "a file listed in the manifest is missing",
-                code="missing-file",
-                where=Location(file=name),
-            )
-        if name not in expected:
-            raise IntegrityError(
-                "a file is not listed in the manifest",
-                code="unlisted-file",
-                where=Location(file=name),
-            )
-        if actual[name] != expected[name]:
+    check_listed(found, {MANIFEST, SIGNATURE, *expected})
+    for name in sorted(expected):
+        if sha256_file(bundle / name) != expected[name]:
             raise IntegrityError(
                 "checksum mismatch: the file changed after the bundle was sealed",
                 code="checksum",
@@ -136,7 +137,8 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
             continue
         if info.get("file") != f"{TABLES_DIR}/{table.name}.parquet":
             raise IntegrityError(
-                f"table {table.name} is not at {TABLES_DIR}/{table.name}.parquet",
+                f"manifest lists table {table.name} as {info.get('file')!r}, not "
+                f"{TABLES_DIR}/{table.name}.parquet",
                 code="bad-manifest",
                 where=Location(file=MANIFEST),
             )
