@@ -27,6 +27,7 @@ from federate.ingest.accounts import (
     unclaimed_file,
 )
 from federate.ingest.export import NOT_IN_SPEC, shown_name, unclaimed_hint
+from federate.ingest.flood import Flood
 from federate.ingest.mapping import TableMapper, unknown_columns
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plan, Plans
@@ -266,6 +267,7 @@ class TableStager:
             id_column=columns.get(id_source) if id_source else None,
             settled=self.patients,
             progress=(lambda n: progress(source.relpath, n)) if progress else None,
+            watch=Flood(source.relpath, rejects, self.failures),
         )
         try:
             outcome = run.run(batches, reshape)

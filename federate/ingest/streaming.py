@@ -281,7 +281,11 @@ class Pass:
     id_column: str | None  # the site's patient id column, for patient verdicts
     settled: Patients | None = None  # the settled patients, for the lookup
     progress: Callable[[int], None] | None = None
+    # After each batch, with the rows quarantined so far and a way to name them (``Flood``).
+    watch: Callable[[int, int, Callable[[], None]], None] | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    _checked: int = 0
+    _quarantined: int = 0
     _held: list[pa.Table] = field(default_factory=list)
     _held_rows: int = 0
 
@@ -377,8 +381,13 @@ class Pass:
         if pc.any(flagged).as_py():
             self._hold(rows.filter(flagged))
         if pc.any(hard).as_py():
+            self._quarantined += int(pc.sum(hard).as_py() or 0)
             rows = rows.filter(pc.invert(hard))
         self._emit(rows.select(out))
+        if self.watch is not None:
+            self._checked += len(hard)
+            bad = self._quarantined + sum(self.outcome.removed.values())
+            self.watch(self._checked, bad, self._careful)
 
     def _hold(self, flagged: pa.Table) -> None:
         """Keep flagged rows' input for the careful path, which runs once per CAREFUL_ROWS of

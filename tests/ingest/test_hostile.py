@@ -10,8 +10,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
+from federate.adapters import registry
+from federate.errors import InputError
+from federate.ingest.run import ingest
+from federate.privacy.pseudonym import SiteKey
+from federate.readers.base import ROW_COLUMN, Reject, Source
+from federate.readers.csv import CsvReader
+from tests.italy_export import FILES, write_italy_export
 from tests.readers.ooxml import inline, number, row, shared, write_workbook
 
 GIGABYTE = 1 << 30
@@ -70,3 +78,68 @@ def test_a_hostile_workbook_is_refused_with_exit_2_within_1_gb(tmp_path: Path, c
     for word in words:
         assert word in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "uk.key"]
+
+
+def _junk_mri(rows: int) -> str:
+    """The MRI file's header, then ``rows`` rows of no patient the export has, with a date
+    that is no date: every one is quarantined."""
+    header = FILES["rm.csv"].splitlines()[0]
+    line = "999{:06d};BASALE;99/99/9999;x;x;x;x;x;x;x\n"
+    return header + "\n" + "".join(line.format(i) for i in range(rows))
+
+
+def test_an_export_quarantining_most_of_a_file_stops_with_the_first_reasons(
+    tmp_path: Path,
+) -> None:
+    """30,000 junk rows: refused as not the expected export (more than 10,000, and more than
+    half, are quarantined), nothing written."""
+    export = write_italy_export(tmp_path / "export", rm=_junk_mri(30_000))
+    done = ingest_cli("italy", export, tmp_path / "bundle")
+    assert done.returncode == 2, done.stderr[-2000:]
+    err = " ".join(done.stderr.split())
+    assert "this is not the expected export" in err and "file rm.csv" in err, err
+    assert "First reasons: row 2, column 'data_rm': invalid-date" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "italy.key"]
+
+
+@pytest.mark.parametrize(("junk", "code"), [(10_000, 1), (10_001, 2)])
+def test_the_flood_limit_is_more_than_10000_rows(tmp_path: Path, junk: int, code: int) -> None:
+    export = write_italy_export(tmp_path / "export", rm=_junk_mri(junk))
+    done = ingest_cli("italy", export, tmp_path / "bundle")
+    assert done.returncode == code, done.stderr[-2000:]
+
+
+def test_a_flood_stops_the_stream_long_before_the_file_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site_key: SiteKey
+) -> None:
+    """The MRI file as a reader that gives junk rows until 2M have been taken: the ingest stops
+    within the first million (the pass checks after each of its 131,072-row batches, and DuckDB
+    reads ahead of it), where 5M junk rows grew a quarantine of 8.9 GB."""
+    real = CsvReader.batches
+    pulled = 0
+
+    def endless(self: CsvReader, source: Source, rejects: list[Reject]) -> Iterator[pa.RecordBatch]:
+        nonlocal pulled
+        batches = real(self, source, rejects)
+        if source.relpath != "rm.csv":
+            yield from batches
+            return
+        first = next(batches)
+        for k in range(1000):  # 2,000 rows each
+            rows = range(k * 2000, (k + 1) * 2000)
+            columns = {
+                name: [f"9{i:09d}" if at == 0 else "x" for i in rows]
+                for at, name in enumerate(first.schema.names[:-1])
+            }
+            columns[ROW_COLUMN] = [i + 2 for i in rows]
+            pulled += 2000
+            yield pa.RecordBatch.from_pydict(columns, schema=first.schema)
+        raise AssertionError("2M junk rows taken and the ingest did not stop")
+
+    monkeypatch.setattr(CsvReader, "batches", endless)
+    export = write_italy_export(tmp_path / "export")
+    with pytest.raises(InputError) as caught:
+        ingest(registry.adapter("italy"), export, tmp_path / "bundle", site_key)
+    assert caught.value.code == "not-the-expected-export"
+    assert pulled < 1_000_000, pulled
+    assert not (tmp_path / "bundle").exists()
