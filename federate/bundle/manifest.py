@@ -15,9 +15,11 @@ when complete, so a failed run leaves the previous bundle untouched.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -170,10 +172,13 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
 
 @contextmanager
 def staged_dir(dest: Path) -> Iterator[Path]:
-    """Yield a fresh staging folder beside ``dest``; on success swap it into place."""
+    """Yield a fresh staging folder beside ``dest``; on success swap it into place. It is
+    removed on any failure or interrupt; one a killed run left is removed by the next run into
+    the same place (``clean_leftovers``)."""
     dest = dest.absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    stage = dest.parent / f".{dest.name}.staging-{uuid.uuid4().hex[:8]}"
+    clean_leftovers(dest)
+    stage = dest.parent / f".{dest.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     try:
         yield stage
@@ -183,11 +188,39 @@ def staged_dir(dest: Path) -> Iterator[Path]:
         raise
 
 
+_LEFTOVER = re.compile(r"\.(?:staging|old)-(?:(\d+)-)?[0-9a-f]{8}(?:\.spill)?")
+
+
+def clean_leftovers(dest: Path) -> None:
+    """Remove the staging folders (and their spill folders, and replaced bundles) that runs
+    into ``dest`` left when they were killed: those whose process is gone (a folder of an older
+    version, whose name holds no process, is taken as left too)."""
+    prefix = f".{dest.name}"
+    for path in dest.parent.glob(f"{glob.escape(prefix)}.*"):
+        found = _LEFTOVER.fullmatch(path.name[len(prefix) :])
+        if found is None or (found[1] is not None and _alive(int(found[1]))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def replace_dir(new: Path, dest: Path) -> None:
     """Move ``new`` to ``dest``; an existing ``dest`` is removed only after the move."""
     old = None
     if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.replace(dest, old)
     os.replace(new, dest)
     if old is not None:

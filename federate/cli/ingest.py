@@ -75,7 +75,7 @@ def ingest_command(
     adapter = registry.adapter(site)
     key = load_key(adapter.name, key_file)
     signing = load_signing_key(adapter.name, signing_key)
-    with _progress_bar() as on_progress:
+    with _interrupted_by_sigterm(), _progress_bar() as on_progress:
         result = ingest(
             adapter,
             export_dir,
@@ -88,6 +88,26 @@ def ingest_command(
         )
     _report(result, fmt)
     raise typer.Exit(int(result.exit_code))
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a service stopping) unwinds the ingest as Ctrl-C does, so its staging
+    folders are removed; the handler before it is restored after."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager
