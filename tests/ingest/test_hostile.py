@@ -7,7 +7,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,12 +21,13 @@ from federate.readers.base import ROW_COLUMN, Reject, Source
 from federate.readers.csv import CsvReader
 from tests.italy_export import FILES, write_italy_export
 from tests.readers.ooxml import inline, number, row, shared, write_workbook
+from tests.site_adapters.denmark_export import export as denmark_export
 
 GIGABYTE = 1 << 30
 
 
 def ingest_cli(
-    site: str, export: Path, out: Path, *, memory: int | None = None, **env: str
+    site: str, export: Path, out: Path, *, memory: int | None = None, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``federate ingest`` in a child process, its address space capped at ``memory`` bytes."""
     key = out.parent / f"{site}.key"
@@ -45,7 +46,7 @@ def ingest_cli(
         text=True,
         check=False,
         preexec_fn=cap,
-        env={**os.environ, **env},
+        timeout=timeout,
     )
 
 
@@ -142,4 +143,41 @@ def test_a_flood_stops_the_stream_long_before_the_file_ends(
         ingest(registry.adapter("italy"), export, tmp_path / "bundle", site_key)
     assert caught.value.code == "not-the-expected-export"
     assert pulled < 1_000_000, pulled
+    assert not (tmp_path / "bundle").exists()
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "rm.csv").write_text("id_paziente\n000123\n")
+
+
+@pytest.mark.parametrize(
+    ("site", "name", "make", "kind"),
+    [
+        ("italy", "rm.csv", _fifo, "a FIFO (named pipe)"),
+        ("italy", "rm.csv", _folder, "a folder"),
+        ("denmark", "dictionary.csv", _fifo, "a FIFO (named pipe)"),
+    ],
+)
+def test_a_fifo_or_folder_in_place_of_a_file_is_named_as_such_never_opened(
+    tmp_path: Path, site: str, name: str, make: Callable[[Path], None], kind: str
+) -> None:
+    """Not "the export has no rm.csv"; and a FIFO is never opened: a read would wait for a
+    writer for ever (the child is given a minute)."""
+    if site == "italy":
+        export = write_italy_export(tmp_path / "export")
+    else:
+        export = denmark_export(tmp_path / "export")
+    make(export / name)
+    done = ingest_cli(site, export, tmp_path / "bundle", timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    err = " ".join(done.stderr.split())
+    assert f"{name} is {kind}, not a file" in err and f"file {name}" in err, err
+    assert "export has no" not in err
     assert not (tmp_path / "bundle").exists()
