@@ -19,6 +19,7 @@ from federate.ingest.run import ingest
 from federate.privacy.pseudonym import SiteKey
 from federate.readers.base import ROW_COLUMN, Reject, Source
 from federate.readers.csv import CsvReader
+from federate.synth import run as synth_run
 from tests.italy_export import FILES, write_italy_export
 from tests.readers.ooxml import inline, number, row, shared, write_workbook
 from tests.site_adapters.denmark_export import export as denmark_export
@@ -180,4 +181,19 @@ def test_a_fifo_or_folder_in_place_of_a_file_is_named_as_such_never_opened(
     err = " ".join(done.stderr.split())
     assert f"{name} is {kind}, not a file" in err and f"file {name}" in err, err
     assert "export has no" not in err
+    assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.7, 0.99])
+def test_a_truncated_workbook_is_refused_with_exit_2(tmp_path: Path, fraction: float) -> None:
+    """A simulated UK workbook cut short: refused whole, never partly loaded."""
+    trial = synth_run(tmp_path / "trial", seed=7, counts={"uk": 5})
+    export = trial.export_dir("uk")
+    book = export / "MESEMS_UK.xlsx"
+    data = book.read_bytes()
+    book.write_bytes(data[: int(len(data) * fraction)])
+    done = ingest_cli("uk", export, tmp_path / "bundle")
+    assert done.returncode == 2, done.stderr[-2000:]
+    err = " ".join(done.stderr.split())
+    assert "cannot be read as a workbook" in err and "file MESEMS_UK.xlsx" in err, err
     assert not (tmp_path / "bundle").exists()
