@@ -62,9 +62,13 @@ def ingest_command(
     """Turn a site's local export into a validated, sealed submission bundle.
 
     Exit 0 when every row was accepted, 1 when some rows were quarantined
-    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read, 3 when a
-    national identifier, e-mail address or phone number is in the data, 70 on
-    an internal error (a log file is named). On 2, 3 and 70 nothing is written.
+    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read or is not
+    the expected export (a file with more than 10,000 rows, and more than half,
+    quarantined), 3 when a national identifier, e-mail address or phone number is
+    in the data, 70 on an internal error (a log file is named). On 2, 3 and 70
+    nothing is written, and Ctrl-C or SIGTERM leaves nothing behind either.
+
+    Example: federate ingest italy ./export_2024_06 --out ./italy_bundle
     """
     from federate.adapters import registry
     from federate.bundle.signing import load_signing_key
