@@ -7,9 +7,9 @@ billion cells, and aborts the process; a deflated 1.5 GB string is 1.5 MB on dis
 they would hold is measured first, from the package's XML, and a workbook past a limit is
 refused (exit 2) naming the file, the sheet and the limit:
 
-* every part's inflated size (streamed through zlib: the size a zip declares can lie),
-  the shared-string table's, and any run of text between two tags (Excel itself holds at most
-  32,767 characters in a cell);
+* every part's inflated size (streamed through zlib: the size a zip declares can lie): the
+  shared-string table's, a worksheet's, any other part's; and, in the cells, any run of text
+  between two tags (Excel itself holds at most 32,767 characters in a cell);
 * a sheet's cells within Excel's grid (16,384 columns, 1,048,576 rows), placed as a reader
   places them (a cell or row without its reference follows the one before), and the grid from
   its first to its last cell with a value under ``MAX_CELLS``.
@@ -34,12 +34,12 @@ MAX_COLUMNS = 16_384  # Excel's grid: XFD
 MAX_ROWS = 1_048_576
 MAX_CELLS = 20_000_000  # the dense grid python-calamine allocates (about 32 bytes a cell)
 MAX_SHARED_STRINGS = 256 << 20  # inflated bytes of the shared-string table
-MAX_PART = 1 << 30  # inflated bytes of any part of the package
+MAX_SHEET = 1 << 30  # inflated bytes of a worksheet (its cells are bounded by MAX_CELLS)
+MAX_PART = 64 << 20  # inflated bytes of any other part (styles, the workbook, relationships)
 MAX_TEXT_RUN = 1 << 20  # bytes of text between two tags; a cell holds at most 32,767 characters
 _CHUNK = 1 << 20
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip entry's local file header (30 bytes)
 _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
-_RUN = re.compile(rb"[^<]{%d}" % (MAX_TEXT_RUN + 1))
 _PARSER = {"resolve_entities": False, "no_network": True, "huge_tree": True}
 
 
@@ -77,26 +77,37 @@ def _is_package(path: Path) -> bool:
 def _check_parts(path: Path, relpath: str) -> None:
     with zipfile.ZipFile(path) as package, path.open("rb") as raw:
         for info in package.infolist():
-            strings = info.filename.lower().endswith("sharedstrings.xml")
-            limit = MAX_SHARED_STRINGS if strings else MAX_PART
+            name = info.filename.lower()
+            strings = name.endswith("sharedstrings.xml")
+            cells = strings or name.startswith("xl/worksheets/")
+            limit = MAX_SHARED_STRINGS if strings else MAX_SHEET if cells else MAX_PART
             what = "its shared-string table" if strings else f"its part {info.filename}"
             if info.file_size > limit:
                 raise _refused(relpath, f"{what} is {_mb(info.file_size)} inflated", limit)
-            size = run = 0  # bytes so far; bytes of text since the last tag
+            size = run = 0  # bytes so far; bytes since the last tag opened
             for text in _inflate(raw, info):
                 size += len(text)
                 if size > limit:
                     raise _refused(relpath, f"{what} inflates past {_mb(limit)}", limit)
-                first, last = text.find(b"<"), text.rfind(b"<")
-                longest = run + (len(text) if first < 0 else first)
-                if longest > MAX_TEXT_RUN or (first >= 0 and _RUN.search(text, first)):
+                if cells and (run := _longest_run(text, run)) < 0:
                     raise _refused(
                         relpath,
                         f"{what} holds a text of more than {_mb(MAX_TEXT_RUN)} (a cell holds at "
                         "most 32,767 characters)",
                         MAX_TEXT_RUN,
                     )
-                run = longest if first < 0 else len(text) - last - 1
+
+
+def _longest_run(text: bytes, run: int) -> int:
+    """The bytes since the last ``<`` at the end of ``text``, given ``run`` before it; -1 when
+    a stretch without ``<`` is longer than ``MAX_TEXT_RUN`` (a tag's own bytes count too, which
+    only errs by a tag's length)."""
+    pieces = text.split(b"<")
+    first = run + len(pieces[0])
+    if len(pieces) == 1:
+        return first if first <= MAX_TEXT_RUN else -1
+    inner = max(map(len, pieces[1:]))
+    return len(pieces[-1]) if max(first, inner) <= MAX_TEXT_RUN else -1
 
 
 def _inflate(raw: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:

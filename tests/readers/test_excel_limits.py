@@ -116,3 +116,15 @@ def test_a_part_is_measured_as_it_inflates_not_as_the_zip_declares(
         assert package.getinfo("xl/sharedStrings.xml").file_size == 1000
     error = refusal(path)
     assert error.code == "workbook-too-large" and "shared-string table" in str(error)
+
+
+def test_a_long_text_under_the_limit_is_read(tmp_path: Path) -> None:
+    """900 KB in one cell (more than Excel holds, but under the limit): read, not refused."""
+    text = "y" * 900_000
+    path = write_workbook(
+        tmp_path / "book.xlsx", {"Patients": [HEADER, row(2, inline("A2", text))]}
+    )
+    reader = ExcelReader()
+    source = Source(path, path.name, "Patients")
+    (batch,) = list(reader.batches(source, []))
+    assert batch.column(0).to_pylist() == [text]
