@@ -7,6 +7,7 @@ import os
 import resource
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -197,3 +198,42 @@ def test_a_truncated_workbook_is_refused_with_exit_2(tmp_path: Path, fraction: f
     err = " ".join(done.stderr.split())
     assert "cannot be read as a workbook" in err and "file MESEMS_UK.xlsx" in err, err
     assert not (tmp_path / "bundle").exists()
+
+
+def _junk_patients(book: Path, rows: int) -> None:
+    """The workbook with its Patients sheet's records replaced by ``rows`` rows of junk under
+    the same header (row 3): the rest of the package, the other sheets, as they were."""
+    from federate.readers.excel_package import sheet_part
+
+    tmp = book.with_suffix(".tmp")
+    with zipfile.ZipFile(book) as old, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as new:
+        part = sheet_part(old, "Patients")
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename != part:
+                new.writestr(item.filename, data)
+                continue
+            head, rest = data.split(b"</sheetData>", 1)
+            head = head[: head.index(b'<row r="4"')]
+            with new.open(part, "w", force_zip64=True) as out:
+                out.write(head)
+                for n in range(4, rows + 4):
+                    out.write(row(n, *(inline(f"{c}{n}", "junk") for c in "ABCDEFGH")))
+                out.write(b"</sheetData>" + rest)
+    tmp.replace(book)
+
+
+def test_a_workbook_of_junk_rows_stops_as_not_the_expected_export(tmp_path: Path) -> None:
+    """The issue's 5M junk rows wrote an 8.9 GB quarantine and were killed at 23.7 GB: here
+    50,000 stop the run with exit 2, its peak resident memory under 1 GB, nothing left."""
+    trial = synth_run(tmp_path / "trial", seed=7, counts={"uk": 5})
+    export = trial.export_dir("uk")
+    _junk_patients(export / "MESEMS_UK.xlsx", 50_000)
+    (tmp_path / "out").mkdir()
+    done = ingest_cli("uk", export, tmp_path / "out" / "bundle")
+    assert done.returncode == 2, done.stderr[-2000:]
+    # The largest child this process has waited for so far (kilobytes on Linux): no less.
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < GIGABYTE // 1024
+    err = " ".join(done.stderr.split())
+    assert "this is not the expected export" in err and "file MESEMS_UK.xlsx" in err, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["uk.key"]
