@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from federate.cli.options import FormatOpt, OperatorOpt, SummaryFormatOpt, WarehouseOpt
+from federate.errors import UsageError
 from federate.output import Format, err, print_json
 from federate.warehouse.catalog import check_site, read_catalog
 
@@ -33,18 +35,31 @@ def add(
     wh: WarehouseOpt,
     operator: OperatorOpt = None,
     fmt: SummaryFormatOpt = Format.TABLE,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Publish even if the site would keep fewer than half of its current subjects "
+            "or of a table's rows (recorded in the audit log).",
+        ),
+    ] = False,
 ) -> None:
     """Verify a bundle and publish it as its site's current data (earlier ones are kept).
 
     Exit 3, changing nothing but the audit log's record of the refusal, when a check
     fails: signature (unsigned, altered after signing, a key not trusted for the site),
     checksums, row counts, schema version, rows of another site or submission, a
-    submission already published, or one older than the submission in place. A site's
-    first bundle pins its signing key (said on stderr, recorded in the log).
+    submission already published, one older than the submission in place, or one that
+    would leave the site fewer than half of its current subjects or of a table's rows
+    (each such table shown, before → after; --allow-shrink lets it through). A site's
+    first bundle pins its signing key (said on stderr, recorded in the log). A publish
+    interrupted by a crash is settled by the next pool command, and the log says how.
+
+    Example: federate pool add italy-bundle --warehouse /srv/mesems-wh
     """
     from federate.warehouse import publish
 
-    event = publish.add(bundle, wh, operator=operator)
+    event = publish.add(bundle, wh, operator=operator, allow_shrink=allow_shrink)
     _emit_event(event, wh, fmt, "Published")
     raise typer.Exit(0)
 
@@ -67,12 +82,40 @@ def trust(
 
 
 @pool_app.command("verify")
-def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
-    """Check the audit log's hash chain and head, and every kept submission's files and
-    signature. Exit 3 when anything was altered, removed or truncated."""
-    from federate.warehouse import publish
+def verify(
+    wh: WarehouseOpt,
+    fmt: SummaryFormatOpt = Format.TABLE,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="An audit log head you kept elsewhere (printed by each publish and verify): "
+            "it must still be in the log. Only this catches entries cut from the log's end, or "
+            "a log rewritten with audit.head to match.",
+        ),
+    ] = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Check that the warehouse is what its audit log explains: the hash chain and its head,
+    each site's current submission and every kept submission as the last publish recorded
+    them, the catalog, every submission's files and signature, and every blinded copy,
+    recomputed from the signed tables. Exit 3, naming each difference, when anything was
+    altered, removed, rolled back or truncated outside federate. A publish interrupted by a
+    crash is settled first (logged), so a crash is never reported as tampering.
 
-    result = publish.verify_warehouse(wh)
+    Example (the head noted after the last publish, kept off the warehouse's server):
+    federate pool verify --warehouse /srv/mesems-wh --head "$(cat ~/mesems-audit-head.txt)"
+    """
+    from federate.warehouse.verify import verify_warehouse
+
+    if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):
+        raise UsageError(
+            "--head takes the 64 hex digits of an audit log head (as printed by pool add, "
+            "rollback or verify)",
+            code="bad-head",
+        )
+    kept = head.strip().lower() if head else None
+    result = verify_warehouse(wh, head=kept, operator=operator)
     if fmt is Format.JSON:
         print_json(result)
     else:
@@ -80,6 +123,13 @@ def verify(wh: WarehouseOpt, fmt: SummaryFormatOpt = Format.TABLE) -> None:
             f"[green]Verified[/]: {result['submissions']} submission(s), "
             f"{result['log_entries']} audit log entries, head {result['head']}"
         )
+        if kept:
+            err.print(
+                "  the head you kept is in the log; entries logged since: "
+                f"{result['entries_since_kept_head']}"
+            )
+        else:
+            err.print("  keep the head elsewhere: `pool verify --head HEAD` checks against it")
     raise typer.Exit(0)
 
 
@@ -91,7 +141,11 @@ def rollback(
     operator: OperatorOpt = None,
     fmt: SummaryFormatOpt = Format.TABLE,
 ) -> None:
-    """Make an earlier kept submission the site's current data again (recorded in history)."""
+    """Make an earlier kept submission the site's current data again (recorded in history
+    and, as an intent and a commit, in the audit log).
+
+    Example: federate pool rollback italy --to italy-20260301T101500Z-1a2b3c4d --warehouse WH
+    """
     from federate.warehouse import publish
 
     event = publish.rollback(site, to, wh, operator=operator)
@@ -191,13 +245,16 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 def _emit_event(event: Event, wh: Path, fmt: Format, verb: str) -> None:
     """A publish or rollback: the event as JSON on stdout, or a summary on stderr."""
+    from federate.warehouse.audit import read_head
+
+    head = read_head(wh)  # the commit entry's: what `pool verify --head` checks against
     if fmt is Format.JSON:
-        print_json({"warehouse": str(wh), **asdict(event)})
+        print_json({"warehouse": str(wh), **asdict(event), "audit_head": head})
     else:
-        _event_summary(event, verb)
+        _event_summary(event, verb, head)
 
 
-def _event_summary(event: Event, verb: str) -> None:
+def _event_summary(event: Event, verb: str, head: str) -> None:
     from rich.table import Table as RichTable
 
     err.print(f"[bold]{verb}[/] {event.site}: {event.submission_id}")
@@ -209,5 +266,4 @@ def _event_summary(event: Event, verb: str) -> None:
     err.print(view)
     previous = event.previous or "none"
     err.print(f"  replaces {previous}; manifest sha256 {event.manifest_sha256[:16]}…")
-    if event.log_head:
-        err.print(f"  audit log head {event.log_head} (keep it: `pool verify` checks against it)")
+    err.print(f"  audit log head {head} (keep it elsewhere: `pool verify --head` checks it)")

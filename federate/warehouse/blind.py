@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,10 +22,18 @@ from federate.adapters import registry
 from federate.bundle.manifest import sha256_file, table_path
 from federate.errors import IntegrityError, Location
 from federate.schema import Schema, Table
+from federate.sqltext import sql_ident
 from federate.warehouse.catalog import BLINDED, Catalog, read_catalog
 from federate.warehouse.fs import fsync_dir, fsync_file
 
-__all__ = ["BLINDED", "INDEX", "blinded_schema", "current_blinded_files", "write_blinded"]
+__all__ = [
+    "BLINDED",
+    "INDEX",
+    "blinded_differences",
+    "blinded_schema",
+    "current_blinded_files",
+    "write_blinded",
+]
 
 INDEX = "index.json"
 
@@ -78,8 +87,9 @@ def blinded_files(folder: Path, index_sha256: str, relpath: str) -> dict[str, Pa
 def verify_blinded(folder: Path, index_sha256: str, relpath: str) -> None:
     """Every file against the index, and no restricted column in any of them."""
     schema = registry.schema()
+    files = blinded_files(folder, index_sha256, relpath)
     index: dict[str, str] = json.loads((folder / INDEX).read_text("utf-8"))
-    for name, path in blinded_files(folder, index_sha256, relpath).items():
+    for name, path in files.items():
         where = Location(file=f"{relpath}/{name}.parquet")
         if not path.is_file() or sha256_file(path) != index[name]:
             raise IntegrityError(
@@ -92,6 +102,69 @@ def verify_blinded(folder: Path, index_sha256: str, relpath: str) -> None:
             raise IntegrityError(
                 "a blinded file holds restricted columns", code="blinding-broken", where=where
             )
+
+
+def blinded_differences(
+    submission: Path, folder: Path, tables: list[str], relpath: str
+) -> list[str]:
+    """Recompute the blinded copy from the (verified, signed) ``submission`` and compare it,
+    value by value and row by row, with the one in ``folder``: each difference as one line
+    naming the file. Values, not bytes: another pyarrow may write the same table differently."""
+    schema = registry.schema()
+    index: dict[str, str] = json.loads((folder / INDEX).read_text("utf-8"))
+    problems = []
+    if sorted(index) != sorted(tables):
+        problems.append(
+            f"{relpath}/{INDEX} lists tables {sorted(index)}; the submission has {sorted(tables)}"
+        )
+    with duckdb.connect(":memory:") as con:
+        for name in sorted(set(index) & set(tables)):
+            target = blinded_schema(schema, schema.table(name))
+            shown = f"{relpath}/{name}.parquet"
+            source, copy = table_path(submission, name), folder / f"{name}.parquet"
+            try:
+                found = pq.read_schema(copy)
+            except (OSError, pa.ArrowException) as exc:
+                problems.append(f"{shown} cannot be read: {exc}")
+                continue
+            if [(f.name, f.type) for f in found] != [(f.name, f.type) for f in target]:
+                problems.append(f"{shown} does not have the blinded columns of table {name}")
+                continue
+            try:
+                problems += _value_differences(con, source, copy, target.names, shown)
+            except duckdb.Error as exc:
+                problems.append(f"{shown} cannot be compared with its recomputation: {exc}")
+    return problems
+
+
+def _value_differences(
+    con: duckdb.DuckDBPyConnection, source: Path, copy: Path, columns: list[str], shown: str
+) -> list[str]:
+    """Row by row (the copy keeps the source's order): rows and values that differ."""
+    counts = con.execute(
+        "SELECT (SELECT count(*) FROM read_parquet($a)), (SELECT count(*) FROM read_parquet($b))",
+        {"a": str(source), "b": str(copy)},
+    ).fetchall()[0]
+    if counts[0] != counts[1]:
+        return [f"{shown} has {counts[1]} rows; recomputed from the signed submission: {counts[0]}"]
+    tests = ", ".join(
+        f"count(*) FILTER (WHERE a.{sql_ident(c)} IS DISTINCT FROM b.{sql_ident(c)})"
+        for c in columns
+    )
+    differing = con.execute(
+        f"SELECT {tests} FROM (SELECT {', '.join(map(sql_ident, columns))} FROM "
+        "read_parquet($a)) AS a POSITIONAL JOIN read_parquet($b) AS b",
+        {"a": str(source), "b": str(copy)},
+    ).fetchall()[0]
+    changed = [
+        f"{c} ({n} of {counts[0]} rows)" for c, n in zip(columns, differing, strict=True) if n
+    ]
+    if not changed:
+        return []
+    return [
+        f"{shown} differs from the blinded copy recomputed from the signed submission, in "
+        f"column(s) {', '.join(changed)}"
+    ]
 
 
 def current_blinded_files(warehouse: Path, catalog: Catalog | None = None) -> dict[str, list[Path]]:

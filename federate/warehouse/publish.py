@@ -6,13 +6,17 @@
       submissions/<site>/<submission_id>/ a verified copy of each bundle, never changed again
       blinded/<site>/<submission_id>/     its tables without restricted columns: all that the
                                           blinded role reads (federate.warehouse.blind)
-      .staging/                           copies being made (ignored, cleaned by the next add)
-      .lock                               flock held by add and rollback
+      audit.jsonl, audit.head             the hash-chained log and its head (warehouse.audit)
+      trust.json                          the signing key trusted for each site
+      .staging/                           copies being made (ignored, cleaned by the next command)
+      .lock                               flock held by every pool command that writes
 
 A submission is copied into ``.staging``, fsync'd, verified again, its blinded copy written
-beside it, then both are renamed into place; only then is ``catalog.json`` replaced (temp
-file, fsync, os.replace, fsync the folder). A crash at any point leaves readers on the
-previous catalog, so the warehouse is either exactly as before or has the whole new submission.
+beside it; an intent entry is logged, both copies are renamed into place, and only then is
+``catalog.json`` replaced (temp file, fsync, os.replace, fsync the folder), followed by a commit
+entry holding the new state (federate.warehouse.journal). A crash at any point leaves readers on
+the previous catalog or the whole new one, and the next pool command logs which. Verification
+of the whole warehouse is federate.warehouse.verify; the shrink guard, federate.warehouse.shrink.
 """
 
 from __future__ import annotations
@@ -39,12 +43,11 @@ from federate.bundle.manifest import (
 from federate.bundle.signing import fingerprint
 from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
 from federate.privacy.gate import recheck_bundle
-from federate.warehouse import audit
+from federate.warehouse import audit, journal
 from federate.warehouse.blind import current_blinded_files, verify_blinded, write_blinded
 from federate.warehouse.catalog import (
     BLINDED,
     CATALOG,
-    CATALOG_TMP,
     LOCK,
     STAGING,
     SUBMISSIONS,
@@ -57,6 +60,7 @@ from federate.warehouse.catalog import (
     write_catalog,
 )
 from federate.warehouse.fs import copy_durably, crash_point, fsync_dir, locked, remove_tree
+from federate.warehouse.shrink import check_shrink
 from federate.warehouse.trust import check_signed, read_signature, set_trust
 
 __all__ = [
@@ -75,18 +79,20 @@ __all__ = [
     "read_catalog",
     "rollback",
     "trust",
-    "verify_warehouse",
 ]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
-def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
+def add(
+    bundle: Path, warehouse: Path, *, operator: str | None = None, allow_shrink: bool = False
+) -> Event:
     """Verify ``bundle`` and publish it as its site's current submission. A refusal is
-    recorded in the audit log of an existing warehouse, which is otherwise left as it was."""
+    recorded in the audit log of an existing warehouse, which is otherwise left as it was.
+    ``allow_shrink`` lets through a bundle that would shrink its site sharply (logged)."""
     who = audit.accountable(operator)
     try:
-        return _add(bundle, warehouse, who)
+        return _add(bundle, warehouse, who, allow_shrink)
     except FederateError as exc:
         if exc.exit_code == ExitCode.REFUSED and (warehouse / CATALOG).exists():
             with locked(warehouse / LOCK):
@@ -103,26 +109,32 @@ def add(bundle: Path, warehouse: Path, *, operator: str | None = None) -> Event:
         raise
 
 
-def _add(bundle: Path, warehouse: Path, who: str) -> Event:
+def _add(bundle: Path, warehouse: Path, who: str, allow_shrink: bool) -> Event:
     bundle = bundle.absolute()
     manifest = _verify_bundle(bundle, warehouse)
     site, submission_id = manifest["site"], manifest["submission_id"]
     warehouse.mkdir(parents=True, exist_ok=True)
     with locked(warehouse / LOCK):
+        journal.recover(warehouse, who)  # settle a crashed add first, and clean what it left
         catalog = read_catalog(warehouse)
         _check_new(catalog, manifest)
-        key_note = _key_change(warehouse, catalog, manifest)
-        _clean_leftovers(warehouse, catalog)
+        notes = [check_shrink(catalog, manifest, allow_shrink)]
+        notes.append(_key_change(warehouse, catalog, manifest))
+        note = "; ".join(n for n in notes if n)
         places = _Places.of(warehouse, site, submission_id)
+        intent: journal.Entry | None = None
         try:
             sub, pin = _stage(bundle, manifest, places, warehouse)
+            intent = journal.begin(warehouse, "add", sub, who, note)
             _move_into_place(places, warehouse)
-            event = _record(warehouse, catalog, sub, pin, who, key_note)
-        except BaseException:
+            event = _record(warehouse, catalog, sub, pin, who, intent, note)
+        except BaseException as exc:
             # Not published: undo our own folders (a killed process leaves them to the next add).
             if not _is_published(warehouse, submission_id):
                 for path in (places.stage, places.dest, places.blind_stage, places.blind_dest):
                     remove_tree(path)
+                if intent is not None:
+                    journal.abort(warehouse, intent, who, f"failed, not published: {exc!r}")
             raise
     return event
 
@@ -241,10 +253,11 @@ def _record(
     sub: Submission,
     pin: str | None,
     who: str,
-    key_note: str = "",
+    intent: journal.Entry,
+    note: str,
 ) -> Event:
-    """Step 4: pin a first bundle's key, log the add, then replace the catalog: the one write
-    that publishes (the audit entries come first, so the catalog can name the log's head)."""
+    """Step 4: pin a first bundle's key, replace the catalog (the one write that publishes; its
+    event names the intent entry), then log the commit with the new state."""
     if pin:
         set_trust(warehouse, sub.site, pin, "pinned from the site's first bundle")
         print(
@@ -262,24 +275,18 @@ def _record(
             outcome="ok",
             reason=f"pinned key {fingerprint(pin)} on first use",
         )
-    head = audit.append(
-        warehouse,
-        operator=who,
-        action="add",
-        site=sub.site,
-        submission_id=sub.submission_id,
-        manifest_sha256=sub.manifest_sha256,
-        outcome="ok",
-        reason=key_note,
-    )
-    new, event = catalog.publish(sub, "add", who, head)
+    new, event = catalog.publish(sub, "add", who, intent["hash"])
     write_catalog(warehouse, new)
+    journal.commit(warehouse, intent, who, new, note)
     return event
 
 
 def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None) -> Event:
     """Make an earlier kept submission the site's current one again (recorded in history)."""
+    who = audit.accountable(operator)
+    read_catalog(warehouse)  # a warehouse at all, before the lock file is made in it
     with locked(warehouse / LOCK):
+        journal.recover(warehouse, who)
         catalog = read_catalog(warehouse)
         check_site(site, catalog)
         sub = catalog.submissions.get(to)
@@ -300,19 +307,11 @@ def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None
         _check_rows(warehouse / sub.path, manifest)
         check_signed(warehouse / sub.path, site, warehouse)
         verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
-        who = audit.accountable(operator)
-        head = audit.append(
-            warehouse,
-            operator=who,
-            action="rollback",
-            site=site,
-            submission_id=to,
-            manifest_sha256=sub.manifest_sha256,
-            outcome="ok",
-            reason=f"was {catalog.current.get(site)}",
-        )
-        new, event = catalog.publish(sub, "rollback", who, head)
+        note = f"was {catalog.current.get(site)}"
+        intent = journal.begin(warehouse, "rollback", sub, who, note)
+        new, event = catalog.publish(sub, "rollback", who, intent["hash"])
         write_catalog(warehouse, new)
+        journal.commit(warehouse, intent, who, new, note)
     return event
 
 
@@ -337,11 +336,13 @@ def trust(site: str, public: str, warehouse: Path, *, operator: str | None = Non
     warehouse.mkdir(parents=True, exist_ok=True)
     if not (warehouse / CATALOG).exists():
         write_catalog(warehouse, read_catalog(warehouse))
+    who = audit.accountable(operator)
     with locked(warehouse / LOCK):
+        journal.recover(warehouse, who)
         set_trust(warehouse, site, public, "set by an operator")
         audit.append(
             warehouse,
-            operator=audit.accountable(operator),
+            operator=who,
             action="trust",
             site=site,
             submission_id="",
@@ -349,28 +350,6 @@ def trust(site: str, public: str, warehouse: Path, *, operator: str | None = Non
             outcome="ok",
             reason=f"trusted key {fingerprint(public)}",
         )
-
-
-def verify_warehouse(warehouse: Path) -> dict[str, Any]:
-    """The audit chain and its heads, then every kept submission's files and signature."""
-    catalog = read_catalog(warehouse)
-    head = audit.verify_chain(warehouse, [e.log_head for e in catalog.history])
-    for sub in catalog.submissions.values():
-        folder = warehouse / sub.path
-        _verified(folder)
-        if sha256_file(folder / MANIFEST) != sub.manifest_sha256:
-            raise IntegrityError(
-                f"submission {sub.submission_id} changed since it was published",
-                code="warehouse-tampered",
-                where=Location(file=sub.path),
-            )
-        check_signed(folder, sub.site, warehouse)
-        verify_blinded(warehouse / sub.blinded_path, sub.blinded_sha256, sub.blinded_path)
-    return {
-        "head": head,
-        "submissions": len(catalog.submissions),
-        "log_entries": len(audit.read_entries(warehouse)),
-    }
 
 
 def _claimed_site(bundle: Path) -> str:
@@ -398,21 +377,6 @@ def _is_published(warehouse: Path, submission_id: str) -> bool:
         return submission_id in read_catalog(warehouse).submissions
     except Exception:
         return True
-
-
-def _clean_leftovers(warehouse: Path, catalog: Catalog) -> None:
-    """Remove what an interrupted add left: staging copies, unpublished submission folders."""
-    staging = warehouse / STAGING
-    if staging.is_dir():
-        for path in staging.iterdir():
-            remove_tree(path)
-    for path in warehouse.glob(f"{CATALOG_TMP}*"):
-        path.unlink(missing_ok=True)
-    published = {p for sub in catalog.submissions.values() for p in (sub.path, sub.blinded_path)}
-    for path in [*(warehouse / SUBMISSIONS).glob("*/*"), *(warehouse / BLINDED).glob("*/*")]:
-        if path.relative_to(warehouse).as_posix() not in published:
-            remove_tree(path)
-    staging.mkdir(exist_ok=True)
 
 
 def _verified(bundle: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from federate.ingest.run import ingest
 from federate.privacy.pseudonym import SiteKey
 from federate.warehouse import publish
 from federate.warehouse.audit import HEAD, LOG
+from federate.warehouse.verify import verify_warehouse
 from tests.italy_export import FILES, write_italy_export
 
 ITALY = registry.adapter("italy")
@@ -55,9 +56,16 @@ def test_first_bundle_pins_the_key_and_every_publish_is_logged(tmp_path: Path, k
         trust["italy"]["public_key"] == load_signing_key("italy", keys / "italy.signing.pem").public
     )
     log = entries(wh)
-    assert [(e["action"], e["outcome"]) for e in log] == [("trust", "ok"), ("add", "ok")]
-    assert event.log_head == log[-1]["hash"] == json.loads((wh / HEAD).read_text())["head"]
-    assert publish.verify_warehouse(wh)["log_entries"] == 2
+    # An intent first, the commit last (federate.warehouse.journal); the catalog names the intent.
+    assert [(e["action"], e["outcome"]) for e in log] == [
+        ("add", "intent"),
+        ("trust", "ok"),
+        ("add", "ok"),
+    ]
+    assert event.log_head == log[0]["hash"] == log[-1]["intent"]
+    assert log[-1]["hash"] == json.loads((wh / HEAD).read_text())["head"]
+    assert log[-1]["state"]["current"] == {"italy": event.submission_id}
+    assert verify_warehouse(wh)["log_entries"] == 3
 
 
 def test_a_bundle_signed_by_another_key_is_refused(tmp_path: Path, keys: Path) -> None:
@@ -132,7 +140,7 @@ def test_verify_detects_a_rewritten_or_truncated_log(
         del lines[1]
     (wh / LOG).write_text("\n".join(lines) + "\n")
     with pytest.raises(IntegrityError) as caught:
-        publish.verify_warehouse(wh)
+        verify_warehouse(wh)
     assert caught.value.code == "audit-log"
 
 
@@ -144,7 +152,7 @@ def test_verify_rechecks_published_files(tmp_path: Path, keys: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     mri.write_bytes(bytes(data))
     with pytest.raises(IntegrityError):
-        publish.verify_warehouse(wh)
+        verify_warehouse(wh)
 
 
 def test_a_key_readable_by_others_is_refused(tmp_path: Path, keys: Path) -> None:

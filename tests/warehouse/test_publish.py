@@ -29,6 +29,7 @@ from federate.query.sandbox import run_query
 from federate.warehouse import publish
 from federate.warehouse.catalog import BLINDED, CATALOG, STAGING, SUBMISSIONS, read_catalog
 from federate.warehouse.fs import CRASH_ENV, locked
+from federate.warehouse.verify import verify_warehouse
 from tests.bundles import (
     OTHER_TABLES,
     build_bundle,
@@ -101,12 +102,12 @@ def test_second_submission_replaces_current_and_history_keeps_both(
     tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wh = tmp_path / "wh"
-    first, second = make_bundle(), make_bundle(rm=_MRI_TWO_ROWS)
+    first, second = make_bundle(), make_bundle(rm=_MRI_THREE_ROWS)
     publish.add(first, wh, operator="ana")
     event = publish.add(second, wh, operator="bo")
     first_id, second_id = manifest_of(first)["submission_id"], manifest_of(second)["submission_id"]
     assert event.previous == first_id
-    assert run_query("SELECT count(*) AS n FROM mri", wh).to_pylist() == [{"n": 2}]
+    assert run_query("SELECT count(*) AS n FROM mri", wh).to_pylist() == [{"n": 3}]
     ids = run_query("SELECT DISTINCT submission_id FROM subjects", wh).column(0).to_pylist()
     assert ids == [second_id]
 
@@ -119,7 +120,7 @@ def test_second_submission_replaces_current_and_history_keeps_both(
         (first_id, f"{ME} (as ana)", False),
         (second_id, f"{ME} (as bo)", True),
     ]
-    assert [h["mri"] for h in history] == [5, 2]
+    assert [h["mri"] for h in history] == [5, 3]
     assert all(len(h["manifest_sha256"]) == 64 for h in history)
     # Both copies are kept on disk.
     assert all((wh / s.path).is_dir() for s in read_catalog(wh).submissions.values())
@@ -137,7 +138,7 @@ def test_second_submission_replaces_current_and_history_keeps_both(
             "randomisation": 3,
             "infusions": 4,
             "visits": 5,
-            "mri": 2,
+            "mri": 3,
             **OTHER_TABLES,
         }
     ]
@@ -147,7 +148,7 @@ def test_rollback_republishes_an_earlier_submission(
     tmp_path: Path, make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wh = tmp_path / "wh"
-    first, second = make_bundle(), make_bundle(rm=_MRI_TWO_ROWS)
+    first, second = make_bundle(), make_bundle(rm=_MRI_THREE_ROWS)
     publish.add(first, wh)
     publish.add(second, wh)
     first_id, second_id = manifest_of(first)["submission_id"], manifest_of(second)["submission_id"]
@@ -233,7 +234,7 @@ def test_tampered_bundle_is_refused_and_warehouse_unchanged(
     wh = tmp_path / "wh"
     publish.add(make_bundle(), wh)
     before = tree_hash(wh)
-    bundle = make_bundle(rm=_MRI_TWO_ROWS)
+    bundle = make_bundle(rm=_MRI_THREE_ROWS)
     tamper(bundle)
     code, out, err = cli(capsys, "pool", "add", str(bundle), "--warehouse", str(wh))
     assert code == 3, err
@@ -285,7 +286,7 @@ def test_killed_add_leaves_old_or_whole_new_state(
     wh = tmp_path / "wh"
     publish.add(make_bundle(), wh)
     old_state, old_rows = published_state(wh), _mri_rows(wh)
-    bundle = make_bundle(rm=_MRI_TWO_ROWS)
+    bundle = make_bundle(rm=_MRI_THREE_ROWS)
     new_id = manifest_of(bundle)["submission_id"]
 
     proc = subprocess.run(
@@ -302,7 +303,7 @@ def test_killed_add_leaves_old_or_whole_new_state(
     if new_id in catalog.submissions:  # fully new: catalog, files and rows
         assert catalog.current["italy"] == new_id
         assert publish._verified(wh / catalog.submissions[new_id].path)
-        assert _mri_rows(wh) == 2
+        assert _mri_rows(wh) == 3
     else:  # exactly as before, as readers see it
         assert published_state(wh) == old_state
         assert _mri_rows(wh) == old_rows
@@ -341,10 +342,11 @@ def _mri_rows(wh: Path) -> int:
     return int(pc.sum(run_query("SELECT count(*) AS n FROM mri", wh).column(0)).as_py())
 
 
-_MRI_TWO_ROWS = (
+_MRI_THREE_ROWS = (  # 3 of the export's 5: fewer, not fewer than half (the shrink guard)
     "id_paziente;visita;data_rm;campo_tesla;lesioni_gd;lesioni_t2_nuove;lesioni_cua;"
     "volume_t2_ml;volume_cerebrale_ml;lettura_centrale\n"
     "000123;SETT4;02/04/2013;3;0;0;0;12,00;1499,5;sì\n"
+    "000123;SETT12;28/05/2013;3;1;1;2;12,10;1498,0;no\n"
     "000124;SETT4;03/04/2013;3;4;2;5;8,40;1610,5;sì\n"
 )
 
@@ -355,7 +357,7 @@ def test_publish_keeps_restricted_columns_apart(tmp_path: Path, make_bundle: Mak
     wh = tmp_path / "wh"
     first = make_bundle()
     publish.add(first, wh)
-    publish.add(make_bundle(rm=_MRI_TWO_ROWS), wh)
+    publish.add(make_bundle(rm=_MRI_THREE_ROWS), wh)
     catalog = read_catalog(wh)
     for sub in catalog.submissions.values():
         folder = wh / sub.blinded_path
@@ -367,4 +369,15 @@ def test_publish_keeps_restricted_columns_apart(tmp_path: Path, make_bundle: Mak
     old_id = manifest_of(first)["submission_id"]
     publish.rollback("italy", old_id, wh)
     assert run_query("SELECT count(*) AS n FROM mri", wh).to_pylist() == [{"n": 5}]
-    assert publish.verify_warehouse(wh)["submissions"] == 2
+    assert verify_warehouse(wh)["submissions"] == 2
+
+
+def test_rollback_or_verify_of_a_missing_warehouse_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not an internal error (the lock file was opened before the folder was checked)."""
+    wh = str(tmp_path / "nowhere")
+    for args in (["rollback", "italy", "--to", "italy-1"], ["verify"]):
+        code, _, err = cli(capsys, "pool", *args, "--warehouse", wh)
+        assert code == 2 and "(no-warehouse)" in err, err
+    assert not (tmp_path / "nowhere").exists()
