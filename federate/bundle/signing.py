@@ -134,13 +134,20 @@ def check_intact(bundle: Path, signed: bool) -> None:
     """The manifest's signature verifies over its bytes with the key the signature names: the
     bundle is as it was signed. Checked before the manifest is parsed; whether that key is the
     one trusted for the bundle's site is the warehouse's check."""
-    from federate.bundle.contents import MAX_SIGNATURE_BYTES, load_json
+    from federate.bundle.contents import MAX_MANIFEST_BYTES, MAX_SIGNATURE_BYTES, load_json
     from federate.bundle.manifest import MANIFEST, SIGNATURE
 
     where = Location(file=SIGNATURE)
     if not signed:
         raise IntegrityError(
             "the bundle is not signed (no manifest.sig): refused", code="unsigned", where=where
+        )
+    size = (bundle / MANIFEST).stat().st_size
+    if size > MAX_MANIFEST_BYTES:  # refused by its size, before it is read to be verified
+        raise IntegrityError(
+            f"{MANIFEST} is {size:,} bytes, more than the {MAX_MANIFEST_BYTES:,} it may be",
+            code="bad-manifest",
+            where=Location(file=MANIFEST),
         )
     sig = load_json(bundle / SIGNATURE, SIGNATURE, MAX_SIGNATURE_BYTES)
     public, signature = (

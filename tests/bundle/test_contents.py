@@ -135,3 +135,16 @@ def test_the_signature_is_checked_before_the_manifest_is_believed(
 def test_nesting_counts_the_brackets_outside_strings(text: bytes, depth: int) -> None:
     assert nesting(text) == depth
     assert MAX_JSON_DEPTH < 5000
+
+
+def test_a_huge_manifest_is_refused_by_its_size_unread(
+    tmp_path: Path, site_key: SiteKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 4 GB manifest.json (sparse: it takes no disk) is refused by its size, never read into
+    memory to check its signature."""
+    bundle = build_bundle(tmp_path, site_key)
+    with (bundle / MANIFEST).open("r+b") as fh:
+        fh.truncate(4 << 30)
+    code, _, err = cli(capsys, "pool", "add", str(bundle), "--warehouse", str(tmp_path / "wh"))
+    assert code == 3, err
+    assert "(bad-manifest)" in err and "4,294,967,296 bytes" in err and f"file {MANIFEST}" in err
