@@ -12,11 +12,14 @@ a flood stops within some hundreds of thousands of rows, its quarantine bounded 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from federate.errors import InputError, Location
 from federate.ingest.quarantine import Collector
+from federate.ingest.reshape import Counter
 from federate.readers.base import Reject
 
 FLOOD_ROWS = 10_000
@@ -45,11 +48,22 @@ class Flood:
         if bad <= FLOOD_ROWS or 2 * bad <= read:
             return
         name_them()
-        shown = "; ".join(self.failures.first(self.relpath, SHOWN))
+        shown = self.failures.first(self.relpath, SHOWN)
+        shown += [f"row {r.row}: {r.reason} ({r.detail})" for r in self.rejects if not r.deleted][
+            : SHOWN - len(shown)
+        ]
         raise InputError(
-            f"{bad:,} of the first {read:,} rows checked are quarantined (more than half, and more "
-            f"than {FLOOD_ROWS:,}): this is not the expected export, so the ingest stopped "
-            f"there. First reasons: {shown}",
+            f"{bad:,} of the first {read:,} rows checked are quarantined (more than half, and "
+            f"more than {FLOOD_ROWS:,}): this is not the expected export, so the ingest stopped "
+            f"there. First reasons: {'; '.join(shown)}",
             code="not-the-expected-export",
             where=Location(file=self.relpath),
         )
+
+    def reading(self, batches: Iterator[pa.RecordBatch], read: Counter) -> Iterator[pa.RecordBatch]:
+        """The reader's batches, its rejects alone checked after each and at its end: records
+        it cannot split never reach the pass (``read``: the rows it gave, counted outside)."""
+        for batch in batches:
+            yield batch
+            self(read.rows, 0, lambda: None)
+        self(read.rows, 0, lambda: None)

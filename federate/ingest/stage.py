@@ -251,7 +251,9 @@ class TableStager:
         account.facts = plan.facts
         rejects: list[Reject] = []
         counter = Counter()
-        batches = stream(counted(reader.batches(source, rejects), counter), plan.header)
+        flood = Flood(source.relpath, rejects, self.failures)
+        read = flood.reading(reader.batches(source, rejects), counter)
+        batches = stream(counted(read, counter), plan.header)
         reshape = reshape_sql(tm, plan.columns) if reshaping else None
         id_source = tm.subject.source if tm.subject else None
         progress = self.progress
@@ -267,7 +269,7 @@ class TableStager:
             id_column=columns.get(id_source) if id_source else None,
             settled=self.patients,
             progress=(lambda n: progress(source.relpath, n)) if progress else None,
-            watch=Flood(source.relpath, rejects, self.failures),
+            watch=flood,
         )
         try:
             outcome = run.run(batches, reshape)

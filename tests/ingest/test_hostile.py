@@ -237,3 +237,18 @@ def test_a_workbook_of_junk_rows_stops_as_not_the_expected_export(tmp_path: Path
     err = " ".join(done.stderr.split())
     assert "this is not the expected export" in err and "file MESEMS_UK.xlsx" in err, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["uk.key"]
+
+
+def test_a_file_of_records_that_cannot_be_split_stops_too(tmp_path: Path) -> None:
+    """Records with two fields too many never reach the mapping (the reader sets them aside):
+    30,000 of them were accepted with exit 1; they count towards the limit as they are read."""
+    header = FILES["rm.csv"].splitlines()[0]
+    line = "000123;BASALE;05/03/2013;1,5;2;1;3;12,50;1.500,0;sì;extra;{}\n"
+    rm = header + "\n" + "".join(line.format(i) for i in range(30_000))
+    export = write_italy_export(tmp_path / "export", rm=rm)
+    done = ingest_cli("italy", export, tmp_path / "bundle")
+    assert done.returncode == 2, done.stderr[-2000:]
+    err = " ".join(done.stderr.split())
+    assert "this is not the expected export" in err and "file rm.csv" in err, err
+    assert "First reasons: row 2: malformed-row" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "italy.key"]
