@@ -70,11 +70,12 @@ def ingest_command(
     """Turn a site's local export into a validated, sealed submission bundle.
 
     Exit 0 when every row was accepted, 1 when some rows were quarantined
-    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read, 3 when a
-    national identifier, e-mail address or phone number is in the data, 70 on
-    an internal error (a log file is named). On 2, 3 and 70 nothing is written.
-    The data-quality report is BUNDLE/report.html (and BUNDLE.site/report.html, with
-    the values as exported, for the site only).
+    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read or is not
+    the expected export (a file with more than 10,000 rows, and more than half,
+    quarantined), 3 when a national identifier, e-mail address or phone number is
+    in the data, 70 on an internal error (a log file is named). On 2, 3 and 70
+    nothing is written, and Ctrl-C or SIGTERM leaves nothing behind either. The
+    data-quality report: BUNDLE/report.html (values as exported: BUNDLE.site/).
 
     Example: federate ingest italy export/ --out bundles/italy --previous bundles/italy-old
     """
@@ -87,7 +88,7 @@ def ingest_command(
     adapter = registry.adapter(site)
     key = load_key(adapter.name, key_file)
     signing = load_signing_key(adapter.name, signing_key)
-    with _progress_bar() as on_progress:
+    with _interrupted_by_sigterm(), _progress_bar() as on_progress:
         result = ingest(
             adapter,
             export_dir,
@@ -101,6 +102,26 @@ def ingest_command(
         )
     _report(result, fmt)
     raise typer.Exit(int(result.exit_code))
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a service stopping) unwinds the ingest as Ctrl-C does, so its staging
+    folders are removed; the handler before it is restored after."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager

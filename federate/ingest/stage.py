@@ -28,13 +28,15 @@ from federate.ingest.accounts import (
     unread_file,
 )
 from federate.ingest.export import NOT_IN_SPEC, shown_name, unclaimed_hint
+from federate.ingest.flood import Flood
 from federate.ingest.mapping import TableMapper, unknown_columns
+from federate.ingest.pass_sql import PARENT, Checks
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plan, Plans
 from federate.ingest.quarantine import Collector
 from federate.ingest.reshape import Counter, counted, reshape_sql, stream
 from federate.ingest.settle import Settler
-from federate.ingest.streaming import PARENT, Checks, Outcome, Pass
+from federate.ingest.streaming import Outcome, Pass
 from federate.ingest.writer import BackgroundWriter
 from federate.privacy.gate import Scan, scan_table
 from federate.readers.base import NO_PART, Reject, Source
@@ -270,7 +272,9 @@ class TableStager:
         account.facts = plan.facts
         rejects: list[Reject] = []
         counter = Counter()
-        batches = stream(counted(reader.batches(source, rejects), counter), plan.header)
+        flood = Flood(source.relpath, rejects, self.failures)
+        read = flood.reading(reader.batches(source, rejects), counter)
+        batches = stream(counted(read, counter), plan.header)
         reshape = reshape_sql(tm, plan.columns) if reshaping else None
         id_source = tm.subject.source if tm.subject else None
         progress = self.progress
@@ -286,6 +290,7 @@ class TableStager:
             id_column=columns.get(id_source) if id_source else None,
             settled=self.patients,
             progress=(lambda n: progress(source.relpath, n)) if progress else None,
+            watch=flood,
         )
         try:
             outcome = run.run(batches, reshape)

@@ -340,6 +340,19 @@ def _truncated_v8(tmp_path: Path) -> Path:
     return tmp_path / "cut.xpt"
 
 
+def _cut_after_an_observation(tmp_path: Path) -> Path:
+    """The pilot's AE cut right after its 40th observation: whole observations, but not a whole
+    number of the format's 80-byte records (issue 23: 40 of 103 AEs read, all accepted)."""
+    raw = (PILOT / "ae.xpt").read_bytes()
+    _, meta = pyreadstat.read_xport(str(PILOT / "ae.xpt"), metadataonly=True)
+    width = sum(meta.variable_storage_width.values())
+    first = raw.index(b"HEADER RECORD*******OBS") + 80
+    cut = first + 40 * width
+    assert cut % 80  # else nothing in the file could tell
+    (tmp_path / "ae.xpt").write_bytes(raw[:cut])
+    return tmp_path / "ae.xpt"
+
+
 def _two_datasets(tmp_path: Path) -> Path:
     raw = write_xpt(tmp_path / "ae.xpt", {"AETERM": ["x"] * 3}).read_bytes()
     (tmp_path / "two.xpt").write_bytes(raw + raw[240:])  # a second MEMBER after the first
@@ -375,6 +388,7 @@ def _corpus_prefix(name: str, source: Path, size: int) -> Any:
         (_corpus_prefix("ae.xpt", PILOT / "ae.xpt", 240_000), "truncated-file"),
         (_cut, "truncated-file"),
         (_truncated_v8, "truncated-file"),
+        (_cut_after_an_observation, "truncated-file"),
         (_two_datasets, "multi-dataset-xpt"),
         (_corpus_prefix("x.sas7bdat", SPSS / "basic/sample.sas7bdat", 3000), "unreadable-file"),
         (_bytes("x.sas7bdat", b"not a dataset"), "not-sas7bdat"),

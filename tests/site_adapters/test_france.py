@@ -199,7 +199,11 @@ def test_a_cp1252_only_character_in_a_verbatim_term_reads_correctly(
 
 @pytest.mark.parametrize(
     ("damage", "message"),
-    [("truncate", "looks truncated"), ("not-xpt", "not a SAS transport (XPT) file")],
+    [
+        ("truncate", "looks truncated"),
+        ("cut-after-an-observation", "looks truncated"),
+        ("not-xpt", "not a SAS transport (XPT) file"),
+    ],
 )
 def test_a_malformed_xpt_stops_with_exit_2(
     trial: SynthResult,
@@ -213,6 +217,12 @@ def test_a_malformed_xpt_stops_with_exit_2(
     raw = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(raw[: len(raw) - 500])  # cut inside a record
+    elif damage == "cut-after-an-observation":  # whole observations left, but not 80-byte records
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+        width = sum(meta.variable_storage_width.values())
+        first = raw.index(b"HEADER RECORD*******OBS") + 80
+        keep = next(n for n in range(1, 80) if (first + n * width) % 80)
+        path.write_bytes(raw[: first + keep * width])
     else:
         path.write_text("USUBJID,AETERM\n010001,céphalées\n", "cp1252")  # a CSV named .xpt
     out = tmp_path / "bundle"
