@@ -20,6 +20,7 @@ import typer
 
 from federate.cli import analyses as analyses_cmd
 from federate.cli import demo as demo_cmd
+from federate.cli import federation as federation_cmd
 from federate.cli import ingest as ingest_cmd
 from federate.cli import keys as keys_cmd
 from federate.cli import pool as pool_cmd
@@ -46,6 +47,7 @@ for module in (
     pool_cmd,
     query_cmd,
     analyses_cmd,
+    federation_cmd,
 ):
     module.register(app)
 
