@@ -29,9 +29,10 @@ from federate.bundle import manifest
 from federate.errors import PrivacyError, UsageError
 from federate.query.roles import Role, views
 
-STEPS = ("period1", "ranks", "nb2", "nb2_site")
+STEPS = ("period1", "ranks", "nb2", "nb2_site", "crossover", "logit", "logit_site")
 ARMS = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC", "PLACEBO", "ALL")}
-UNBLINDED_STEPS = ("nb2", "nb2_site")
+SEQUENCES = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC_PLACEBO", "PLACEBO_MSC", "ALL")}
+UNBLINDED_STEPS = ("nb2", "nb2_site", "logit", "logit_site")
 UNREACHABLE = -1e20  # the log-likelihood a site reports where it overflows
 
 
@@ -103,22 +104,34 @@ def compute(
         return _ranks(bundle, role, params, policy)
     if step == "nb2":
         return _nb2(bundle, params, policy)
-    table = stats.nb2_rate_ratio(bundle.run(role, "primary_endpoint_patients.sql"))
-    rows = [r for r in table.to_pylist() if r["scope"] == bundle.site]
-    return Answer(rows=rows)
+    if step == "crossover":
+        return _crossover(bundle, role, policy)
+    if step == "logit":
+        return _logit(bundle, params, policy)
+    if step == "nb2_site":
+        table = stats.nb2_rate_ratio(bundle.run(role, "primary_endpoint_patients.sql"))
+    else:
+        table = stats.crossover_rate_ratio(bundle.run(role, "crossover_patients.sql"))
+    return Answer(rows=[r for r in table.to_pylist() if r["scope"] == bundle.site])
+
+
+def _small(counts: dict[str, int], policy: Policy) -> None:
+    """Refuse a computation over 1..min_cell-1 of the site's patients. Per-arm values go only
+    into masked sums and into the site's rows, which are released under disclosure control."""
+    for arm, n in counts.items():
+        if 0 < n < policy.min_cell:
+            raise PrivacyError(
+                f"the subset {arm} has {n} patients, under this site's minimum cell "
+                f"of {policy.min_cell}",
+                code="small-subset",
+            )
 
 
 def _arm_values(bundle: Bundle, role: Role, policy: Policy) -> dict[str, np.ndarray]:
     table = bundle.patients(role)
     gel = table["total_gel"].to_numpy().astype(float)
     out = {a: gel[pc.equal(table["arm"], a).to_numpy(zero_copy_only=False)] for a in ARMS[role]}
-    for a, values in out.items():
-        if 0 < len(values) < policy.min_cell:
-            raise PrivacyError(
-                f"the subset {a} has {len(values)} patients, under this site's minimum cell "
-                f"of {policy.min_cell}",
-                code="small-subset",
-            )
+    _small({"ALL": len(out["ALL"])}, policy)
     return out
 
 
@@ -182,3 +195,65 @@ def _design(bundle: Bundle, sites: list[str]) -> tuple[np.ndarray, np.ndarray, n
     y = table["total_gel"].to_numpy().astype(float)
     offset = np.log(table["scans"].to_numpy().astype(float))
     return y, x, offset
+
+
+_CROSSOVER = """
+SELECT a.arm,
+       count(*) FILTER (WHERE visit_code IN ('W4', 'W12', 'W24'))::DOUBLE AS s1,
+       coalesce(sum(gel_count) FILTER (WHERE visit_code IN ('W4', 'W12', 'W24')), 0)::DOUBLE
+           AS g1,
+       count(*) FILTER (WHERE visit_code IN ('W28', 'W36', 'W48'))::DOUBLE AS s2,
+       coalesce(sum(gel_count) FILTER (WHERE visit_code IN ('W28', 'W36', 'W48')), 0)::DOUBLE
+           AS g2
+FROM mri JOIN allocation AS a USING (site, subject_id)
+GROUP BY a.arm, site, subject_id
+HAVING s1 > 0 AND s2 > 0
+"""
+
+
+def _crossover(bundle: Bundle, role: Role, policy: Policy) -> Answer:
+    """Per sequence: patients, scans and GEL in each period, and the sum over patients of the
+    change in GEL per scan (crossover.sql's columns); the site's rows of crossover.sql."""
+    table = bundle.session(role).sql(_CROSSOVER).to_arrow_table()
+    cols = {c: table[c].to_numpy() for c in ("s1", "g1", "s2", "g2")}
+    secure: list[float] = []
+    counts = {}
+    for arm in SEQUENCES[role]:
+        keep = pc.equal(table["arm"], arm).to_numpy(zero_copy_only=False)
+        counts[arm] = int(keep.sum())
+        s1, g1, s2, g2 = (cols[c][keep] for c in ("s1", "g1", "s2", "g2"))
+        change = float((g2 / s2 - g1 / s1).sum())
+        secure += [counts[arm], s1.sum(), g1.sum(), s2.sum(), g2.sum(), change]
+    _small({"ALL": counts["ALL"]}, policy)
+    rows = bundle.run(role, "crossover.sql").to_pylist()
+    return Answer([float(v) for v in secure], [r for r in rows if r["scope"] == bundle.site])
+
+
+def _logit(bundle: Bundle, params: dict[str, Any], policy: Policy) -> Answer:
+    """The conditional binomial of the crossover at ``params`` (period, log RR) over the
+    site's informative patients: log-likelihood, gradient, Hessian, then the Pearson sum and
+    the number of patients (the dispersion)."""
+    if int(params["iteration"]) > policy.max_iterations:
+        raise PrivacyError(
+            f"iteration {params['iteration']} is past this site's limit of {policy.max_iterations}",
+            code="too-many-iterations",
+        )
+    table = bundle.run(Role.UNBLINDED, "crossover_patients.sql")
+    cols = {c: table[c].to_numpy().astype(float) for c in table.column_names[3:]}
+    y1, y2 = cols["gel_period1"], cols["gel_period2"]
+    informative = (y1 + y2) > 0
+    _small({"informative": int(informative.sum())}, policy)
+    seq = pc.equal(table["sequence"], "PLACEBO_MSC").to_numpy(zero_copy_only=False)[informative]
+    x = np.column_stack([np.ones(len(seq)), np.where(seq, 1.0, -1.0)])
+    s1, s2 = table["scans_period1"].to_numpy().astype(float), cols["scans_period2"]
+    offset = np.log(s2[informative] / s1[informative])
+    y, n = y2[informative], (y1 + y2)[informative]
+    at_params = np.array(params["at"], dtype=float)
+    with np.errstate(all="ignore"):
+        at = likelihood.logit_derivatives(y, n, x, offset, at_params)
+        p = 1 / (1 + np.exp(-(x @ at_params + offset)))
+        pearson = float(np.sum((y - n * p) ** 2 / (n * p * (1 - p))))
+    values = [at.loglik, *at.gradient, *at.hessian.ravel(), pearson, float(len(y))]
+    if not np.all(np.isfinite(values)):
+        values = [UNREACHABLE] + [0.0] * (len(values) - 1)
+    return Answer(values)

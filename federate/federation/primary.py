@@ -13,6 +13,7 @@ Parts not yet federated (cumulative, crossover, crossover_model) are named in ``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from federate.federation.compute import ARMS
 from federate.federation.wire import FederationError
 from federate.query.roles import Role
 
-FEDERATED_PARTS = ("period1", "model")
+FEDERATED_PARTS = ("period1", "model", "crossover", "crossover_model")
 PERIOD1 = pa.schema(
     [
         ("scope", pa.string()),
@@ -54,7 +55,7 @@ def run(session: Session, min_cell: int) -> tuple[analyses.Result, list[str]]:
         if part.name not in FEDERATED_PARTS:
             missing.append(part.name)
             continue
-        table = _period1(session) if part.name == "period1" else _model(session)
+        table = _TABLES[part.name](session)
         result.parts.append((part, analyses._release(part, table, result)))
     return result, missing
 
@@ -124,8 +125,8 @@ def _thresholds(a: int, b: int) -> list[int]:
 
 
 def _model(session: Session) -> pa.Table:
-    params, at = _newton(session)
-    fit = stats.ratio(params, at, 1, alpha=math.exp(float(params[-1]))) if at else None
+    params, at, _ = newton(_nb2_round(session), 3 + len(session.sites))
+    fit = stats.ratio(params, at, 1, alpha=math.exp(float(params[-1])))
     pooled: dict[str, Any] = (
         {"scope": "pooled", **fit}
         if fit
@@ -136,24 +137,37 @@ def _model(session: Session) -> pa.Table:
     return pa.Table.from_pylist([pooled, *sites], schema=MODEL)
 
 
-def _newton(session: Session) -> tuple[np.ndarray, likelihood.Derivatives | None]:
-    """Federated Newton-Raphson with step halving: each round one ``nb2`` task."""
-    k = 3 + len(session.sites) - 1
-    params = np.zeros(k + 1)
-    best: tuple[np.ndarray, likelihood.Derivatives] | None = None
-    step = np.zeros(k + 1)
+Evaluate = Callable[[np.ndarray, int], tuple[likelihood.Derivatives, np.ndarray]]
+
+
+def newton(evaluate: Evaluate, size: int) -> tuple[np.ndarray, likelihood.Derivatives, np.ndarray]:
+    """Federated Newton-Raphson with step halving from zero: each round one task, whose summed
+    answer ``evaluate`` returns as derivatives (and the raw sums); to a gradient norm of at
+    most 1e-8. Returns the parameters, the derivatives and the raw sums there."""
+    params = np.zeros(size)
+    best: tuple[np.ndarray, likelihood.Derivatives, np.ndarray] | None = None
+    step = np.zeros(size)
     for iteration in range(1, 61):
-        at = _derivatives(session, params, iteration, k)
+        at, totals = evaluate(params, iteration)
         if best is not None and not (at.loglik >= best[1].loglik - 1e-12 * abs(best[1].loglik)):
             step = step / 2  # the likelihood fell: back, half as far
             params = best[0] + step
             continue
-        best = (params, at)
+        best = (params, at, totals)
         if float(np.linalg.norm(at.gradient)) <= likelihood.TOLERANCE:
-            return params, at
+            return best
         step = _ascent(at)
         params = params + step
-    raise FederationError("the federated NB2 fit did not converge in 60 rounds", code="no-fit")
+    raise FederationError("the federated fit did not converge in 60 rounds", code="no-fit")
+
+
+def derivatives(total: np.ndarray, size: int) -> likelihood.Derivatives:
+    """Log-likelihood, gradient and Hessian from the head of a summed answer."""
+    return likelihood.Derivatives(
+        float(total[0]),
+        total[1 : size + 1],
+        total[size + 1 : size + 1 + size * size].reshape(size, size),
+    )
 
 
 def _ascent(at: likelihood.Derivatives) -> np.ndarray:
@@ -166,11 +180,24 @@ def _ascent(at: likelihood.Derivatives) -> np.ndarray:
     return np.asarray(np.linalg.solve(damped, at.gradient))
 
 
-def _derivatives(
-    session: Session, params: np.ndarray, iteration: int, k: int
-) -> likelihood.Derivatives:
-    request = {"at": [float(v) for v in params], "sites": session.sites, "iteration": iteration}
-    total = np.array(session.secure_sum(session.ask("nb2", request)))
-    return likelihood.Derivatives(
-        float(total[0]), total[1 : k + 2], total[k + 2 :].reshape(k + 1, k + 1)
-    )
+def _nb2_round(session: Session) -> Evaluate:
+    def evaluate(params: np.ndarray, iteration: int) -> tuple[likelihood.Derivatives, np.ndarray]:
+        request = {"at": [float(v) for v in params], "sites": session.sites, "iteration": iteration}
+        total = np.array(session.secure_sum(session.ask("nb2", request)))
+        return derivatives(total, len(params)), total
+
+    return evaluate
+
+
+def _tables() -> dict[str, Callable[[Session], pa.Table]]:
+    from federate.federation import crossover
+
+    return {
+        "period1": _period1,
+        "model": _model,
+        "crossover": crossover.descriptive,
+        "crossover_model": crossover.model,
+    }
+
+
+_TABLES = _tables()

@@ -119,7 +119,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
                 root / "nodes" / bundle.site,
                 frozenset({blinded.public}),
                 frozenset({unblinded.public}),
-                poll=0.2,
+                poll=0.05,
             )
             stop = threading.Event()
             thread = threading.Thread(target=node.run, args=(stop,), daemon=True)
@@ -170,13 +170,16 @@ def test_the_primary_endpoint_federated_is_the_pooled_one(
     pooled = analyses.run_analysis(
         "primary-endpoint", federation.trial.warehouse, role=role, min_cell=5
     )
-    parts = ["period1", "model"] if role is Role.UNBLINDED else ["period1"]
+    parts = ["period1", "crossover"]
+    if role is Role.UNBLINDED:
+        parts = ["period1", "model", "crossover", "crossover_model"]
     assert [part.name for part, _ in result.parts] == parts
     for name in parts:
         _same(result.part(name), pooled.part(name))
-    assert "cumulative" in missing
-    if role is Role.UNBLINDED:  # the fit is the pooled one, not a lucky row
+    assert missing == ["cumulative"]
+    if role is Role.UNBLINDED:  # the fits are the pooled ones, not lucky rows
         assert result.part("model")["rate_ratio"][0].as_py() is not None
+        assert result.part("crossover_model")["rate_ratio"][0].as_py() is not None
 
 
 def test_the_hubs_stored_messages_hold_no_single_sites_count(federation: Federation) -> None:
@@ -265,7 +268,8 @@ def test_the_cli_runs_the_primary_endpoint_federated(
         "--role", "unblinded", "--format", "json",
     )  # fmt: skip
     assert code == 0, err
-    assert [p["part"] for p in json.loads(out)["parts"]] == ["period1", "model"]
+    parts = [p["part"] for p in json.loads(out)["parts"]]
+    assert parts == ["period1", "model", "crossover", "crossover_model"]
     assert "not yet run federated: cumulative" in " ".join(err.split())
     code, out, _ = cli(capsys, "keys", "show", "--analyst")
     assert code == 0 and out.splitlines()[-1] == federation.unblinded.public
