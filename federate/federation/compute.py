@@ -29,7 +29,8 @@ from federate.bundle import manifest
 from federate.errors import PrivacyError, UsageError
 from federate.query.roles import Role, views
 
-STEPS = ("period1", "ranks", "nb2", "nb2_site", "crossover", "logit", "logit_site")
+STEPS = ("period1", "ranks", "cumulative", "nb2", "nb2_site", "crossover", "logit", "logit_site")
+WEEKS = (("W4", 4), ("W12", 12), ("W24", 24))
 ARMS = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC", "PLACEBO", "ALL")}
 SEQUENCES = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC_PLACEBO", "PLACEBO_MSC", "ALL")}
 UNBLINDED_STEPS = ("nb2", "nb2_site", "logit", "logit_site")
@@ -106,6 +107,8 @@ def compute(
         return _nb2(bundle, params, policy)
     if step == "crossover":
         return _crossover(bundle, role, policy)
+    if step == "cumulative":
+        return _cumulative(bundle, role, policy)
     if step == "logit":
         return _logit(bundle, params, policy)
     if step == "nb2_site":
@@ -257,3 +260,38 @@ def _logit(bundle: Bundle, params: dict[str, Any], policy: Policy) -> Answer:
     if not np.all(np.isfinite(values)):
         values = [UNREACHABLE] + [0.0] * (len(values) - 1)
     return Answer(values)
+
+
+_CUMULATIVE = """
+WITH scans AS (
+    SELECT m.site, m.subject_id, w.week, sum(m.gel_count) AS gel
+    FROM mri AS m
+    JOIN (VALUES ('W4', 4), ('W12', 12), ('W24', 24)) AS w(visit_code, week) USING (visit_code)
+    GROUP BY ALL
+),
+running AS (
+    SELECT s.*, sum(s.gel) OVER (PARTITION BY s.site, s.subject_id ORDER BY s.week) AS c
+    FROM scans AS s
+)
+SELECT CASE a.arm WHEN 'MSC_PLACEBO' THEN 'MSC' WHEN 'PLACEBO_MSC' THEN 'PLACEBO' ELSE a.arm END
+           AS arm,
+       r.week, count(*)::DOUBLE AS n, sum(r.c)::DOUBLE AS s, sum(r.c * r.c)::DOUBLE AS ss
+FROM running AS r JOIN allocation AS a USING (site, subject_id)
+GROUP BY ALL
+"""
+
+
+def _cumulative(bundle: Bundle, role: Role, policy: Policy) -> Answer:
+    """Per arm and week: patients, and the sums of cumulative GEL and of its square (the
+    columns of primary_endpoint_cumulative.sql); the site's rows of that file."""
+    _arm_values(bundle, role, policy)  # the site's patients: its minimum cell
+    groups = {
+        (str(r["arm"]), int(r["week"])): (r["n"], r["s"], r["ss"])
+        for r in bundle.session(role).sql(_CUMULATIVE).to_arrow_table().to_pylist()
+    }
+    secure: list[float] = []
+    for arm in ARMS[role]:
+        for _, week in WEEKS:
+            secure += groups.get((arm, week), (0.0, 0.0, 0.0))
+    rows = bundle.run(role, "primary_endpoint_cumulative.sql").to_pylist()
+    return Answer(secure, [r for r in rows if r["scope"] == bundle.site])
