@@ -71,8 +71,10 @@ class Node:
                 self.bundle, step, role, payload.get("params", {}), self.policy
             )
             sites = {s: peers[s] for s in payload["sites"]}
+            # Masks keyed by the whole request, not its id: two requests under one id (a
+            # replay with other parameters) get unrelated masks, so their difference says nothing.
             answer["secure"] = wire.mask(
-                result.secure, site=self.site, peers=sites, mine=self.dh, task=task_id
+                result.secure, site=self.site, peers=sites, mine=self.dh, task=request_sha
             )
             if result.rows is not None:
                 context = f"{task_id} {self.site}"

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from federate import analyses
 from federate.bundle.signing import SigningKey, load_signing_key, new_signing_key
@@ -312,3 +313,35 @@ def test_a_stopped_node_fails_the_run_naming_its_site(federation: Federation) ->
             primary.run(session, min_cell=5)
     finally:
         session.close()
+
+
+def test_two_requests_under_one_id_get_unrelated_masks(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """A replay of a task id with other thresholds must not let the difference of the two
+    masked answers give the site's counts (the masks are keyed by the whole request)."""
+    site, (running, _, _) = next(iter(federation.nodes.items()))
+    node = Node(
+        running.bundle,
+        running.key,
+        federation.hub.url,
+        tmp_path / "node",
+        running.trust_blinded,
+        running.trust_unblinded,
+    )
+    other = X25519PrivateKey.generate()
+    peers = {site: wire.dh_public(node.dh), "zz": wire.dh_public(other)}
+    vectors, counts = [], []
+    for threshold in (0, 10_000):
+        params = {"thresholds": [["ALL", [threshold]]]}
+        request = {"task_id": "same", "step": "ranks", "role": "blinded", "params": params}
+        envelope = wire.seal_envelope(
+            {**request, "sites": [site, "zz"], "analyst_dh": peers["zz"]}, federation.blinded
+        )
+        answer = wire.check_envelope(node.handle(envelope, peers), running.key.public)
+        vectors.append(int(answer["secure"][0]))
+        gel = running.bundle.patients(Role.BLINDED)["total_gel"].to_pylist()
+        counts.append(sum(1 for g in gel if g <= threshold))
+    assert counts[0] != counts[1]
+    difference = (vectors[1] - vectors[0]) % wire.MODULUS
+    assert difference != wire.encode([counts[1] - counts[0]])[0]
