@@ -24,6 +24,7 @@ from federate.privacy.keyfiles import check_private, write_private
 from federate.query.roles import Role
 
 AUDIT = "audit.jsonl"
+MIN_SITES = 2  # a task's sites: fewer, and the "sum" is one site's values
 DH_KEY = "exchange.pem"  # the node's X25519 key (masks, rows sealed for the analyst)
 
 
@@ -67,10 +68,16 @@ class Node:
         try:
             payload = wire.check_envelope(envelope)
             role = self._authorise(analyst, str(payload.get("role", "")))
+            sites = {s: peers[s] for s in payload["sites"]}
+            if self.site not in sites or len(sites) < MIN_SITES:
+                raise UsageError(
+                    f"a sum needs {self.site} and at least {MIN_SITES - 1} other site(s); one "
+                    "site's sum would be its own values",
+                    code="too-few-sites",
+                )
             result = compute.compute(
                 self.bundle, step, role, payload.get("params", {}), self.policy
             )
-            sites = {s: peers[s] for s in payload["sites"]}
             # Masks keyed by the whole request, not its id: two requests under one id (a
             # replay with other parameters) get unrelated masks, so their difference says nothing.
             answer["secure"] = wire.mask(

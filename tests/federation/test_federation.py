@@ -233,12 +233,12 @@ def test_a_node_refuses_unsigned_untrusted_and_unblinded_requests(
         running.trust_unblinded,
         Policy(min_cell=10_000),
     )
-    peers = {site: wire.dh_public(node.dh)}
+    peers = {site: wire.dh_public(node.dh), "zz": wire.dh_public(X25519PrivateKey.generate())}
 
-    def ask(key: SigningKey, role: Role, step: str) -> dict[str, Any]:
+    def ask(key: SigningKey, role: Role, step: str, sites: tuple[str, ...] = ()) -> dict[str, Any]:
         request = {"task_id": step + role, "step": step, "role": role.value, "params": {}}
-        envelope = wire.seal_envelope({**request, "sites": [site], "analyst_dh": peers[site]}, key)
-        return envelope
+        chosen = list(sites or (site, "zz"))
+        return wire.seal_envelope({**request, "sites": chosen, "analyst_dh": peers["zz"]}, key)
 
     unsigned = ask(federation.unblinded, Role.UNBLINDED, "nb2_site")
     unsigned.pop("signature")
@@ -249,6 +249,7 @@ def test_a_node_refuses_unsigned_untrusted_and_unblinded_requests(
         "blinded key, unblinded role": ask(federation.blinded, Role.UNBLINDED, "nb2_site"),
         "not allow-listed": ask(federation.unblinded, Role.UNBLINDED, "rows"),
         "small subset": ask(federation.blinded, Role.BLINDED, "period1"),
+        "alone": ask(federation.blinded, Role.BLINDED, "period1", (site,)),
     }
     reasons = {}
     for case, envelope in cases.items():
@@ -260,6 +261,7 @@ def test_a_node_refuses_unsigned_untrusted_and_unblinded_requests(
     assert "unblinded role" in reasons["blinded key, unblinded role"]
     assert "allow-list" in reasons["not allow-listed"]
     assert "minimum cell" in reasons["small subset"]
+    assert "at least 1 other site" in reasons["alone"]
     entries = [json.loads(line) for line in (tmp_path / "node" / AUDIT).read_text().splitlines()]
     assert [e["outcome"] for e in entries] == ["refused"] * len(cases)
     previous = "0" * 64
