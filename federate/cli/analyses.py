@@ -130,13 +130,7 @@ def run(
     if federated is not None:
         from federate.federation.run import run_federated
 
-        if rows:
-            raise UsageError("--rows: row-level listings never leave the sites", code="no-rows")
-        result = run_federated(name, federated, role, min_cell, site_timeout)
-        if plot is not None:
-            from federate.analyses.plots import draw
-
-            draw(result, plot)
+        result = run_federated(name, federated, role, min_cell, site_timeout, rows, plot)
         emit_result(result, fmt, out)
         raise typer.Exit(0)
     if wh is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from federate import analyses
 from federate.errors import UsageError
 from federate.federation import primary
@@ -14,9 +16,18 @@ FEDERATED = ("primary-endpoint",)
 
 
 def run_federated(
-    name: str, hub: str, role: Role, min_cell: int, site_timeout: float
+    name: str,
+    hub: str,
+    role: Role,
+    min_cell: int,
+    site_timeout: float,
+    rows: bool = False,
+    plot: Path | None = None,
 ) -> analyses.Result:
+    """The released tables of ``name`` from the sites through ``hub`` (and its figure)."""
     analyses.get(name)
+    if rows:
+        raise UsageError("--rows: row-level listings never leave the sites", code="no-rows")
     if name not in FEDERATED:
         raise UsageError(
             f"{name} does not run federated yet (those that do: {', '.join(FEDERATED)})",
@@ -30,4 +41,8 @@ def run_federated(
     err.print(f"federated over {', '.join(session.sites)} in {session.steps} rounds")
     if missing:
         err.print(f"parts not yet run federated: {', '.join(missing)}")
+    if plot is not None:
+        from federate.analyses.plots import draw
+
+        draw(result, plot)
     return result

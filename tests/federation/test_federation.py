@@ -273,17 +273,23 @@ def test_a_node_refuses_unsigned_untrusted_and_unblinded_requests(
 
 
 def test_the_cli_runs_the_primary_endpoint_federated(
-    federation: Federation, capsys: pytest.CaptureFixture[str]
+    federation: Federation, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, err = cli(
         capsys,
         "analyses", "run", "primary-endpoint", "--federated", federation.hub.url,
-        "--role", "unblinded", "--format", "json",
+        "--role", "unblinded", "--format", "json", "--plot", str(tmp_path / "gel.png"),
     )  # fmt: skip
     assert code == 0, err
+    assert (tmp_path / "gel.png").read_bytes().startswith(b"\x89PNG")
     parts = [p["part"] for p in json.loads(out)["parts"]]
     assert parts == ["period1", "model", "cumulative", "crossover", "crossover_model"]
     assert "federated over" in err
+    code, _, err = cli(
+        capsys, "analyses", "run", "primary-endpoint", "--federated", federation.hub.url,
+        "--role", "unblinded", "--rows",
+    )  # fmt: skip
+    assert code == 2 and "never leave the sites" in err
     code, out, _ = cli(capsys, "keys", "show", "--analyst")
     assert code == 0 and out.splitlines()[-1] == federation.unblinded.public
 
