@@ -37,8 +37,11 @@ class Session:
         self.dh = X25519PrivateKey.generate()  # this run's: rows are sealed for it alone
         self.steps = 0
         try:
-            nodes = self.client.get("/nodes").json()
-        except httpx.HTTPError as exc:
+            reply = self.client.get("/nodes")
+            reply.raise_for_status()
+            nodes = reply.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            self.client.close()
             raise FederationError(f"the hub at {self.hub} does not answer ({exc})") from None
         self.pins = {site: str(node["public"]) for site, node in nodes.items()}
         from federate.federation.node import _peer_keys

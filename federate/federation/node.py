@@ -42,6 +42,7 @@ class Node:
 
     def __post_init__(self) -> None:
         self.dh = _exchange_key(self.state / DH_KEY)
+        self._head: tuple[int, str] | None = None  # the audit log's length and last hash
 
     @property
     def site(self) -> str:
@@ -111,10 +112,12 @@ class Node:
 
     def _audit(self, task_id: str, analyst: str, step: str, outcome: str, reason: str) -> None:
         path = self.state / AUDIT
-        lines = path.read_text("utf-8").splitlines() if path.exists() else []
-        previous = json.loads(lines[-1])["hash"] if lines else "0" * 64
+        if self._head is None:  # read once; then the head is kept, not the whole log re-read
+            lines = path.read_text("utf-8").splitlines() if path.exists() else []
+            self._head = (len(lines), json.loads(lines[-1])["hash"] if lines else "0" * 64)
+        count, previous = self._head
         entry = {
-            "seq": len(lines) + 1,
+            "seq": count + 1,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "task_id": task_id,
             "analyst": fingerprint(analyst) if analyst else "",
@@ -126,6 +129,7 @@ class Node:
         entry["hash"] = hashlib.sha256(wire.canonical(entry)).hexdigest()
         with path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        self._head = (count + 1, str(entry["hash"]))
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Poll the hub until ``stop`` is set; an unreachable hub is retried, never fatal."""
