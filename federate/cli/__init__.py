@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - older typer, on click itself
 
 from federate.cli import analyses as analyses_cmd
 from federate.cli import demo as demo_cmd
+from federate.cli import federation as federation_cmd
 from federate.cli import ingest as ingest_cmd
 from federate.cli import keys as keys_cmd
 from federate.cli import pool as pool_cmd
@@ -56,6 +57,7 @@ for module in (
     pool_cmd,
     query_cmd,
     analyses_cmd,
+    federation_cmd,
 ):
     module.register(app)
 
