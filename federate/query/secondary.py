@@ -268,7 +268,7 @@ def _audit(problem: _Problem, targets: list[int], deadline: float | None) -> lis
         for u in unknowns
     ]
     truth = np.array([float(values[u]) for u in unknowns])
-    lp = _LP(a_eq, b_eq, a_ub, np.zeros(len(links)), bounds, deadline)
+    lp = _LP(a_eq, b_eq, a_ub, np.zeros(len(links)), bounds, deadline, integer=bool(links))
     linked = {j for _, ja, jb in links for j in (ja, jb)}
     open_ = set(targets) - _swappable(entries, truth, bounds, linked, unknowns)
 
@@ -353,6 +353,9 @@ class _LP:
     b_ub: np.ndarray
     bounds: list[tuple[float | None, float | None]]
     deadline: float | None
+    # Counts are whole: under an order's inequalities a continuous optimum can move a cell
+    # that no whole table can (a CUBE sorted by its count pinned a 1 the LP called free).
+    integer: bool = False
 
     def solve(self, c: np.ndarray) -> np.ndarray | None:
         """A solution, or None when unbounded. Past the deadline: Overtime; any other
@@ -365,7 +368,8 @@ class _LP:
             options["time_limit"] = max(self.deadline - time.monotonic(), 0.01)
         ub = {"A_ub": self.a_ub, "b_ub": self.b_ub} if len(self.b_ub) else {}
         eq = {"A_eq": self.a_eq, "b_eq": self.b_eq} if len(self.b_eq) else {}
-        res = linprog(c, **eq, **ub, bounds=self.bounds, method="highs", options=options)
+        whole = {"integrality": np.ones(len(c))} if self.integer else {}
+        res = linprog(c, **eq, **ub, bounds=self.bounds, method="highs", options=options, **whole)
         if res.status == 0:
             return np.asarray(res.x)
         if res.status == 3:

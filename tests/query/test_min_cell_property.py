@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from federate.errors import PrivacyError
 from federate.privacy.pseudonym import SiteKey
 from federate.query.sandbox import run_query
 from federate.warehouse import publish
@@ -87,7 +88,20 @@ def _number(value: Any) -> float:
     return float(Decimal(str(value)))
 
 
+# Found by this test: a CUBE sorted by its count, whose row order pinned a count of 1 that a
+# continuous audit called free (the audit now solves for whole counts under an order).
+_CUBE = next(s for s in SHAPES if s.name == "cube")
+_PINNED_BY_ORDER = {("a", "F"): 5, ("a", "M"): 0, ("b", "F"): 1, ("b", "M"): 3, ("c", "F"): 2}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(cells={**_PINNED_BY_ORDER, ("c", "M"): 6}, shape=_CUBE, count="count(*)", order="count")
+@example(
+    cells={**_PINNED_BY_ORDER, ("a", "F"): 2, ("c", "F"): 1, ("c", "M"): 6},
+    shape=_CUBE,
+    count="count(*)",
+    order="count",
+)
 @given(
     cells=st.fixed_dictionaries(
         {(s, x): st.sampled_from([0, 1, 2, 3, 4, 5, 6, 9, 14]) for s in SITES for x in SEXES}
@@ -101,7 +115,12 @@ def test_no_small_count_is_released_or_recoverable_however_the_query_writes_it(
 ) -> None:
     parts = {"n": count, "data": _data(cells), "order": ORDERS[order]}
     truth = run_query(shape.truth.format_map(parts), warehouse).to_pylist()
-    rows = run_query(shape.sql.format_map(parts), warehouse, min_cell=K).to_pylist()
+    try:
+        rows = run_query(shape.sql.format_map(parts), warehouse, min_cell=K).to_pylist()
+    except PrivacyError:
+        # Refused whole, nothing released: only a table sorted by a count it must hide.
+        assert order == "count" and any(1 <= _number(r["n"]) < K for r in truth)
+        return
     # No row added, dropped or moved; a shown count is the true one, and 0 or at least K.
     assert [(r["site"], r["sex"]) for r in rows] == [(r["site"], r["sex"]) for r in truth]
     for row, true in zip(rows, truth, strict=True):
