@@ -62,7 +62,7 @@ def _se(row: dict[str, Any], sd: str) -> float:
 
 def _cumulative_gel(result: Result, fig: Figure) -> None:
     ax = fig.add_subplot()
-    _lines(ax, _pooled_rows(result.part("cumulative")), "week", "mean_cumulative_gel", None)
+    _lines(ax, _pooled_rows(result.part("cumulative")), "week", "mean", None)
     ax.set_xticks([4, 12, 24], ["W4", "W12", "W24"])
     ax.set_xlabel("week (period 1)")
     ax.set_ylabel("mean cumulative GEL per patient")

@@ -175,16 +175,21 @@ def _emit_listing(
 
 
 def emit_result(result: Result, fmt: DataFormat, out: Path | None = None) -> None:
-    """Tables per part for people; one JSON document; CSV/Parquet as one table with a part
-    column (the analysis, role and K in the Parquet metadata)."""
+    """Tables per part for people (labels in words, estimates with their 95% CI, n (%)); one
+    JSON document (stable snake_case keys); CSV as one table per part, one after the other
+    under a ``part`` column, headers in words and numbers unquoted; Parquet as one table with
+    a part column (the analysis, role and K in its metadata)."""
+    from federate.analyses.labels import for_people
     from federate.output import emit_table, out_console, rich_table, write_text
 
     if fmt is DataFormat.TABLE:
         if out is not None:
             raise UsageError("--out needs --format csv, json or parquet", code="bad-format")
         for part, table in result.parts:
-            out_console.print(rich_table(table, result.title(part)))
+            out_console.print(rich_table(for_people(table), result.title(part)))
     elif fmt is DataFormat.JSON:
         write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", out)
+    elif fmt is DataFormat.CSV:
+        write_text(result.csv(), out)
     else:
         emit_table(result.combined(), fmt, out=out)
