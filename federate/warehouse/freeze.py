@@ -98,3 +98,31 @@ def _set(warehouse: Path, action: str, reason: str, operator: str | None) -> Fre
         return Freeze(str(entry["time_utc"]), who, reason.strip(), head)
     assert freeze is not None
     return freeze
+
+
+PUBLISHING = ("add", "rollback", LOCKED, UNLOCKED)
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """The state results are made from: each site's current submission, and the hash of the
+    last entry that changed what readers see or may see (a publish, rollback, lock or unlock
+    committed; entries of access do not count), and the lock in force, if any."""
+
+    submissions: dict[str, str]
+    entry_hash: str
+    locked: Freeze | None
+
+
+def pool_state(warehouse: Path) -> PoolState:
+    entries = audit.read_entries(warehouse)
+    last = next(
+        (
+            e
+            for e in reversed(entries)
+            if e.get("action") in PUBLISHING and e.get("outcome") == journal.COMMITTED
+        ),
+        None,
+    )
+    current = dict(sorted(read_catalog(warehouse).current.items()))
+    return PoolState(current, str(last["hash"]) if last else audit.GENESIS, in_force(entries))
