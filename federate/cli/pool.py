@@ -311,9 +311,18 @@ def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
             ],
             f"Warehouse {wh}",
         )  # fmt: skip
+        _say_lock(wh)
     else:
         emit_table(_table(rows, _status_schema()), fmt, title=f"Warehouse {wh}")
     raise typer.Exit(0)
+
+
+def _say_lock(wh: Path) -> None:
+    from federate.warehouse import audit, freeze
+
+    lock = freeze.in_force(audit.read_entries(wh))
+    if lock is not None:
+        err.print(f"[bold]Locked[/] since {lock.since_utc} by {lock.by}: {lock.reason}")
 
 
 def _minute(time_utc: str | None) -> str:

@@ -42,10 +42,15 @@ def test_a_lock_refuses_add_and_rollback_until_unlock(
     said = " ".join(err.split())
     assert "locked since" in said and "final lock before unblinding" in said
     assert audit.accountable(None) in said  # by whom
+    refused = audit.read_entries(root)[-1]  # the refused add is itself logged
+    assert (refused["action"], refused["outcome"]) == ("add", "refused")
+    assert "warehouse-locked" in refused["reason"]
     code, out, err = _pool(capsys, root, "rollback", "italy", "--to", first)
     assert (code, out) == (3, "") and "locked since" in " ".join(err.split()), err
     assert published_state(root) == before
     assert _pool(capsys, root, "verify")[0] == 0
+    code, _, err = _pool(capsys, root, "status")
+    assert code == 0 and "Locked since" in " ".join(err.split())
 
     code, _, err = _pool(capsys, root, "unlock", "--reason", "DMC asked for a correction")
     assert code == 0, err
