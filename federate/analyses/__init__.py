@@ -43,7 +43,22 @@ class Result:
         return next(table for part, table in self.parts if part.name == name)
 
     def title(self, part: Part) -> str:
-        return part.title + (" by arm" if self.role is Role.UNBLINDED and part.by_arm else "")
+        by_arm = " by arm" if self.role is Role.UNBLINDED and part.by_arm else ""
+        return part.title + by_arm + self._exposed_n(part)
+
+    def _exposed_n(self, part: Part) -> str:
+        """The N of the percentages, pooled, in the title: "(N exposed: MSC 69, ...)"."""
+        if part.exposed is None or part.name == "exposure":
+            return ""
+        done = [table for p, table in self.parts if p.name == "exposure"]
+        if not done:
+            return ""
+        pooled = [r for r in done[0].to_pylist() if r["scope"] == "pooled" and r["patients"]]
+        if part.exposed == "all" or "arm" not in done[0].column_names:
+            counts = [f"{r['patients']}" for r in pooled if r.get("arm", ALL) == ALL]
+        else:
+            counts = [f"{labels.arm(r['arm'])} {r['patients']}" for r in pooled]
+        return f" (% of N exposed; N pooled: {', '.join(counts)})" if counts else ""
 
     def combined(self) -> pa.Table:
         """Every part in one table (CSV, Parquet): a ``part`` column, columns unified."""

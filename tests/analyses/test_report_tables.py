@@ -109,3 +109,19 @@ def test_csv_is_a_table_per_part_with_numbers_unquoted(
             c.strip('"').replace(".", "").isdigit() for c in line.split(",") if c.startswith('"')
         )
     assert "95% CI, lower" in out
+
+
+def test_the_safety_title_gives_the_n_exposed_per_arm(
+    simulated: Simulated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, simulated, "safety", "--role", "unblinded", "--format", "json")
+    assert code == 0, err
+    parts = {p["part"]: p for p in json.loads(out)["parts"]}
+    pooled = {
+        r["arm"]: r["patients"]
+        for r in parts["exposure"]["rows"]
+        if r["scope"] == "pooled" and not r["suppressed"]
+    }
+    title = parts["events"]["title"]
+    assert f"MSC {pooled['MSC']}" in title and f"placebo {pooled['PLACEBO']}" in title
+    assert f"N pooled: {pooled['ALL']})" in parts["pretreatment"]["title"]
