@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     REFUSED = 3
     INTERNAL = 70
+    INTERRUPTED = 130
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,13 @@ import json
 import math
 import os
 import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rich.console import Console
 
@@ -181,3 +185,94 @@ def write_text(text: str, out: Path | None) -> None:
         sys.stdout.write(text)
     else:
         out.write_text(text, "utf-8")
+
+
+def emit_batches(
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+    fmt: DataFormat,
+    out: Path | None = None,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Write a result as it streams in, batch by batch; all or nothing: to a temporary file
+    beside ``out`` (renamed over it at the end) or an unnamed one (copied to stdout at the
+    end), so a result refused halfway (too large, too slow) leaves no partial output.
+    ``check`` runs between batches and chunks (the command's deadline)."""
+    import pyarrow as pa
+
+    if fmt is DataFormat.TABLE:  # a table for people: whole, within the command's limits
+        table = pa.Table.from_batches(list(batches), schema=schema)
+        check()
+        emit_table(table, fmt, out=out)
+        return
+    if fmt is DataFormat.PARQUET:
+        require_out(out, fmt)
+    with _all_or_nothing(out, check) as sink:
+        _WRITERS[fmt](schema, batches, sink)
+
+
+@contextmanager
+def _all_or_nothing(out: Path | None, check: Callable[[], None]) -> Iterator[BinaryIO]:
+    if out is not None:
+        partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+        try:
+            opened = partial.open("wb")
+        except OSError as exc:
+            raise UsageError(f"cannot write --out {out}: {exc.strerror}", code="bad-out") from None
+        try:
+            with opened as sink:
+                yield sink
+            os.replace(partial, out)
+        finally:
+            partial.unlink(missing_ok=True)
+        return
+    with tempfile.TemporaryFile() as sink:
+        yield sink
+        sink.seek(0)
+        sys.stdout.flush()
+        target = getattr(sys.stdout, "buffer", None)
+        while chunk := sink.read(1 << 20):
+            check()
+            if target is None:  # a text-only stdout: whole lines are whole characters
+                sys.stdout.write(chunk.decode("utf-8"))
+            else:
+                target.write(chunk)
+        sys.stdout.flush()
+
+
+def _write_csv(schema: pa.Schema, batches: Iterator[pa.RecordBatch], sink: BinaryIO) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    with pa_csv.CSVWriter(sink, marked(schema.empty_table()).schema) as writer:
+        for batch in batches:
+            writer.write_table(marked(pa.Table.from_batches([batch], schema=schema)))
+
+
+def _write_json(schema: pa.Schema, batches: Iterator[pa.RecordBatch], sink: BinaryIO) -> None:
+    """The same text as json.dumps(rows, indent=2), written a batch at a time."""
+    import pyarrow as pa
+
+    opened = False
+    for batch in batches:
+        rows = rows_as_json(pa.Table.from_batches([batch], schema=schema))
+        if not rows:
+            continue
+        text = ",\n".join(
+            textwrap.indent(json.dumps(row, ensure_ascii=False, indent=2), "  ") for row in rows
+        )
+        sink.write((("[\n" if not opened else ",\n") + text).encode("utf-8"))
+        opened = True
+    sink.write(b"\n]\n" if opened else b"[]\n")
+
+
+def _write_parquet(schema: pa.Schema, batches: Iterator[pa.RecordBatch], sink: BinaryIO) -> None:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+_WRITERS = {DataFormat.CSV: _write_csv, DataFormat.JSON: _write_json}
+_WRITERS[DataFormat.PARQUET] = _write_parquet

@@ -75,7 +75,7 @@ def _at_visit(form: str, table: str, fields: dict[str, Parser], note: str = "") 
 DENMARK = SiteAdapter(
     name="denmark",
     country="dk",
-    version="1.1.0",
+    version="1.2.0",
     title="Denmark (DK national trial): REDCap project, records export with its data dictionary",
     reader=RedcapReader(
         records=DATA,
@@ -281,9 +281,10 @@ DENMARK = SiteAdapter(
     notes=(
         "The export is REDCap's CSV records export of the whole project, as raw data or as "
         "labels (the values say which: a file mixing codes and labels is refused), delimiter "
-        "`;`, and the project's data dictionary `dictionary.csv` beside it. Every column must "
-        "be a field of `dictionary.csv`: its field name, in any case, or the label REDCap "
-        "writes for it.",
+        "`;`, and the project's data dictionary `dictionary.csv` beside it. A column is a field "
+        "of `dictionary.csv` by its field name, in any case, or by the label REDCap writes for "
+        "it; a column that is no field of `dictionary.csv` is an extra column, ignored with a "
+        "warning (once for the file).",
         "In a label export, an event, a data access group and a repeating instrument are read "
         "as the unique name REDCap makes of its label: letters, digits and `_` kept, spaces as "
         "`_`, lower case, the first 18 characters, and for an event `_arm_` and its arm "

@@ -196,6 +196,20 @@ def _labs(file: str, note: str) -> TableMap:
     )
 
 
+# A Define-XML is part of an SDTM submission: metadata about the datasets, never rows.
+DEFINE_XML = (
+    SkipFiles(
+        "define.xml",
+        "the Define-XML: the submission's metadata (datasets, variables, code lists), not data",
+        read=False,
+    ),
+    SkipFiles(
+        "define*.xsl",
+        "the Define-XML's stylesheet (shows define.xml in a browser), not data",
+        read=False,
+    ),
+)
+
 FRANCE = SiteAdapter(
     name="france",
     country="fr",
@@ -419,8 +433,7 @@ FRANCE = SiteAdapter(
         "SUPP-- datasets are merged onto their parent datasets' records. Other datasets are "
         "counted and skipped with a reason: trial design (TA, TE, TI, TS, TV), disposition "
         "(DS), vital signs (VS) and any other domain the shared schema has no place for, and "
-        "split datasets such as urinalysis (LBUR). `define.xml` is not a dataset and is not "
-        "read.",
+        "split datasets such as urinalysis (LBUR).",
         "Variables SDTMIG marks Permissible, and the SUPP-- qualifiers, may be missing from a "
         "dataset: they read as empty (a required shared column then holds its rows, not the "
         "run): "
@@ -428,23 +441,27 @@ FRANCE = SiteAdapter(
         + ".",
         RESULT_NOTE,
     ),
-    skip=tuple(
-        SkipFiles(f"{pattern}.{extension}", reason)
-        for pattern, reason in (
-            (
-                "??",
-                "an SDTM domain the shared schema has no place for (trial design "
-                "TA/TE/TI/TS/TV, disposition DS, vital signs VS, medical history MH...)",
-            ),
-            (
-                "????",
-                "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
-            ),
-            (
-                "supp*",
-                "SUPP-- qualifiers: merged onto their parent records (read with the parent domain)",
-            ),
-        )
-        for extension in EXTENSIONS
+    skip=(
+        *DEFINE_XML,
+        *(
+            SkipFiles(f"{pattern}.{extension}", reason)
+            for pattern, reason in (
+                (
+                    "??",
+                    "an SDTM domain the shared schema has no place for (trial design "
+                    "TA/TE/TI/TS/TV, disposition DS, vital signs VS, medical history MH...)",
+                ),
+                (
+                    "????",
+                    "a split SDTM dataset the shared schema has no place for (urinalysis LBUR...)",
+                ),
+                (
+                    "supp*",
+                    "SUPP-- qualifiers: merged onto their parent records (read with the "
+                    "parent domain)",
+                ),
+            )
+            for extension in EXTENSIONS
+        ),
     ),
 )

@@ -76,6 +76,13 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return int(exc.value.code or 0), captured.out, captured.err
 
 
+def json_error(out: str) -> dict[str, Any]:
+    """The one JSON error a --format json run prints on stdout, and nothing else there."""
+    error: dict[str, Any] = json.loads(out)
+    assert set(error) == {"error", "code", "exit_code"} and error["exit_code"] in (2, 3, 70), out
+    return error
+
+
 def squeeze(text: str) -> str:
     """Text without whitespace: rich wraps a long one-line message on a narrow console."""
     return "".join(text.split())

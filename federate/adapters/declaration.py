@@ -104,11 +104,14 @@ class TableMap:
 @dataclass(frozen=True)
 class SkipFiles:
     """Files the export carries that the shared schema has no place for: read and counted, every
-    row skipped with ``reason``, so the accounting still covers them."""
+    row skipped with ``reason``, so the accounting still covers them. A file that holds no rows
+    at all (a Define-XML, its stylesheet: metadata beside the data) is declared ``read=False``:
+    never opened, listed with its size and SHA-256 as skipped whole with ``reason``."""
 
     pattern: str  # a glob, matched case-insensitively against file names
     reason: str
     reader: Reader | None = None  # how to count its rows (default: the adapter's reader)
+    read: bool = True  # False: not data, never opened (skipped whole, with ``reason``)
 
 
 @dataclass(frozen=True)

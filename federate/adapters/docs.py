@@ -40,6 +40,15 @@ def _shown(mark: str) -> str:
     return " " if mark.isspace() else mark  # any space reads: show the one a reader can see
 
 
+def _unread_files(adapter: SiteAdapter) -> list[str]:
+    """The files the export may carry that are no data: never opened, listed in the manifest."""
+    return [
+        f"- `{rule.pattern}`: {rule.reason}; never read, listed in the manifest with its SHA-256."
+        for rule in adapter.skip
+        if not rule.read
+    ]
+
+
 def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
     loc = adapter.locale
     lines = [
@@ -71,6 +80,7 @@ def site_markdown(adapter: SiteAdapter, schema: Schema) -> str:
         "code lists, choices), names it.",
         "- A column whose shared column is not required (required: no) may be left out of its "
         "file: its values are then empty (the report says so).",
+        *_unread_files(adapter),
         "",
     ]
     for tm in adapter.tables:

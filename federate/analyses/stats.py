@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from federate.analyses import likelihood
+
 MODEL_FIELDS = [
     ("scope", pa.string()),
     ("rate_ratio", pa.float64()),
@@ -72,7 +74,11 @@ def nb2_rate_ratio(patients: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _fit_nb2(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> dict[str, Any] | None:
+def fit_nb2(
+    y: np.ndarray, x: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, likelihood.Derivatives] | None:
+    """The maximum likelihood (beta..., log alpha): statsmodels' optimiser, then Newton steps
+    to a gradient norm of at most likelihood.TOLERANCE; None without a stable fit."""
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
     with warnings.catch_warnings():
@@ -81,11 +87,21 @@ def _fit_nb2(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> dict[str, Any]
             result = NegativeBinomial(y, x, loglike_method="nb2", offset=offset).fit(
                 disp=0, maxiter=500
             )
-        except (np.linalg.LinAlgError, ValueError):
+            start = np.asarray(result.params, dtype=float)
+            if not (np.all(np.isfinite(start)) and start[-1] > 0):
+                return None
+            start[-1] = math.log(start[-1])
+            return likelihood.polish(lambda p: likelihood.derivatives(y, x, offset, p), start)
+        except (np.linalg.LinAlgError, ValueError, OverflowError):
             return None
-    if not result.mle_retvals.get("converged", False):
+
+
+def _fit_nb2(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> dict[str, Any] | None:
+    fit = fit_nb2(y, x, offset)
+    if fit is None:
         return None
-    return _ratio(result, 1, alpha=float(np.asarray(result.params)[-1]))
+    params, at = fit
+    return ratio(params, at, 1, alpha=math.exp(float(params[-1])))
 
 
 def crossover_rate_ratio(patients: pa.Table) -> pa.Table:
@@ -111,41 +127,76 @@ def crossover_rate_ratio(patients: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _fit_conditional(
+def fit_conditional(
     y2: np.ndarray, y1: np.ndarray, direction: np.ndarray, offset: np.ndarray
-) -> dict[str, Any] | None:
+) -> tuple[np.ndarray, likelihood.Derivatives, float] | None:
+    """(period effect, log RR), the derivatives there and the dispersion scale: IRLS, then
+    Newton steps to a gradient norm of at most likelihood.TOLERANCE."""
     import statsmodels.api as sm
 
+    x = np.column_stack([np.ones(len(direction)), direction])
+    n = y1 + y2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            x = np.column_stack([np.ones(len(direction)), direction])
             model = sm.GLM(
                 np.column_stack([y2, y1]), x, family=sm.families.Binomial(), offset=offset
             )
-            # Quasi-binomial: standard errors widened by the Pearson dispersion when over 1.
-            dispersion = float(model.fit().pearson_chi2) / max(len(y2) - 2, 1)
-            result = model.fit(scale=max(1.0, dispersion))
-        except (np.linalg.LinAlgError, ValueError):
+            start = np.asarray(model.fit().params, dtype=float)
+            fit = likelihood.polish(
+                lambda p: likelihood.logit_derivatives(y2, n, x, offset, p), start
+            )
+        except (np.linalg.LinAlgError, ValueError, OverflowError):
             return None
-    period = float(np.asarray(result.params)[0])
-    return _ratio(result, 1, period_ratio=math.exp(period) if abs(period) < _MAX_LOG else None)
+    if fit is None:
+        return None
+    params, at = fit
+    # Quasi-binomial: standard errors widened by the Pearson dispersion when over 1.
+    p = 1 / (1 + np.exp(-(x @ params + offset)))
+    pearson = float(np.sum((y2 - n * p) ** 2 / (n * p * (1 - p))))
+    return params, at, max(1.0, pearson / max(len(y2) - 2, 1))
+
+
+def _fit_conditional(
+    y2: np.ndarray, y1: np.ndarray, direction: np.ndarray, offset: np.ndarray
+) -> dict[str, Any] | None:
+    fit = fit_conditional(y2, y1, direction, offset)
+    if fit is None:
+        return None
+    params, at, scale = fit
+    period = float(params[0])
+    return ratio(
+        params,
+        at,
+        1,
+        scale=scale,
+        period_ratio=math.exp(period) if abs(period) < _MAX_LOG else None,
+    )
 
 
 _MAX_LOG = 30.0  # |log ratio| beyond this is a degenerate fit (separation), not an estimate
 
 
-def _ratio(result: Any, at: int, **extra: float | None) -> dict[str, Any] | None:
-    """exp of coefficient ``at`` with its Wald 95% CI and p, or None for a degenerate fit."""
-    estimate = float(np.asarray(result.params)[at])
-    low, high = (float(v) for v in np.asarray(result.conf_int())[at])
+def ratio(
+    params: np.ndarray,
+    at: likelihood.Derivatives,
+    index: int,
+    *,
+    scale: float = 1.0,
+    **extra: float | None,
+) -> dict[str, Any] | None:
+    """exp of coefficient ``index`` with its Wald 95% CI and p, or None for a degenerate fit."""
+    try:
+        estimate, low, high, p = likelihood.wald(params, at, index, scale)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
     if not all(np.isfinite(v) and abs(v) < _MAX_LOG for v in (estimate, low, high)):
         return None
     return {
         "rate_ratio": math.exp(estimate),
         "ci_low": math.exp(low),
         "ci_high": math.exp(high),
-        "p_value": float(np.asarray(result.pvalues)[at]),
+        "p_value": p,
         **extra,
         "note": "",
     }

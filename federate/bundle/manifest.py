@@ -15,9 +15,11 @@ when complete, so a failed run leaves the previous bundle untouched.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -72,31 +74,44 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
+    """The manifest, read with bounds (size, nesting: ``contents.load_json``)."""
+    from federate.bundle.contents import MAX_MANIFEST_BYTES, load_json
+
     path = bundle / MANIFEST
     if not path.is_file():
         raise UsageError(f"{bundle} is not a bundle: it has no {MANIFEST}", code="not-a-bundle")
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IntegrityError(f"{path} cannot be read: {exc}", code="bad-manifest") from None
+    data = load_json(path, MANIFEST, MAX_MANIFEST_BYTES)
     if not isinstance(data, dict):
         raise IntegrityError(f"{path} is not a manifest object", code="bad-manifest")
     return data
 
 
 def seal(bundle: Path) -> dict[str, str]:
-    """SHA-256 of every file in the bundle except the manifest itself."""
+    """SHA-256 of every file in the bundle except the manifest and its signature."""
     return {
-        path.relative_to(bundle).as_posix(): sha256_file(path)
+        rel: sha256_file(path)
         for path in sorted(bundle.rglob("*"))
-        if path.is_file() and path.name not in (MANIFEST, SIGNATURE)
+        if path.is_file()
+        and (rel := path.relative_to(bundle).as_posix()) not in (MANIFEST, SIGNATURE)
     }
 
 
 def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
-    """Check a bundle end to end before it is trusted; return its manifest."""
+    """Check a bundle end to end before it is trusted; return its manifest. In this order, so
+    nothing is parsed that the signature does not cover: the bundle holds only files (no link,
+    FIFO or device), the signature verifies over the manifest's bytes (with the key it names:
+    which key the warehouse trusts is checked when it publishes), the manifest is read with
+    bounds, the bundle holds exactly the files it lists, each with its SHA-256; only then are
+    the tables opened."""
     import pyarrow.parquet as pq
 
+    from federate.bundle.contents import check_listed, inventory
+    from federate.bundle.signing import check_intact
+
+    found = inventory(bundle)
+    if MANIFEST not in found:
+        raise UsageError(f"{bundle} is not a bundle: it has no {MANIFEST}", code="not-a-bundle")
+    check_intact(bundle, SIGNATURE in found)
     manifest = read_manifest(bundle)
     for key in ("site", "submission_id", "schema", "files", "tables"):
         if key not in manifest:
@@ -111,21 +126,9 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
             code="schema-version",
         )
     expected: dict[str, str] = manifest["files"]
-    actual = seal(bundle)
-    for name in sorted(set(expected) | set(actual)):
-        if name not in actual:
-            raise IntegrityError(
-                "a file listed in the manifest is missing",
-                code="missing-file",
-                where=Location(file=name),
-            )
-        if name not in expected:
-            raise IntegrityError(
-                "a file is not listed in the manifest",
-                code="unlisted-file",
-                where=Location(file=name),
-            )
-        if actual[name] != expected[name]:
+    check_listed(found, {MANIFEST, SIGNATURE, *expected})
+    for name in sorted(expected):
+        if sha256_file(bundle / name) != expected[name]:
             raise IntegrityError(
                 "checksum mismatch: the file changed after the bundle was sealed",
                 code="checksum",
@@ -137,7 +140,8 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
             continue
         if info.get("file") != f"{TABLES_DIR}/{table.name}.parquet":
             raise IntegrityError(
-                f"table {table.name} is not at {TABLES_DIR}/{table.name}.parquet",
+                f"manifest lists table {table.name} as {info.get('file')!r}, not "
+                f"{TABLES_DIR}/{table.name}.parquet",
                 code="bad-manifest",
                 where=Location(file=MANIFEST),
             )
@@ -169,10 +173,13 @@ def verify(bundle: Path, schema: Schema) -> dict[str, Any]:
 
 @contextmanager
 def staged_dir(dest: Path) -> Iterator[Path]:
-    """Yield a fresh staging folder beside ``dest``; on success swap it into place."""
+    """Yield a fresh staging folder beside ``dest``; on success swap it into place. It is
+    removed on any failure or interrupt; one a killed run left is removed by the next run into
+    the same place (``clean_leftovers``)."""
     dest = dest.absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    stage = dest.parent / f".{dest.name}.staging-{uuid.uuid4().hex[:8]}"
+    clean_leftovers(dest)
+    stage = dest.parent / f".{dest.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     try:
         yield stage
@@ -182,11 +189,39 @@ def staged_dir(dest: Path) -> Iterator[Path]:
         raise
 
 
+_LEFTOVER = re.compile(r"\.(?:staging|old)-(?:(\d+)-)?[0-9a-f]{8}(?:\.spill)?")
+
+
+def clean_leftovers(dest: Path) -> None:
+    """Remove the staging folders (and their spill folders, and replaced bundles) that runs
+    into ``dest`` left when they were killed: those whose process is gone (a folder of an older
+    version, whose name holds no process, is taken as left too)."""
+    prefix = f".{dest.name}"
+    for path in dest.parent.glob(f"{glob.escape(prefix)}.*"):
+        found = _LEFTOVER.fullmatch(path.name[len(prefix) :])
+        if found is None or (found[1] is not None and _alive(int(found[1]))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def replace_dir(new: Path, dest: Path) -> None:
     """Move ``new`` to ``dest``; an existing ``dest`` is removed only after the move."""
     old = None
     if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.replace(dest, old)
     os.replace(new, dest)
     if old is not None:

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from federate.errors import IntegrityError, UsageError
+from federate.errors import IntegrityError, Location, UsageError
 from federate.privacy.keyfiles import (
     check_private,
     default_key_path,
@@ -127,4 +127,41 @@ def verify_signature(manifest_bytes: bytes, signature: str, public: str, site: s
             f"(fingerprint {fingerprint(public)}): the bundle was altered after signing, or "
             "signed by another key",
             code="bad-signature",
+        ) from None
+
+
+def check_intact(bundle: Path, signed: bool) -> None:
+    """The manifest's signature verifies over its bytes with the key the signature names: the
+    bundle is as it was signed. Checked before the manifest is parsed; whether that key is the
+    one trusted for the bundle's site is the warehouse's check."""
+    from federate.bundle.contents import MAX_MANIFEST_BYTES, MAX_SIGNATURE_BYTES, load_json
+    from federate.bundle.manifest import MANIFEST, SIGNATURE
+
+    where = Location(file=SIGNATURE)
+    if not signed:
+        raise IntegrityError(
+            "the bundle is not signed (no manifest.sig): refused", code="unsigned", where=where
+        )
+    size = (bundle / MANIFEST).stat().st_size
+    if size > MAX_MANIFEST_BYTES:  # refused by its size, before it is read to be verified
+        raise IntegrityError(
+            f"{MANIFEST} is {size:,} bytes, more than the {MAX_MANIFEST_BYTES:,} it may be",
+            code="bad-manifest",
+            where=Location(file=MANIFEST),
+        )
+    sig = load_json(bundle / SIGNATURE, SIGNATURE, MAX_SIGNATURE_BYTES)
+    public, signature = (
+        sig.get(k) if isinstance(sig, dict) else None for k in ("public_key", "signature")
+    )
+    if not isinstance(public, str) or not isinstance(signature, str):
+        raise IntegrityError("manifest.sig is malformed", code="bad-signature", where=where)
+    try:
+        key = parse_public(public)
+        key.verify(base64.b64decode(signature, validate=True), (bundle / MANIFEST).read_bytes())
+    except (UsageError, InvalidSignature, ValueError):
+        raise IntegrityError(
+            f"the manifest's signature does not verify with the key it names (fingerprint "
+            f"{fingerprint(public)}): the bundle was altered after signing",
+            code="bad-signature",
+            where=where,
         ) from None

@@ -74,7 +74,7 @@ def list_(
 @analyses_app.command("run")
 def run(
     name: Annotated[str, typer.Argument(help="Analysis name (see `federate analyses list`).")],
-    wh: WarehouseOpt,
+    wh: Annotated[Path | None, WarehouseOpt.__metadata__[0]] = None,
     role: RoleOpt = Role.BLINDED,
     min_cell: Annotated[
         int,
@@ -102,6 +102,17 @@ def run(
     seconds: SecondsOpt = QUERY_SECONDS,
     memory: MemoryOpt = QUERY_MEMORY,
     operator: OperatorOpt = None,
+    federated: Annotated[
+        str | None,
+        typer.Option(
+            "--federated",
+            help="Run at the sites instead, through the hub at this URL (docs/federated.md); "
+            "no warehouse. Example: --federated http://127.0.0.1:8765",
+        ),
+    ] = None,
+    site_timeout: Annotated[
+        float, typer.Option("--site-timeout", min=1, help="--federated: seconds a site may take.")
+    ] = 60.0,
 ) -> None:
     """Run a named analysis over every site's current submission, pooled and per site.
 
@@ -116,6 +127,14 @@ def run(
 
     analysis = registry.get(name)
     _check_outputs(analysis, fmt, out, plot, rows)
+    if federated is not None:
+        from federate.federation.run import run_federated
+
+        result = run_federated(name, federated, role, min_cell, site_timeout, rows, plot)
+        emit_result(result, fmt, out)
+        raise typer.Exit(0)
+    if wh is None:
+        raise UsageError("say --warehouse DIR (or --federated URL)", code="no-warehouse")
     limits = Limits(seconds=seconds, memory=memory)
     if rows:
         _emit_listing(analysis, role, wh, limits, operator, fmt, out)

@@ -70,11 +70,12 @@ def ingest_command(
     """Turn a site's local export into a validated, sealed submission bundle.
 
     Exit 0 when every row was accepted, 1 when some rows were quarantined
-    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read, 3 when a
-    national identifier, e-mail address or phone number is in the data, 70 on
-    an internal error (a log file is named). On 2, 3 and 70 nothing is written.
-    The data-quality report is BUNDLE/report.html (and BUNDLE.site/report.html, with
-    the values as exported, for the site only).
+    (see BUNDLE.site/quarantine.xlsx), 2 when the export cannot be read or is not
+    the expected export (a file with more than 10,000 rows, and more than half,
+    quarantined), 3 when a national identifier, e-mail address or phone number is
+    in the data, 70 on an internal error (a log file is named). On 2, 3 and 70
+    nothing is written, and Ctrl-C or SIGTERM leaves nothing behind either. The
+    data-quality report: BUNDLE/report.html (values as exported: BUNDLE.site/).
 
     Example: federate ingest italy export/ --out bundles/italy --previous bundles/italy-old
     """
@@ -87,7 +88,7 @@ def ingest_command(
     adapter = registry.adapter(site)
     key = load_key(adapter.name, key_file)
     signing = load_signing_key(adapter.name, signing_key)
-    with _progress_bar() as on_progress:
+    with _interrupted_by_sigterm(), _progress_bar() as on_progress:
         result = ingest(
             adapter,
             export_dir,
@@ -101,6 +102,26 @@ def ingest_command(
         )
     _report(result, fmt)
     raise typer.Exit(int(result.exit_code))
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a service stopping) unwinds the ingest as Ctrl-C does, so its staging
+    folders are removed; the handler before it is restored after."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager
@@ -140,6 +161,7 @@ def _report(result: IngestResult, fmt: SummaryFormat) -> None:
 
 
 def _summary(result: IngestResult) -> None:
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     _causes(result)
@@ -168,14 +190,17 @@ def _summary(result: IngestResult) -> None:
         err.print(
             f"[yellow]{q['rows']} row(s) quarantined[/] ({q['failures']} failure(s)); "
             f"fix them in the export, see {result.site_copy / 'quarantine.xlsx'} (values as "
-            "exported, for the site only; the bundle's copy masks identifiers and patient ids):"
+            "exported, for the site only; the bundle's copy masks identifiers and patient ids)."
         )
     w = result.report["warnings"]
     if w["count"]:
-        err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.json):")
+        err.print(f"[yellow]{w['count']} warning(s)[/] (nothing dropped; see report.html):")
         for row in w["by_reason"][:10]:
             where = ".".join(p for p in (row["table"], row["shared_column"]) if p) or "export"
-            err.print(f"  {where}: {row['reason']} × {row['count_all']}")
+            named = f"column {row['column']!r}" if row.get("column") else ""
+            site = ", ".join(p for p in (row.get("source_file"), named) if p)
+            where += f" ({site})" if site else ""
+            err.print(escape(f"  {where}: {row['reason']} × {row['count_all']}"))
     if not q["rows"]:
         err.print("[green]All rows accepted.[/]")
     err.print(f"Data-quality report: {result.site_copy / 'report.html'}")
@@ -183,6 +208,8 @@ def _summary(result: IngestResult) -> None:
 
 def _causes(result: IngestResult) -> None:
     """What to fix first, once per cause, with the first records as the site wrote them."""
+    from federate.quality.bundle_page import first_records
+
     causes = result.site_report.get("quality", {}).get("causes", [])
     if not causes:
         return
@@ -190,7 +217,7 @@ def _causes(result: IngestResult) -> None:
     for cause in causes[:CAUSES_SHOWN]:
         where = cause["source_file"] + (f" [{cause['part']}]" if cause.get("part") else "")
         column = f", column {cause['column']!r}" if cause.get("column") else ""
-        first = "; ".join(f"record {e['record']}: {e['value']!r}" for e in cause["examples"])
+        first = first_records(cause["examples"])
         err.print(
             f"  {cause['severity']}: {where}{column}: {cause['reason']} ({cause['rule']}) "
             f"× {cause['rows']} — {first}",

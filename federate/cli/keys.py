@@ -20,23 +20,53 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
 
+AnalystOpt = Annotated[
+    bool,
+    typer.Option(
+        "--analyst",
+        help="The analyst's signing key for federated runs (nodes trust it with "
+        "--trust-analyst / --trust-unblinded), not a site's keys.",
+    ),
+]
+SiteOpt = Annotated[str | None, typer.Option("--site", help="Registered site name.")]
+
+
+def _site(site: str | None) -> str:
+    if site is None:
+        raise _usage("say --site SITE, or --analyst", "no-site")
+    from federate.adapters import registry
+
+    registry.adapter(site)
+    return site
+
+
 @keys_app.command("init")
 def init(
-    site: Annotated[str, typer.Option("--site", help="Registered site name.")],
+    site: SiteOpt = None,
     folder: Annotated[
         Path | None,
         typer.Option("--dir", help="Where to write them (default: the per-user key folder)."),
     ] = None,
+    analyst: AnalystOpt = False,
 ) -> None:
     """Create the site's secret pseudonym key and Ed25519 signing key pair (owner-only).
     Existing keys are never overwritten. Prints the public key for the central team.
+    With --analyst: the analyst's signing key instead; prints its public key for the sites.
 
     Example: federate keys init --site italy
     """
-    from federate.adapters import registry
     from federate.bundle.signing import init_keys
 
-    registry.adapter(site)
+    if analyst:
+        from federate.federation.keys import init_analyst
+
+        path, public = init_analyst(folder)
+        err.print(
+            f"analyst signing key: {path} (secret). Public key for the sites (--trust-analyst):"
+        )
+        sys.stdout.write(public + "\n")
+        raise typer.Exit(0)
+    site = _site(site)
     pseudo, signing, public = init_keys(site, folder)
     err.print(
         f"pseudonym key: {pseudo}\nsigning key:   {signing}\n"
@@ -49,19 +79,25 @@ def init(
 
 @keys_app.command("show")
 def show(
-    site: Annotated[str, typer.Option("--site", help="Registered site name.")],
+    site: SiteOpt = None,
     signing_key: Annotated[
         Path | None, typer.Option("--signing-key", help="Signing key file (default: per-user).")
     ] = None,
+    analyst: AnalystOpt = False,
 ) -> None:
-    """Print the site's public signing key (ed25519:BASE64), never the secret.
+    """Print the site's (or with --analyst, the analyst's) public signing key
+    (ed25519:BASE64, alone on the last line), never the secret.
 
-    Example: federate keys show --site italy
+    Example: federate keys show --analyst
     """
-    from federate.adapters import registry
     from federate.bundle.signing import load_signing_key
 
-    registry.adapter(site)
+    if analyst:
+        from federate.federation.keys import load_analyst
+
+        sys.stdout.write(load_analyst(signing_key).public + "\n")
+        raise typer.Exit(0)
+    site = _site(site)
     sys.stdout.write(load_signing_key(site, signing_key, create=False).public + "\n")
     raise typer.Exit(0)
 

@@ -31,10 +31,13 @@ def _flags_show_no_type() -> None:
 
 _flags_show_no_type()
 
-# federate.query.sandbox.Limits (seconds, memory), federate.query.disclosure.DEFAULT_MIN_CELL,
+# federate.query.bounds.Limits (seconds, memory, max_rows, max_bytes),
+# federate.query.disclosure.DEFAULT_MIN_CELL,
 # federate.synth.DEFAULT_SEED and federate.synth.sites.DEFAULT_PATIENTS.
 QUERY_SECONDS = 60.0
 QUERY_MEMORY = "2GB"
+QUERY_MAX_ROWS = 1_000_000
+QUERY_MAX_BYTES = "1GB"
 DEFAULT_MIN_CELL = 5
 SYNTH_SEED = 2012
 SYNTH_PATIENTS = 144

@@ -89,7 +89,10 @@ def apply_settlement(settlement: Settlement, accounts: list[SourceAccount]) -> N
 
 
 def skipped_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccount:
-    """Count a file the schema has no place for: every row read and skipped, with the reason."""
+    """Count a file the schema has no place for: every row read and skipped, with the reason;
+    a file the rule says is no data is never opened (skipped whole, with the reason)."""
+    if not rule.read:
+        return unread_file(source, source.relpath, rule.reason)
     account = SourceAccount(source.relpath, "", reader.sha256(source), source.path.stat().st_size)
     rejects: list[Reject] = []
     rows = sum(b.num_rows for b in reader.batches(source, rejects)) + len(rejects)
@@ -99,9 +102,10 @@ def skipped_file(reader: Reader, source: Source, rule: SkipFiles) -> SourceAccou
     return account
 
 
-def unclaimed_file(source: Source, shown: str, reason: str) -> SourceAccount:
-    """A file nothing claims: never read (its format is nobody's to guess), so no row is
-    counted; its name (as ``shown``), size and SHA-256 say which file it was."""
+def unread_file(source: Source, shown: str, reason: str) -> SourceAccount:
+    """A file never read (nothing claims it, and its format is nobody's to guess; or a skip
+    rule declares it no data), so no row is counted; its name (as ``shown``), size and SHA-256
+    say which file it was, ``reason`` why it was not read."""
     return SourceAccount(
         shown, "", sha256_file(source.path), source.path.stat().st_size, skipped_whole=reason
     )

@@ -8,6 +8,7 @@ import difflib
 import fnmatch
 import os
 import posixpath
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def locate(adapter: SiteAdapter, export_dir: Path) -> ExportFiles:
             if tm.optional:
                 continue
             raise
+    _check_companions(adapter.reader, found)
     used = {source.relpath.lower() for _, source in found}
     skipped = [
         (rule, source)
@@ -64,6 +66,20 @@ def locate(adapter: SiteAdapter, export_dir: Path) -> ExportFiles:
     claimed = used | {s.relpath.lower() for _, s in skipped} | _companions(adapter.reader, found)
     unclaimed = [s for s in every_file(export_dir) if s.relpath.lower() not in claimed]
     return ExportFiles(found, skipped, unclaimed)
+
+
+def _check_companions(reader: Reader, found: list[tuple[TableMap, Source]]) -> None:
+    """A file the reader reads beside a declared one (a REDCap data dictionary) is a file too:
+    never a folder, nor a FIFO the reader would wait on for ever."""
+    for _, source in found:
+        for name in reader.companions(source):
+            path = source.path.parent / name
+            if (path.exists() or path.is_symlink()) and (kind := not_a_file(path)):
+                raise InputError(
+                    f"{name} is {kind}, not a file: the export must hold the file itself",
+                    code="not-a-file",
+                    where=Location(file=name),
+                )
 
 
 def _companions(reader: Reader, found: list[tuple[TableMap, Source]]) -> set[str]:
@@ -112,7 +128,15 @@ def find_source(
     """The declared file, matched case-insensitively (Windows exports vary the case); or, where
     the reader reads it in other formats (``names``), the one of them the export holds."""
     wanted = {n.lower(): n for n in names or (name,)}
-    files = sorted(p for p in export_dir.iterdir() if p.is_file())
+    entries = sorted(export_dir.iterdir())
+    for entry in entries:
+        if entry.name.lower() in wanted and (kind := not_a_file(entry)):
+            raise InputError(
+                f"{entry.name} is {kind}, not a file: the export must hold the file itself",
+                code="not-a-file",
+                where=Location(file=entry.name),
+            )
+    files = [p for p in entries if p.is_file()]
     present = [p for p in files if p.name.lower() in wanted]
     if len({p.name.lower() for p in present}) > 1:
         raise InputError(
@@ -131,6 +155,22 @@ def find_source(
         code="missing-file",
         where=Location(file=name),
     )
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (a link is followed), found without
+    opening it: a FIFO opened for reading would wait for a writer for ever."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing" if path.is_symlink() else "unreadable"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
 def matching_files(export_dir: Path, pattern: str) -> list[Source]:

@@ -8,6 +8,7 @@ is never kept (it may hold identifiers the adapter would have dropped).
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MASK = "(restricted)"
 
@@ -84,3 +85,19 @@ class Collector:
         return pa.concat_tables(self._parts).sort_by(
             [("table", "ascending"), ("source_file", "ascending"), ("source_row", "ascending")]
         )
+
+    def first(self, source_file: str, n: int) -> list[str]:
+        """The first ``n`` records of ``source_file`` gathered, as "row R, column C: reason
+        (rule)" (values left out: this is for a message)."""
+        found: list[str] = []
+        for part in self._parts:
+            for rec in (
+                part.filter(pc.equal(part["source_file"], source_file))
+                .slice(0, n - len(found))
+                .to_pylist()
+            ):
+                column = f", column {rec['column']!r}" if rec["column"] else ""
+                found.append(f"row {rec['source_row']}{column}: {rec['reason']} ({rec['rule']})")
+            if len(found) >= n:
+                break
+        return found

@@ -15,6 +15,7 @@ import pyarrow.csv as pa_csv
 import xlsxwriter
 
 from federate.adapters.declaration import Spreadsheet
+from federate.quality.bundle_page import first_records
 
 COLUMNS = ("source_row", "column", "value", "reason", "rule")
 WARNING_COLUMNS = ("source_file", "part", "source_row", "column", "value", "reason", "rule")
@@ -64,7 +65,7 @@ def _summary(
     header = ("severity", "file", "part", "column", "reason", "rule", "rows", "first records")
     sheet.write_row(3, 0, header, bold)
     for i, cause in enumerate(causes, start=4):
-        first = "; ".join(f"record {e['record']}: {e['value']}" for e in cause["examples"])
+        first = first_records(cause["examples"])
         values = [cause[k] for k in ("severity", "source_file", "part", "column", "reason", "rule")]
         for j, value in enumerate(values):
             sheet.write_string(i, j, "" if value is None else str(value))

@@ -49,7 +49,9 @@ def build_report(
         },
         "warnings": {
             "count": warnings.num_rows,
-            "by_reason": _counts(warnings, ["table", "reason", "shared_column"]),
+            "by_reason": _counts(
+                warnings, ["table", "reason", "shared_column", "source_file", "column"]
+            ),
             "examples": warning_examples,
         },
     }

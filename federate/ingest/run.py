@@ -32,13 +32,14 @@ from federate.bundle.signing import SigningKey, load_signing_key
 from federate.errors import ExitCode
 from federate.ingest.accounts import skipped_file
 from federate.ingest.export import ExportFiles, check_paths, locate
+from federate.ingest.pass_sql import PARENT
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plans
 from federate.ingest.quarantine import Collector
 from federate.ingest.report import previous_submission
 from federate.ingest.seal import Submission, Tally, seal_bundle, site_copy_of
 from federate.ingest.stage import ProgressFn, TableStager
-from federate.ingest.streaming import PARENT, prepare
+from federate.ingest.streaming import prepare
 from federate.ingest.workers import WORKERS, run_when_ready
 from federate.privacy.gate import Scan, check_column_names, identifier_verdict
 from federate.privacy.pseudonym import Pseudonymiser, SiteKey

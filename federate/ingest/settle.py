@@ -20,9 +20,9 @@ import pyarrow as pa
 
 from federate.adapters.declaration import SiteAdapter
 from federate.bundle.manifest import parquet_writer, table_path
+from federate.ingest.pass_sql import PARENT
 from federate.ingest.quarantine import Collector
 from federate.ingest.reshape import SKIPPED
-from federate.ingest.streaming import PARENT
 from federate.schema import PROVENANCE, Schema, Table
 from federate.sqltext import sql_ident, sql_str
 

@@ -10,6 +10,7 @@ ever touches its own sources' entries here, and the subjects table, the only one
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +25,21 @@ from federate.ingest.accounts import (
     SourceAccount,
     apply_settlement,
     close_account,
-    unclaimed_file,
+    unread_file,
 )
 from federate.ingest.export import NOT_IN_SPEC, shown_name, unclaimed_hint
+from federate.ingest.flood import Flood
 from federate.ingest.mapping import TableMapper, unknown_columns
+from federate.ingest.pass_sql import PARENT, Checks
 from federate.ingest.patients import Patients
 from federate.ingest.plans import Plan, Plans
 from federate.ingest.quarantine import Collector
 from federate.ingest.reshape import Counter, counted, reshape_sql, stream
 from federate.ingest.settle import Settler
-from federate.ingest.streaming import PARENT, Checks, Outcome, Pass
+from federate.ingest.streaming import Outcome, Pass
 from federate.ingest.writer import BackgroundWriter
 from federate.privacy.gate import Scan, scan_table
-from federate.readers.base import Reject, Source
+from federate.readers.base import NO_PART, Reject, Source
 from federate.schema import Schema, Table
 from federate.sqltext import sql_ident
 
@@ -129,7 +132,7 @@ class TableStager:
         accounts = []
         for source in sources:
             shown = shown_name(source.relpath)
-            accounts.append(unclaimed_file(source, shown, NOT_IN_SPEC))
+            accounts.append(unread_file(source, shown, NOT_IN_SPEC))
             self.warnings.add(
                 site=self.adapter.name,
                 submission_id=self.submission_id,
@@ -167,11 +170,30 @@ class TableStager:
                         self.skipped.append((ids, keep.reason))
         return seen
 
+    def _unknown(self, plan: Plan) -> list[str]:
+        """The columns of ``plan``'s file that no table map of the file reads, each warned of
+        once: at the first map of its file and part (a file read for two tables, France's DM),
+        or, for a column of no part (REDCap's column of no form), at the file's first part."""
+        source = plan.source
+        system = set(plan.facts.get("system_columns", "").split(","))
+        of_no_part = set(json.loads(plan.facts.get(NO_PART, "[]")))
+        same_file = [(tm, s) for tm, s in self.found if s.relpath == source.relpath]
+        same = [(tm, s) for tm, s in same_file if s.part == source.part]
+        read = {c.strip().lower() for tm, _ in same for c in [*tm.input_columns(), *tm.dropped]}
+        first_here = same[0][1] is source
+        first_of_file = same_file[0][1] is source
+        return [
+            c
+            for c in unknown_columns(plan.tm, plan.header)
+            if c not in system
+            and c.strip().lower() not in read
+            and (first_of_file if c in of_no_part else first_here)
+        ]
+
     def _note_columns(self, plan: Plan) -> dict[str, Any]:
         """Unknown columns are ignored with a warning; identifying ones are listed as dropped."""
         tm, source = plan.tm, plan.source
-        system = set(plan.facts.get("system_columns", "").split(","))
-        extra = [c for c in unknown_columns(tm, plan.header) if c not in system]
+        extra = self._unknown(plan)
         dropped = [h for h in plan.header if h.strip().lower() in {d.lower() for d in tm.dropped}]
         # Readers drop what the format flags as identifying (e.g. REDCap's Identifier? column).
         flagged = plan.facts.get("identifier_fields_dropped", "")
@@ -186,11 +208,11 @@ class TableStager:
             shared_column=None,
             severity="warning",
         )
-        if extra:
+        for column in extra:  # each named as the site's export names it
             note(
-                rows=[1] * len(extra),
-                column=None,
-                values=list(extra),
+                rows=[1],
+                column=column,
+                values=None,
                 reason="unknown-column",
                 rule="column not declared by the adapter: ignored, never written",
             )
@@ -250,7 +272,9 @@ class TableStager:
         account.facts = plan.facts
         rejects: list[Reject] = []
         counter = Counter()
-        batches = stream(counted(reader.batches(source, rejects), counter), plan.header)
+        flood = Flood(source.relpath, rejects, self.failures)
+        read = flood.reading(reader.batches(source, rejects), counter)
+        batches = stream(counted(read, counter), plan.header)
         reshape = reshape_sql(tm, plan.columns) if reshaping else None
         id_source = tm.subject.source if tm.subject else None
         progress = self.progress
@@ -266,6 +290,7 @@ class TableStager:
             id_column=columns.get(id_source) if id_source else None,
             settled=self.patients,
             progress=(lambda n: progress(source.relpath, n)) if progress else None,
+            watch=flood,
         )
         try:
             outcome = run.run(batches, reshape)

@@ -138,6 +138,15 @@ def _follow_on(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0][0]) if row else 0
 
 
+def first_records(examples: list[dict[str, Any]]) -> str:
+    """A cause's first records, each with its value as the site wrote it (a whole column's
+    cause, such as an unknown column, has no value to show)."""
+    return "; ".join(
+        f"record {e['record']}" + (f": {e['value']!r}" if e["value"] is not None else "")
+        for e in examples
+    )
+
+
 def render(report: Mapping[str, Any], quality: Quality, previous: Previous | None) -> str:
     site, submission = report["site"], report["submission_id"]
     meta = f"Site <b>{html.esc(site)}</b> · submission <code>{html.esc(submission)}</code>"
@@ -190,7 +199,7 @@ def _causes_section(quality: Quality) -> str:
             html.markup(f"<code>{html.esc(c['reason'])}</code>"),
             c["rule"],
             html.num(c["rows"]),
-            "; ".join(f"record {e['record']}: {e['value']!r}" for e in c["examples"]),
+            first_records(c["examples"]),
         )
         for c in quality.causes
     ]

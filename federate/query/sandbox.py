@@ -8,22 +8,21 @@ switched off with exactly those files in ``allowed_paths``, and the configuratio
 cannot read any other file, attach databases, load extensions or change a setting.
 
 ``allowed_paths`` lets DuckDB write the files it names as well as read them, so two checks of
-the statement stand in front of the session: only a single SELECT (or WITH ... SELECT) is
-accepted, as DuckDB's own parser classifies it (no SELECT writes a file), and its syntax tree
-may name relations and a short list of table functions that open no file (so even the role's
-own files are read through its relations only). A query is interrupted at the time limit and
-refused past the memory limit (nothing spills to disk). With ``--min-cell`` the time limit
-covers the whole command: the query, then its release as a table (federate.query.release),
+the statement stand in front of the session (federate.query.statement): only a single SELECT
+(or WITH ... SELECT) is accepted, as DuckDB's own parser classifies it (no SELECT writes a
+file), and its syntax tree may name relations and a short list of table functions that open no
+file (so even the role's own files are read through its relations only). Results stream as
+Arrow batches within the limits of federate.query.bounds: one deadline for the whole command,
+DuckDB's memory limit (nothing spills to disk), and --max-rows / --max-bytes. With
+``--min-cell`` the time limit covers the release as a table (federate.query.release),
 suppression and audit included.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,24 @@ import pyarrow as pa
 from federate.adapters import registry
 from federate.bundle.manifest import MANIFEST, read_manifest, sha256_file
 from federate.errors import IntegrityError, Location, UsageError
+from federate.query.bounds import (
+    BATCH_ROWS,
+    Check,
+    Deadline,
+    Limits,
+    checked_batches,
+    collect,
+    engine_errors,
+    overtime,
+    process_memory,
+)
 from federate.query.hints import explain
 from federate.query.release import release
 from federate.query.roles import Role, record_unblinded, views
 from federate.query.secondary import Overtime
 from federate.query.shape import Shape, refuse, shape_of
-from federate.query.sqltree import CONFIG, syntax_tree
+from federate.query.sqltree import CONFIG
+from federate.query.statement import first_line, parse_select
 from federate.schema import DType
 from federate.warehouse.blind import blinded_schema, current_blinded_files
 from federate.warehouse.catalog import current_table_files, read_catalog
@@ -52,14 +63,11 @@ _DUCKDB_TYPE = {
     DType.BOOL: "BOOLEAN",
 }
 
+__all__ = ["Limits", "Session", "Stream", "connect", "execute", "open_query", "parse_select"]
+__all__ += ["role_files", "run_query"]
+
 # DuckDB reads a path holding one of these as a glob pattern.
 _GLOB_CHARS = frozenset("*?[]{}")
-
-
-@dataclass(frozen=True)
-class Limits:
-    seconds: float = 60.0
-    memory: str = "2GB"
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ def connect(
     files = role_files(wh, role)  # checks the warehouse before anything is logged
     if role is Role.UNBLINDED:
         record_unblinded(wh, purpose, operator)
-    con = duckdb.connect(":memory:", config={**CONFIG, "memory_limit": limits.memory})
+    con = duckdb.connect(":memory:", config={**CONFIG, "memory_limit": limits.duckdb_memory})
     every_file = [p for paths in files.values() for p in paths]
     layouts = _file_columns(con, every_file)
     schema = registry.schema()
@@ -213,153 +221,75 @@ def _intake(wh: Path) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=pa.schema(fields))
 
 
-def parse_select(sql: str) -> duckdb.Statement:
-    """The single SELECT statement in ``sql``, reading relations only; anything else is a
-    usage error."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise UsageError(_first_line(exc), code="sql-syntax") from None
-    if len(statements) != 1:
-        raise UsageError(
-            f"expected exactly one SQL statement, got {len(statements)}", code="sql-refused"
-        )
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        raise UsageError(
-            f"only a SELECT (or WITH ... SELECT) query is allowed, not {kind.name}",
-            code="sql-refused",
-        )
-    _check_reads(statements[0].query)
-    return statements[0]
+@dataclass
+class Stream:
+    """A query's result on its way out: its schema, and its batches, each checked against
+    the limits (federate.query.bounds) before it is handed on; ``check`` raises past the
+    deadline, for whoever writes them."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    check: Check
 
 
-# Table functions that open no file and run no SQL text; every other one (read_parquet,
-# read_csv, read_blob, glob, parquet_metadata, query, query_table, ...) is refused.
-_TABLE_FUNCTIONS = frozenset(
-    {
-        "generate_series",
-        "histogram",
-        "histogram_values",
-        "icu_calendar_names",
-        "json_each",
-        "json_tree",
-        "pg_timezone_names",
-        "range",
-        "repeat",
-        "repeat_row",
-        "summary",
-        "test_all_types",
-        "test_vector_types",
-        "unnest",
-    }
-)
-_CATALOGUE_PREFIXES = ("duckdb_", "pragma_")  # the session's own catalogue and settings
-_PATH_CHARS = frozenset("/\\.:")  # a relation name never has one; a file name does
-
-
-def _check_reads(sql: str) -> None:
-    """Refuse a table function that may open a file or run SQL text, and a table name that
-    is a path (DuckDB would read the file it names)."""
-    pending: list[Any] = [syntax_tree(sql)]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        pending.extend(node.values())
-        kind = node.get("type")
-        if kind == "TABLE_FUNCTION":
-            function = node.get("function") or {}
-            name = str(function.get("function_name", "")).lower()
-            if name not in _TABLE_FUNCTIONS and not name.startswith(_CATALOGUE_PREFIXES):
-                raise UsageError(
-                    f"refused: queries may read only the role's relations, not the table "
-                    f"function {name}()",
-                    code="sql-refused",
-                )
-        elif kind in ("BASE_TABLE", "SHOW_REF"):
-            name = str(node.get("table_name") or "")
-            if _PATH_CHARS & set(name):
-                raise UsageError(
-                    f"refused: queries may read only the role's relations, not {name!r}",
-                    code="sql-refused",
-                )
-
-
-def execute(session: Session, sql: str, *, deadline: float | None = None) -> pa.Table:
-    """Run one checked SELECT; interrupted at the time limit (or at ``deadline``, a
-    time.monotonic() instant). DuckDB errors are usage errors."""
+def execute(session: Session, sql: str, *, deadline: Deadline | float | None = None) -> pa.Table:
+    """Run one checked SELECT, whole; interrupted at the time limit (or at ``deadline``, a
+    Deadline or a time.monotonic() instant). DuckDB errors are usage errors."""
     statement = parse_select(sql)
+    if not isinstance(deadline, Deadline):
+        deadline = Deadline(session.limits, deadline)
+    with _streaming(session, statement, deadline) as (schema, batches):
+        return collect(schema, batches)
+
+
+@contextmanager
+def _streaming(
+    session: Session, statement: duckdb.Statement, deadline: Deadline
+) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """The statement's result as Arrow batches, fetched as they are read."""
     limits = session.limits
-    if deadline is None:
-        deadline = time.monotonic() + limits.seconds
-    with _engine_errors(limits, session), _interrupted_at(session.con, deadline):
-        return session.con.sql(statement).to_arrow_table()
+    with engine_errors(limits, deadline, _explainer(session)), deadline.interrupting(session.con):
+        reader = session.con.sql(statement).to_arrow_reader(BATCH_ROWS)
+        yield reader.schema, checked_batches(reader, limits, deadline)
 
 
 @contextmanager
-def _interrupted_at(con: duckdb.DuckDBPyConnection, deadline: float) -> Iterator[None]:
-    """Interrupt ``con`` from the deadline on, again and again until the block ends: one
-    interrupt sent before the query starts would be lost."""
-    done = threading.Event()
-
-    def watch() -> None:
-        if done.wait(max(deadline - time.monotonic(), 0.0)):
+def open_query(
+    sql: str,
+    wh: Path,
+    *,
+    role: Role = Role.BLINDED,
+    limits: Limits | None = None,
+    min_cell: int | None = None,
+    operator: str | None = None,
+    whole_process: bool = False,
+) -> Iterator[Stream]:
+    """One SELECT in a fresh session of ``role``, its result streamed, within the time limit
+    from start to the end of the block; with ``min_cell``, released as a table
+    (federate.query.release): its shape is read from the SQL, and anything past the limit,
+    suppression included, is refused. ``whole_process`` (a command's own process): the
+    memory limit caps the process too, from the open session to the end of the block."""
+    limits = limits or Limits()
+    deadline = Deadline(limits)
+    statement = parse_select(sql)  # refuse before opening anything
+    table_shape = shape_of(sql) if min_cell is not None else None
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    session = connect(wh, role, limits, purpose=f"query sha256:{digest}", operator=operator)
+    with ExitStack() as bounds:
+        if whole_process:
+            bounds.enter_context(process_memory(limits))
+        bounds.callback(session.con.close)
+        if table_shape is None or min_cell is None:
+            with _streaming(session, statement, deadline) as (schema, batches):
+                yield Stream(schema, batches, deadline.check)
             return
-        while not done.is_set():
-            con.interrupt()
-            done.wait(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
-
-
-@contextmanager
-def _engine_errors(limits: Limits, session: Session | None = None) -> Iterator[None]:
-    try:
-        yield
-    except duckdb.InterruptException:
-        raise _overtime(limits) from None
-    except duckdb.OutOfMemoryException:
-        raise UsageError(
-            f"refused: the query needs more than the memory limit ({limits.memory})",
-            code="sql-memory",
-        ) from None
-    except duckdb.PermissionException as exc:
-        raise UsageError(
-            f"refused: queries may read only the role's relations ({_first_line(exc)})",
-            code="sql-refused",
-        ) from None
-    except duckdb.Error as exc:
-        blinded = session is None or session.role is Role.BLINDED
-        message = explain(str(exc), blinded=blinded, relations=_relations(session))
-        raise UsageError(message, code="sql-error") from None
-
-
-def _relations(session: Session | None) -> list[str]:
-    """The tables and views the session may read, to suggest the nearest to a typo."""
-    if session is None:
-        return []
-    try:
-        rows = session.con.sql("SELECT table_name FROM information_schema.tables").fetchall()
-    except duckdb.Error:
-        return []
-    return [name for (name,) in rows]
-
-
-def _overtime(limits: Limits) -> UsageError:
-    return UsageError(
-        f"refused: the query ran past the time limit ({limits.seconds:g} s) and was stopped",
-        code="sql-timeout",
-    )
+        names = _checked_names(session, sql, table_shape)
+        result = execute(session, table_shape.sql, deadline=deadline)
+        try:
+            released = release(result, table_shape, names, min_cell, deadline.at)
+        except Overtime:
+            raise overtime(limits) from None
+        yield Stream(released.schema, iter(released.to_batches()), deadline.check)
 
 
 def run_query(
@@ -371,35 +301,23 @@ def run_query(
     min_cell: int | None = None,
     operator: str | None = None,
 ) -> pa.Table:
-    """One SELECT in a fresh session of ``role``, within the time limit from start to end;
-    with ``min_cell``, released as a table (federate.query.release): its shape is read from
-    the SQL, and anything past the limit, suppression included, is refused."""
-    limits = limits or Limits()
-    deadline = time.monotonic() + limits.seconds
-    parse_select(sql)  # refuse before opening anything
-    table_shape = shape_of(sql) if min_cell is not None else None
-    digest = hashlib.sha256(sql.encode()).hexdigest()
-    session = connect(wh, role, limits, purpose=f"query sha256:{digest}", operator=operator)
-    if table_shape is None or min_cell is None:
-        return execute(session, sql, deadline=deadline)
-    names = _checked_names(session, sql, table_shape)
-    result = execute(session, table_shape.sql, deadline=deadline)
-    try:
-        return release(result, table_shape, names, min_cell, deadline)
-    except Overtime:
-        raise _overtime(limits) from None
+    """open_query's result as one table (bounded by the limits' --max-rows and --max-bytes)."""
+    with open_query(
+        sql, wh, role=role, limits=limits, min_cell=min_cell, operator=operator
+    ) as result:
+        return collect(result.schema, result.batches)
 
 
 def _checked_names(session: Session, sql: str, table_shape: Shape) -> list[str]:
     """The query's column names (bound, not run). Where it was rewritten to show its totals,
     the rewrite must bind too, its first columns being the query's own."""
-    with _engine_errors(session.limits, session):
+    with engine_errors(session.limits, explain=_explainer(session)):
         query = session.con.sql(parse_select(sql))
     if table_shape.sql != sql:
         try:
             types = session.con.sql(parse_select(table_shape.sql)).types
         except (duckdb.Error, UsageError) as exc:
-            raise refuse(f"its rewrite to show totals does not bind: {_first_line(exc)}") from None
+            raise refuse(f"its rewrite to show totals does not bind: {first_line(exc)}") from None
         extra = [*table_shape.dims, *(m for m in table_shape.markers if m is not None)]
         if types[: table_shape.width] != query.types or len(types) <= max(extra, default=0):
             raise refuse("its rewrite to show totals does not keep its columns")
@@ -414,6 +332,15 @@ def _sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+def _explainer(session: Session) -> Callable[[str], str]:
+    """A failed query's message in the user's terms, with the session's own relations."""
+
+    def explained(message: str) -> str:
+        try:
+            rows = session.con.sql("SELECT table_name FROM information_schema.tables").fetchall()
+        except duckdb.Error:
+            rows = []
+        relations = [name for (name,) in rows]
+        return explain(message, blinded=session.role is Role.BLINDED, relations=relations)
+
+    return explained

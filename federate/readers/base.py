@@ -48,6 +48,12 @@ CELL = pa.struct(
 )  # fmt: skip
 
 
+# A source fact (``Reader.source_facts``) of a file read in parts (REDCap's forms): the columns
+# that belong to no part (no field of the project), as a JSON list. Each part lists them among
+# its columns; the ingest warns of them once for the file, not once per part.
+NO_PART = "columns_of_no_part"
+
+
 @dataclass(frozen=True)
 class Source:
     """One file of an export. ``relpath`` (posix, relative to the export folder) is what travels.

@@ -65,6 +65,7 @@ from federate.readers.excel_cells import (
     render,
     serial_date,
 )
+from federate.readers.excel_limits import check_package, check_sheet
 from federate.readers.excel_package import (
     Shown,
     date1904,
@@ -294,9 +295,14 @@ def _reading(source: Source) -> Iterator[None]:
 
 
 def _open_sheet(source: Source) -> CalamineSheet:
-    """The sheet ``source.part`` names (or the only visible one)."""
+    """The sheet ``source.part`` names (or the only visible one). What python-calamine would
+    hold is measured first: the shared strings before the workbook opens, the sheet's grid
+    before the sheet is read (``excel_limits``)."""
+    check_package(source.path, source.relpath)
     with _reading(source), CalamineWorkbook.from_path(source.path) as book:
-        return book.get_sheet_by_name(_sheet_name(book, source))
+        name = _sheet_name(book, source)
+        check_sheet(source.path, source.relpath, name)
+        return book.get_sheet_by_name(name)
 
 
 def _sheet_name(book: CalamineWorkbook, source: Source) -> str:

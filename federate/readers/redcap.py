@@ -7,7 +7,9 @@ the form's columns by field name (a checkbox as ``field___code``, then ``form_co
 number in the file (header = 1). ``part=None`` reads every row and column.
 
 * Headers are field names, in any case, or field labels, matched through the dictionary (labels
-  repeat: "Complete?" once per form). Every column must be one of the dictionary's.
+  repeat: "Complete?" once per form). A column that is no field of the dictionary is an extra
+  column: listed among every form's columns (so the ingest ignores it with a warning, once per
+  file: the source fact ``NO_PART``), never decoded nor read into any form's rows.
 * Values give **raw codes** in either flavour. Which flavour a file has is read off its values
   (``redcap_profile``), never assumed: ``flavour`` says which the site's spec allows ("raw",
   "label" or "either"), and a file of the other is refused. Label values are decoded through
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import json
 import posixpath
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -40,7 +43,7 @@ from typing import Literal
 import pyarrow as pa
 
 from federate.errors import InputError, Location
-from federate.readers.base import ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.base import NO_PART, ROW_COLUMN, Reader, Reject, Source, file_version
 from federate.readers.csv import CsvReader
 from federate.readers.redcap_dictionary import (
     SURVEY_IDENTIFIER,
@@ -135,7 +138,7 @@ class RedcapReader(Reader):
         )
         return (
             f"REDCap records export {self.records} ({values}, delimiter {self.delimiter!r}, "
-            f"encoding {' or '.join(self.encodings)}), every column a field of its data "
+            f"encoding {' or '.join(self.encodings)}), its columns the fields of its data "
             f"dictionary {self.dictionary} beside it; one table per form"
         )
 
@@ -150,7 +153,8 @@ class RedcapReader(Reader):
         return self.data_dictionary(source).forms
 
     def columns(self, source: Source) -> list[str]:
-        return self._plan(source).keep
+        """The form's columns, then the file's extra columns (no field: never yielded)."""
+        return [*self._plan(source).keep, *self._state(source)[1].extra]
 
     def source_facts(self, source: Source) -> dict[str, str]:
         dictionary, header = self._state(source)
@@ -160,12 +164,13 @@ class RedcapReader(Reader):
             "headers": "field labels" if header.labels else "field names",
             "dictionary": dictionary.relpath,
             "dictionary_sha256": dictionary.sha256,
+            NO_PART: json.dumps(list(header.extra)),
             "identifier_fields_dropped": ",".join(self._plan(source).dropped),
             # REDCap's own bookkeeping columns: neither data nor unknown.
             "system_columns": ",".join(
                 c
                 for c in self.columns(source)
-                if c.startswith("redcap_") or c.endswith("_complete")
+                if (c.startswith("redcap_") or c.endswith("_complete")) and c not in header.extra
             ),
             **dictionary.choice_lists(self.columns(source)),
         }

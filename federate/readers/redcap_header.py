@@ -7,13 +7,14 @@ through the dictionary's column order: the header must be the dictionary's colum
 some possibly left out. Where leaving columns out makes a repeated label fit two fields, the
 header is refused rather than guessed: the first (greedy) and the last possible fit must agree.
 A header that is no column of the dictionary, but is once split by another delimiter, names the
-delimiter the file was written with.
+delimiter the file was written with. Any other cell that is no field (by name) or no field
+label is an extra column: the spec ignores extra columns with a warning, so it is kept by its
+own name, belongs to no form and is never read as data (``Header.extra``).
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from federate.readers.redcap_dictionary import (
 
 @dataclass(frozen=True)
 class Header:
-    names: tuple[str, ...]  # the column each cell is, by name
+    names: tuple[str, ...]  # the column each cell is, by name (an extra one: as written)
     labels: bool  # the cells were labels, matched through the dictionary
+    extra: tuple[str, ...] = ()  # cells no column of the dictionary: extra columns
 
 
 def read_header(path: Path, encoding: str, delimiter: str, quote: str, relpath: str) -> list[str]:
@@ -87,10 +89,15 @@ def match_header(
     known = {n.lower(): n for n in [*(c.name for c in columns), *SYSTEM_LABELS]}
     rid = dictionary.fields[0]
     # REDCap writes the record id first: its label marks a label header (many labels may equal
-    # field names); otherwise a stray cell is reported as not in the dictionary.
-    if not all(c.lower() in known for c in cells) and norm(cells[0]) == norm(rid.label):
-        return Header(tuple(_by_label(cells, columns, dictionary, relpath, sniff)), True)
-    return Header(tuple(_by_name(cells, known, dictionary, relpath, sniff)), False)
+    # field names), when more cells are labels than names (extra columns are either).
+    labels = {norm(c.label) for c in columns} | {norm(v) for v in SYSTEM_LABELS.values()}
+    as_names = sum(c.lower() in known for c in cells)
+    as_labels = sum(norm(c) in labels for c in cells)
+    if as_names < len(cells) and as_labels > as_names and norm(cells[0]) == norm(rid.label):
+        names, extra = _by_label(cells, columns, dictionary, relpath, sniff)
+        return Header(tuple(names), True, tuple(extra))
+    names, extra = _by_name(cells, known, dictionary, relpath, sniff)
+    return Header(tuple(names), False, tuple(extra))
 
 
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -122,31 +129,29 @@ def _by_name(
     dictionary: Dictionary,
     relpath: str,
     sniff: Sniffer | None,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """The column of each cell, and the cells no field of the dictionary (extra columns)."""
     names: list[str] = []
+    extra: list[str] = []
     for cell in cells:
-        where = Location(file=relpath, row=1, column=cell)
         name = known.get(cell.lower())
         if name is None:
             wrong_delimiter(cells, dictionary, relpath, sniff)
-            close = difflib.get_close_matches(cell.lower(), list(known), n=1)
-            raise InputError(
-                f"column {cell!r} is not in {dictionary.relpath}: export with the project's own "
-                "field names"
-                + (f" (did you mean {known[close[0]]!r}?)" if close else "")
-                + f", and {dictionary.relpath} downloaded from the same project",
-                code="unknown-column",
-                where=where,
-            )
-        if name in names:
-            raise InputError(
-                f"the header has column {name!r} twice: export each field once",
-                code="duplicate-column",
-                where=where,
-            )
+            name = cell
+            extra.append(cell)
+        _once(name, names, relpath)
         names.append(name)
     _require_record_id(names, dictionary, relpath)
-    return names
+    return names, extra
+
+
+def _once(name: str, names: list[str], relpath: str) -> None:
+    if name.lower() in (n.lower() for n in names):
+        raise InputError(
+            f"the header has column {name!r} twice: export each field once",
+            code="duplicate-column",
+            where=Location(file=relpath, row=1, column=name),
+        )
 
 
 def _require_record_id(names: list[str], dictionary: Dictionary, relpath: str) -> None:
@@ -165,7 +170,9 @@ def _by_label(
     dictionary: Dictionary,
     relpath: str,
     sniff: Sniffer | None,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """The column of each cell, matched in the dictionary's order, and the cells that are no
+    field label at all (extra columns, kept by their own name)."""
     rid = dictionary.fields[0]
     keys = [norm(c) for c in cells]
     if keys[0] not in (norm(rid.label), norm(rid.name)):
@@ -183,13 +190,16 @@ def _by_label(
         i += 1
     entries = [c for c in columns if c.name != rid.name]
     labels = [norm(c.label) for c in entries]
-    first = _fit(keys[i:], labels)
-    last = _fit(keys[i:][::-1], labels[::-1])
-    if isinstance(first, int):
-        cell = cells[i + first]
+    at = [k for k in range(i, len(cells)) if keys[k] in set(labels)]  # the fields' cells
+    extra = [cells[k] for k in range(i, len(cells)) if k not in at]
+    if extra:
         wrong_delimiter(cells, dictionary, relpath, sniff)
+    first = _fit([keys[k] for k in at], labels)
+    last = _fit([keys[k] for k in at][::-1], labels[::-1])
+    if isinstance(first, int):
+        cell = cells[at[first]]
         raise InputError(
-            f"column {cell!r} (column {i + first + 1}) is not a field label of "
+            f"column {cell!r} (column {at[first] + 1}) is not a field label of "
             f"{dictionary.relpath} in its place: export the records with the labels REDCap "
             f"writes, and {dictionary.relpath} downloaded from the same project",
             code="unknown-column",
@@ -200,13 +210,18 @@ def _by_label(
     for k, (a, b) in enumerate(zip(first, latest, strict=True)):
         if a != b:
             raise InputError(
-                f"column {i + k + 1} could be field {entries[a].name!r} or {entries[b].name!r}: "
+                f"column {at[k] + 1} could be field {entries[a].name!r} or {entries[b].name!r}: "
                 "the export leaves fields out and their labels repeat; export with field names "
                 "as headers, or all fields",
                 code="ambiguous-header",
-                where=Location(file=relpath, row=1, column=cells[i + k]),
+                where=Location(file=relpath, row=1, column=cells[at[k]]),
             )
-    return names + [entries[j].name for j in first]
+    fitted = dict(zip(at, (entries[j].name for j in first), strict=True))
+    for k in range(i, len(cells)):
+        name = fitted.get(k, cells[k])
+        _once(name, names, relpath)
+        names.append(name)
+    return names, extra
 
 
 def _fit(keys: list[str], labels: list[str]) -> list[int] | int:

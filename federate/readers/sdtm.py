@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ from federate.readers.sdtm_supp import Supp, sdtm_numeric
 
 _KINDS = {".xpt": "xpt", ".xpt5": "xpt", ".xpt8": "xpt", ".sas7bdat": "sas7bdat", ".csv": "csv"}
 _EXTENSIONS = (".xpt", ".sas7bdat", ".csv")  # a dataset's names, as a site sends it
+# SDTMIG's identifier variables: the dataset's own bookkeeping, neither data nor unknown.
+_IDENTIFIERS = re.compile(
+    r"^(STUDYID|DOMAIN|RDOMAIN|USUBJID|POOLID|SPDEVID|[A-Z]{2}(SEQ|GRPID|REFID|SPID|LNKID|LNKGRP))$"
+)
 
 
 def dataset_kind(path: Path) -> str | None:
@@ -83,7 +88,11 @@ class SdtmReader(Reader):
 
     def source_facts(self, source: Source) -> dict[str, str]:
         kind = _kind(source)
-        facts = {"format": kind}
+        own = self._own_columns(source)
+        facts = {
+            "format": kind,
+            "system_columns": ",".join(c for c in own if _IDENTIFIERS.match(c.strip().upper())),
+        }
         if kind == "csv":
             facts.update(self._csv.source_facts(source))
         else:
@@ -93,7 +102,7 @@ class SdtmReader(Reader):
                 facts["dataset"] = sas.dataset
             facts |= {f"shown_as.{name}": shown for name, shown in sas.shown.items()}
         if supp := self._supp(source):
-            header = {c.upper() for c in self._own_columns(source)}
+            header = {c.upper() for c in own}
             absent = [v for v in supp.idvars() if v and v.upper() not in header]
             facts |= {
                 "supp_file": supp.relpath,

@@ -23,7 +23,7 @@ import pyreadstat
 
 from federate.errors import InputError, Location
 from federate.readers.base import ROW_COLUMN
-from federate.readers.sdtm_xpt import LIBRARY, Layout, chunk_files, layout, scan
+from federate.readers.sdtm_xpt import LIBRARY, Layout, check_whole, chunk_files, layout, scan
 
 _FORMAT = re.compile(r"^([A-Z][A-Z0-9]+[A-Z])(\d+)?(?(2)(?:\.\d+)?$|$)")
 # pyreadstat's own lists, so a column is a date exactly when pyreadstat would make it one.
@@ -90,7 +90,8 @@ def open_sas(path: Path, relpath: str, encodings: tuple[str, ...]) -> SasFile:
             code="not-xpt",
             where=where,
         )
-    metas = _metadata_by_encoding(path, relpath, encodings)
+    metas = _metadata_by_encoding(path, relpath, encodings)  # a header readstat cannot read
+    check_whole(path, relpath)
     candidates = tuple(metas)  # labels may already rule an encoding out
     meta = metas[candidates[0]]
     lay = layout(path, len(meta.column_names))

@@ -30,6 +30,7 @@ _NAMESTR = (
 )
 _OBS = b"HEADER RECORD*******OBS"  # OBS (v5) or OBSV8, which also states the record count
 _SCAN_BYTES = 4 << 20
+RECORD = 80  # every record of a transport file, header or data, is 80 bytes
 _PAD = np.frombuffer(b" \x00", dtype=np.uint8)  # the last 80-byte record is padded with blanks
 
 
@@ -80,6 +81,19 @@ def layout(path: Path, ncols: int) -> Layout | None:
         char_fields=tuple((pos, length) for ntype, length, pos in fields if ntype == 2),
         nobs=int(count[0]) if count and count[0].isdigit() else None,
     )
+
+
+def check_whole(path: Path, relpath: str) -> None:
+    """The format is 80-byte records, the last padded with blanks: a file of another size was
+    cut, and a cut at the end of an observation would otherwise read as a shorter file."""
+    size = path.stat().st_size
+    if size % RECORD:
+        raise InputError(
+            f"the file is {size} bytes, not a whole number of the format's {RECORD}-byte "
+            "records: it looks truncated",
+            code="truncated-file",
+            where=Location(file=relpath),
+        )
 
 
 def scan(path: Path, lay: Layout, encodings: tuple[str, ...], relpath: str) -> Scan:

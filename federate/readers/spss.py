@@ -35,6 +35,7 @@ import pyreadstat
 
 from federate.errors import InputError, Location
 from federate.readers.base import CODE_LIST, ROW_COLUMN, Reader, Reject, Source, file_version
+from federate.readers.spss_whole import check_whole
 
 if TYPE_CHECKING:
     import polars as pl
@@ -198,6 +199,8 @@ class SpssReader(Reader):
             _, m = self._read_fn(kind)(
                 str(source.path), metadataonly=True, output_format="polars", **missing
             )
+        if kind == "sav":  # a header without a case count: the data must end with a case
+            check_whole(source.path, source.relpath)
         label_sets = {
             var: LabelSet(m.variable_to_label[var] if kind == "dta" else var, labels)
             for var, labels in m.variable_value_labels.items()

@@ -385,9 +385,7 @@ def _verified(bundle: Path) -> dict[str, Any]:
     """bundle.verify, plus what the warehouse relies on; any malformed input is a refusal."""
     schema = registry.schema()
     try:
-        # Table paths first: verify() opens them, and they must stay inside the bundle.
-        _check_manifest(read_manifest(bundle), {t.name for t in schema})
-        manifest = verify(bundle, schema)
+        manifest = verify(bundle, schema)  # nothing parsed before the signature (bundle.contents)
         _check_manifest(manifest, {t.name for t in schema})
     except (KeyError, TypeError, AttributeError, ValueError, OSError, pa.ArrowException) as exc:
         raise IntegrityError(

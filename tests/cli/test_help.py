@@ -39,3 +39,19 @@ def test_a_flag_shows_no_type(path: tuple[str, ...], capsys: pytest.CaptureFixtu
     code, out, _ = cli(capsys, *path, "--help")
     assert code == 0
     assert "<bool>" not in out
+
+
+def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0 and "--install-completion" in out and "--show-completion" in out
+
+
+def test_a_commands_summary_reads_as_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command list wraps each summary to the screen, never at the docstring's own line
+    breaks ("… run every registered site's adapter on its export, pool" then a new line)."""
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0
+    demo = " ".join(line.strip("│ ") for line in out.splitlines() if "│" in line)
+    assert "adapter on its export, pool the bundles" in " ".join(demo.split())
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert not any(line.rstrip("│ ").endswith(", pool") for line in rows)

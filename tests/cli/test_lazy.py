@@ -44,6 +44,10 @@ def _imported_by(code: str) -> set[str]:
 
 def test_cli_defaults_are_the_engines() -> None:
     assert (Limits().seconds, Limits().memory) == (options.QUERY_SECONDS, options.QUERY_MEMORY)
+    assert (Limits().max_rows, Limits().max_bytes) == (
+        options.QUERY_MAX_ROWS,
+        options.QUERY_MAX_BYTES,
+    )
     assert options.DEFAULT_MIN_CELL == DEFAULT_MIN_CELL
     assert options.SYNTH_SEED == DEFAULT_SEED
     assert options.SYNTH_PATIENTS == DEFAULT_PATIENTS

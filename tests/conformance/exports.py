@@ -44,6 +44,7 @@ class Export:
     expected: dict[str, list[Row]]  # table -> rows the pool must hold
     quarantine: list[Quarantined] = field(default_factory=list)  # rows it must quarantine
     truth: SiteTruth | None = None
+    extras: set[str] = field(default_factory=set)  # columns the spec does not know (lower case)
 
 
 Writer = Callable[[SiteAdapter, list[Sheet], Path, Any, random.Random], Any]
@@ -75,7 +76,7 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     written = fmt.write(adapter, sheets, folder, draw.style, grammar)
     rows = expected(adapter, sheets, written.files, written.numbers, written.texts, key)
-    export = Export(folder, rows, truth=truth)
+    export = Export(folder, rows, truth=truth, extras=extra_columns(sheets))
     for sheet, record, column in bad:
         table = sheet.tm.table
         at = sheet.records.index(record)
@@ -87,6 +88,16 @@ def build(
             Quarantined(table, written.files[table], number, sheet.header[column].strip(), reason)
         )
     return export
+
+
+def extra_columns(sheets: list[Sheet]) -> set[str]:
+    """The columns written that the spec does not know, as written (lower case, no spaces)."""
+    out = set()
+    for sheet in sheets:
+        tm = sheet.tm
+        known = {*tm.input_columns(), *tm.dropped, *([tm.subject.source] if tm.subject else [])}
+        out |= {sheet.header[c].strip().lower() for c in sheet.columns if c not in known}
+    return out
 
 
 def _kind_of(source: str, cell: Cell, grammar: Grammar) -> str | None:

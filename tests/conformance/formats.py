@@ -155,6 +155,7 @@ def _sdtm_write(
 
 def _sdtm_styles(adapter: SiteAdapter, off: frozenset[str]) -> st.SearchStrategy[SdtmStyle]:
     flags = ("csv_files", "other_records", "screen_failure", "screen_failure_records")
+    flags += ("define_xml",)
     return st.builds(
         SdtmStyle,
         version=st.sampled_from((5, 8)),

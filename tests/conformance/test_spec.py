@@ -21,35 +21,16 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from federate.adapters import registry
 from federate.adapters.declaration import SiteAdapter
+from federate.ingest.export import NOT_IN_SPEC
+from federate.ingest.run import IngestResult
 from tests.conformance.check import Quarantined, differences, quarantined, run, site_key
-from tests.conformance.exports import KINDS, Draw, build
+from tests.conformance.exports import KINDS, Draw, Export, build
 from tests.conformance.strategies import draws, force
 
 SITES = registry.site_names()
 
 # site -> dimension -> what fails (the finding). Each is a strict xfail below.
-KNOWN: dict[str, dict[str, str]] = {
-    "denmark": {
-        "absent_optional": (
-            "a 'required: no' column left out of the export stops the run (missing column)"
-        ),
-        "name_case": (
-            "the spec matches column names ignoring case; the REDCap reader does "
-            "not, and blames another project's dictionary"
-        ),
-        "redcap_event_labels": (
-            "REDCap's own event labels ('SCR (Arm 1: Arm 1)') stop the run: only "
-            "the labels written into the adapter decode"
-        ),
-        "unsaved_forms": (
-            "a form never saved at an event (status 0) yields a blank row that is quarantined"
-        ),
-        "extra_columns": (
-            "(no branch yet) the spec says extra columns are ignored with a "
-            "warning; a column the data dictionary does not know stops the run"
-        ),
-    },
-}
+KNOWN: dict[str, dict[str, str]] = {}
 
 # No shrinking: each step would be an ingest, and a failing draw reads well as it is.
 GROUPING = (
@@ -91,6 +72,22 @@ def pools_exactly(site: str, draw: Draw) -> None:
         assert quarantined(result) == [], result.quarantine.slice(0, 5).to_pylist()
         assert differences(site, export.expected, result) == []
         assert int(result.exit_code) == 0
+        warned_of_extras(export, result)
+
+
+def warned_of_extras(export: Export, result: IngestResult) -> None:
+    """The spec: extra columns are ignored with a warning. Each is named, once per file (and
+    part: a sheet's, a form's own columns). Every file written is one the spec knows (a
+    Define-XML too): none is 'not-in-spec'."""
+    unknown = [
+        (w["source_file"], w["part"], str(w["column"]).strip().lower())
+        for w in result.warnings.to_pylist()
+        if w["reason"] == "unknown-column"
+    ]
+    assert export.extras <= {name for _, _, name in unknown}, unknown
+    assert len(unknown) == len(set(unknown)), unknown
+    stray = [w["source_file"] for w in result.warnings.to_pylist() if w["reason"] == NOT_IN_SPEC]
+    assert stray == []
 
 
 @pytest.mark.parametrize("site", SITES)
@@ -160,8 +157,13 @@ def _record(q: Quarantined) -> tuple[str, str, int]:
 # parser made ambiguous again fails here, whatever the free exploration happens to draw.
 FIXED: dict[str, tuple[str, ...]] = {
     "italy": ("blank_lines", "delimiter_lines", "absent_optional"),
+    # (Denmark's extra columns: test_extra_columns_are_ignored_with_a_warning, every site.)
+    "denmark": ("absent_optional", "name_case", "redcap_event_labels", "unsaved_forms"),
     "uk": ("absent_optional", "partial_date_cells", "month_cells", "datetime_cells"),
-    "france": ("csv_files", "screen_failure_records", "absent_optional", "selector_case"),
+    "france": (
+        *("csv_files", "screen_failure_records", "absent_optional", "selector_case"),
+        "define_xml",
+    ),
     "spain": ("absent_optional", "typed_numbers", "removed", "bilingual"),
     # numeric_text: MedDRA version 26.0 kept as a number was read as '26' and quarantined.
     "sweden": ("absent_optional", "plain_space_grouping", "zsav_file", "dta_file", "numeric_text"),
@@ -171,6 +173,20 @@ KNOWN_CASES = [
     for site, dims in KNOWN.items()
     for dim, why in dims.items()
 ] + [pytest.param(site, dim) for site, dims in FIXED.items() for dim in dims]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_extra_columns_are_ignored_with_a_warning(site: str) -> None:
+    """What every site's spec says of columns it does not know, held at every site by one
+    rule: the export pools exactly, and each extra column is named once per file."""
+
+    @ONCE
+    @given(draw=draws(site, off(site)).map(lambda d: force(d, "extra_columns")))
+    def explore(draw: Draw) -> None:
+        assert draw.layout.extra_columns
+        pools_exactly(site, draw)
+
+    explore()
 
 
 @pytest.mark.parametrize(("site", "dimension"), KNOWN_CASES)
@@ -185,20 +201,9 @@ def test_a_dimension_the_spec_allows(site: str, dimension: str) -> None:
     explore()
 
 
-FOLLOW_ON = (
-    "(no branch yet) a lab analyte outside the code list is reported three times: "
-    "'unknown-code' on the analyte, then 'required-missing' on the derived value and unit the "
-    "coordinator never typed"
-)
-
-
-@pytest.mark.parametrize(
-    "site",
-    [
-        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=f"issue 21: {FOLLOW_ON}"))
-        for s in ("denmark",)
-    ],
-)
+# The sites whose lab analyte is a code column or a coded item (France's analytes are the test
+# codes of a pivot).
+@pytest.mark.parametrize("site", ["denmark", "italy", "spain", "sweden", "uk"])
 def test_one_forbidden_value_is_one_quarantine_line(site: str) -> None:
     """Noise hides the signal: a record with one value its rule forbids gets one line."""
     with tempfile.TemporaryDirectory() as tmp:

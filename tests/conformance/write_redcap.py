@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from federate.adapters.parsers import Code, Date, Decimal, Integer, Parser, Part
 from federate.readers.redcap import RedcapReader
 from tests.conformance.cells import SUBJECT, Cell
 from tests.conformance.grammar import Grammar
-from tests.conformance.tabular import EXTRA, Sheet
+from tests.conformance.tabular import Sheet
 from tests.conformance.truth import LOCAL
 from tests.conformance.write_csv import Written
 
@@ -38,7 +39,7 @@ class RedcapStyle:
     quote_all: bool = False
     newline: str = "\n"
     unsaved_forms: bool = False  # a form never saved at an event: blank, its status 0
-    redcap_event_labels: bool = False  # event labels as REDCap derives unique names from them
+    redcap_event_labels: bool = False  # names typed freely (case, dropped characters, arm name)
     name_case: bool = False  # field names in another case (raw headers)
     delimiter: str | None = None  # (never drawn: the spec forbids it) another delimiter
 
@@ -160,11 +161,11 @@ def columns(fields: list[Field], present: set[str]) -> list[tuple[str, str, Fiel
 
 
 def _extra(sheet: Sheet, column: str) -> bool:
-    """A column the spec does not know (the identifying ones it drops are known)."""
-    if column in sheet.tm.dropped or not sheet.records:
-        return False
-    cell = sheet.records[0].cells.get(column)
-    return cell is not None and cell.field == EXTRA
+    """A column the spec does not know (the identifying ones it drops are known), whether or
+    not the sheet has records."""
+    tm = sheet.tm
+    known = {*tm.input_columns(), *tm.dropped, *([tm.subject.source] if tm.subject else [])}
+    return column not in known and column not in SYSTEM
 
 
 Key = tuple[int, int, int, int]  # (record, event, repeating form, instance): REDCap's row order
@@ -172,20 +173,28 @@ Key = tuple[int, int, int, int]  # (record, event, repeating form, instance): RE
 
 @dataclass
 class Project:
-    """What the writer needs of the project: its events, repeating forms and groups."""
+    """What the writer needs of the project, as REDCap holds it: its events (the adapter's event
+    codes, in declared order, and one event of the running logs for forms the spec gives no
+    event), its repeating instruments, its data access groups, and the names a designer typed
+    for each (REDCap made the unique names of them)."""
 
     reader: RedcapReader
     style: RedcapStyle
     grammar: Grammar
     fields: list[Field]
+    sheets: list[Sheet]
 
     def __post_init__(self) -> None:
-        self.events = list(dict.fromkeys(self.reader.events.values()))
-        self.event_labels = {u: lbl for lbl, u in self.reader.events.items() if lbl != u}
-        self.repeating = list(dict.fromkeys(self.reader.instruments.values()))
-        self.instrument_labels = {f: lbl for lbl, f in self.reader.instruments.items()}
-        self.group_labels = {u: lbl for lbl, u in self.reader.groups.items()}
+        rng = self.grammar.rng
+        free = self.style.redcap_event_labels
+        declared = list(dict.fromkeys(_codes(self.sheets, "redcap_event_name")))
         self.forms = list(dict.fromkeys(f.form for f in self.fields))
+        self.repeating = _repeating(self.sheets, self.forms[0])
+        self.events = declared + ([LOGS] if LOGS not in declared else [])
+        self.event_labels = {u: _event_label(u, rng, free) for u in self.events}
+        self.instrument_labels = {f: _instrument_label(f, free) for f in self.repeating}
+        groups = _codes(self.sheets, "redcap_data_access_group")
+        self.group_labels = {u: _group_label(u, rng, free) for u in groups}
         self.by_name = {f.name: f for f in self.fields}
 
     @property
@@ -193,11 +202,7 @@ class Project:
         return self.style.flavour == "label"
 
     def event_text(self, unique: str) -> str:
-        if not self.label:
-            return unique
-        if self.style.redcap_event_labels:  # REDCap's own: the name its unique name came from
-            return unique.removesuffix("_arm_1").upper() + " (Arm 1: Arm 1)"
-        return self.event_labels.get(unique, unique)
+        return self.event_labels[unique] if self.label else unique
 
     def value_text(self, column: str, cell: Cell) -> str:
         """A field's cell: raw as the grammar wrote it, or its choice label."""
@@ -211,6 +216,88 @@ class Project:
         code = _key(cell)
         text = next(t for c, t in f.choices if c == code)
         return self.grammar.pad(self.grammar.case(text))
+
+
+LOGS = "logs_arm_1"  # the event of forms the spec gives no event (the running logs)
+_ARM = re.compile(r"^(?P<stem>[a-z0-9_]+)_arm_(?P<arm>\d+)$")
+
+
+def _codes(sheets: list[Sheet], column: str) -> list[str]:
+    """The codes the spec declares for a system column (its ``Code`` parsers' keys)."""
+    out: list[str] = []
+    for sheet in sheets:
+        for parser in sheet.tm.fields.values():
+            if isinstance(parser, Code) and parser.source == column:
+                out += [k for k in parser.mapping if k not in out]
+    return out
+
+
+def _repeating(sheets: list[Sheet], first: str) -> list[str]:
+    """The repeating instruments: forms whose table reads the instance number, or that hold
+    two rows of one record at one event (REDCap keeps one row per record and event for any
+    other form). The record id's form never repeats."""
+    out: list[str] = []
+    for sheet in sheets:
+        form = sheet.tm.part or first
+        if form == first or form in out:
+            continue
+        reads_instance = any(p.source == SYSTEM[2] for p in sheet.tm.fields.values())
+        keys = [(r.row[LOCAL], _system(r.cells.get("redcap_event_name"))) for r in sheet.records]
+        if reads_instance or len(set(keys)) < len(keys):
+            out.append(form)
+    return out
+
+
+def unique_event(name: str, arm: str) -> str:
+    """The unique name REDCap makes of an event's name (Define My Events): characters other
+    than letters, digits, '_' and space dropped, spaces as '_', the first 18 characters, lower
+    case, no '_' at the ends, then '_arm_' and the arm's number."""
+    text = re.sub(r"[^0-9A-Za-z_ ]", "", name).replace(" ", "_")[:18].lower().strip("_")
+    return f"{text}_arm_{arm}"
+
+
+def unique_group(name: str) -> str:
+    """The unique name REDCap makes of a data access group's name (the same rule, no arm)."""
+    text = re.sub(r"[^0-9A-Za-z_ ]", "", name).replace(" ", "_")[:18].lower()
+    return text.removesuffix("_")
+
+
+def _typed(stem: str, rng: Any, free: bool) -> str:
+    """A name a designer may have typed for ``stem`` (a unique name without its arm): words
+    for its '_', in upper case; ``free``: in any case, with a character REDCap drops."""
+    words = stem.split("_")
+    if not free:
+        return " ".join(words).upper()
+    words = [rng.choice((w.upper(), w.title(), w.lower())) for w in words]
+    at = rng.randrange(len(words))
+    cut = rng.randint(1, len(words[at])) if len(words[at]) > 1 else 1
+    words[at] = words[at][:cut] + rng.choice((".", "-", "")) + words[at][cut:]
+    return " ".join(words)
+
+
+def _event_label(unique: str, rng: Any, free: bool) -> str:
+    """A label export's event: its name and arm, "SCR (Arm 1: Arm 1)"."""
+    parsed = _ARM.match(unique)
+    assert parsed, f"{unique!r} is no unique event name REDCap makes"
+    stem, arm = parsed["stem"], parsed["arm"]
+    name = _typed(stem, rng, free)
+    arm_name = rng.choice((f"Arm {arm}", "MESEMS", "Hovedforsøg")) if free else f"Arm {arm}"
+    assert unique_event(name, arm) == unique, (name, unique)
+    return f"{name} (Arm {arm}: {arm_name})"
+
+
+def _group_label(unique: str, rng: Any, free: bool) -> str:
+    name = _typed(unique, rng, free)
+    name = name if free else name.title()
+    assert unique_group(name) == unique, (name, unique)
+    return name
+
+
+def _instrument_label(form: str, free: bool) -> str:
+    """A repeating instrument's label: its name in words, or (``free``) a label that is not
+    its name, as a designer may rename an instrument after REDCap named it."""
+    words = form.replace("_", " ").capitalize()
+    return f"{words} (gentaget)" if free else words
 
 
 def _key(cell: Cell) -> str:
@@ -235,7 +322,7 @@ def write_redcap(
 ) -> Written:
     fields = dictionary(sheets, grammar.locale.decimal)
     write_dictionary(folder / reader.dictionary, fields)
-    project = Project(reader, style, grammar, fields)
+    project = Project(reader, style, grammar, fields, sheets)
     present = {c for s in sheets for c in s.columns}
     layout = columns(fields, present)
     extra = list(dict.fromkeys(c for s in sheets for c in s.columns if _extra(s, c)))
@@ -291,8 +378,8 @@ def _place(
 ) -> Key:
     event = _system(cells.get("redcap_event_name"))
     repeating = form in project.repeating
-    if event is None:  # a form the spec gives no event: the logs' last event, else the first
-        event = project.events[-1] if repeating else project.events[0]
+    if event is None:  # a form the spec gives no event: the logs' event, else the first
+        event = LOGS if repeating else project.events[0]
     e = project.events.index(event)
     if not repeating:
         return (record, e, 0, 0)

@@ -40,6 +40,7 @@ class SdtmStyle:
     screen_failure_records: bool = False  # ... with records in the other domains too
     qualifiers_in_parent: bool = False  # SUPP-- qualifiers as the parent's own variables
     selector_case: bool = False  # (set from the knobs) test codes in another case
+    define_xml: bool = False  # the submission's Define-XML and its stylesheet beside the data
 
 
 def numeric(name: str) -> bool:
@@ -232,6 +233,8 @@ def write_sdtm(sheets: list[Sheet], folder: Path, style: SdtmStyle, rng: random.
         if ds.supp:
             _save(folder, f"supp{ds.name}", ds.supp, style)
     ext = "csv" if style.csv_files else "xpt"
+    if style.define_xml:
+        _define(folder, [ds.name for ds in datasets.values()], ext)
     written = Written({}, {}, {})
     for sheet in sheets:
         stem = sheet.tm.file.rsplit(".", 1)[0]
@@ -246,6 +249,36 @@ def write_sdtm(sheets: list[Sheet], folder: Path, style: SdtmStyle, rng: random.
             {c: cell.text for c, cell in r.cells.items()} for r in sheet.records
         ]
     return written
+
+
+def _define(folder: Path, names: list[str], ext: str) -> None:
+    """A Define-XML 2.0 as a submission carries it (metadata about each dataset, never rows),
+    and the stylesheet its processing instruction names."""
+    groups = "\n".join(
+        f'      <ItemGroupDef OID="IG.{n.upper()}" Name="{n.upper()}" Repeating="Yes" '
+        f'SASDatasetName="{n.upper()}" def:Structure="One record per record">\n'
+        f'        <def:leaf ID="LF.{n.upper()}" xlink:href="{n}.{ext}"/>\n'
+        "      </ItemGroupDef>"
+        for n in names
+    )
+    (folder / "define.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<?xml-stylesheet type="text/xsl" href="define2-0-0.xsl"?>\n'
+        '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:def="http://www.cdisc.org/ns/def/'
+        'v2.0" xmlns:xlink="http://www.w3.org/1999/xlink" ODMVersion="1.3.2" '
+        'FileType="Snapshot" FileOID="MESEMS.SDTM" CreationDateTime="2015-06-01T12:00:00">\n'
+        '  <Study OID="MESEMS">\n'
+        "    <GlobalVariables><StudyName>MESEMS</StudyName><StudyDescription>MESEMS"
+        "</StudyDescription><ProtocolName>MESEMS</ProtocolName></GlobalVariables>\n"
+        '    <MetaDataVersion OID="MDV.MESEMS" Name="SDTM" def:DefineVersion="2.0.0">\n'
+        f"{groups}\n    </MetaDataVersion>\n  </Study>\n</ODM>\n",
+        encoding="utf-8",
+    )
+    (folder / "define2-0-0.xsl").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<xsl:stylesheet version="1.0" '
+        'xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>\n',
+        encoding="utf-8",
+    )
 
 
 def _save(

@@ -46,7 +46,7 @@ def test_the_workbook_sums_up_the_causes_then_names_the_sites_files(
     assert book.sheetnames[-1] == "warnings"
     summary = [r for r in book["Summary"].iter_rows(values_only=True) if any(r)]
     causes = {(r[1], r[4]): r for r in summary[3:]}
-    assert causes[("visite.csv", "unknown-code")][-1] == "record 3: BASALEE"
+    assert causes[("visite.csv", "unknown-code")][-1] == "record 3: 'BASALEE'"
     assert causes[("edss.csv", "invalid-date")][6] == 1
     visits = [r for r in book["visite.csv"].iter_rows(values_only=True)]
     assert visits[0] == ("source_row", "column", "value", "reason", "rule")

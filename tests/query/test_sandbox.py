@@ -19,7 +19,7 @@ from federate.query.roles import Role
 from federate.query.sandbox import Limits, connect, role_files, run_query
 from federate.warehouse import publish
 from federate.warehouse.catalog import BLINDED, SUBMISSIONS, read_catalog
-from tests.bundles import build_bundle, cli, clone_bundle, squeeze, tree_hash
+from tests.bundles import build_bundle, cli, clone_bundle, json_error, squeeze, tree_hash
 
 
 @pytest.fixture
@@ -192,7 +192,8 @@ def test_every_sandbox_escape_is_refused(
     for sql in _escapes(wh, outside):
         args = ["--warehouse", str(wh), "--format", "json", "--role", role]
         code, out, err = cli(capsys, "query", sql, *args)
-        assert (code, out) == (2, ""), f"not refused: {sql!r}\n{out}{err}"
+        assert code == 2, f"not refused: {sql!r}\n{out}{err}"
+        assert json_error(out)["code"].startswith("sql-"), (sql, out)
         assert squeeze(err).startswith("error(sql-"), (sql, err)
         assert "Traceback" not in err
     assert not outside.exists()
@@ -302,7 +303,8 @@ def test_any_file_by_sql_is_refused_even_the_roles_own(
     for sql in tries:
         args = ["--warehouse", str(wh), "--format", "json", "--role", role.value]
         code, out, err = cli(capsys, "query", sql, *args)
-        assert (code, out) == (2, ""), f"not refused: {sql!r}\n{out}{err}"
+        assert code == 2, f"not refused: {sql!r}\n{out}{err}"
+        assert json_error(out)["code"] == "sql-refused", (sql, out)
         assert "(sql-refused)" in squeeze(err), (sql, err)
     assert tree_hash(wh) == before
     # Relations, table functions that open no file, and the session's catalogue still run.

@@ -20,6 +20,7 @@ from federate.ingest.export import find_source
 from federate.ingest.mapping import resolve_columns
 from federate.ingest.reshape import reshaped, stream
 from federate.readers import ROW_COLUMN, Reject, Source
+from federate.readers.base import NO_PART
 from federate.readers.redcap import RedcapReader
 from federate.readers.redcap_names import form_slug
 from tests.conftest import corpus_root
@@ -289,14 +290,48 @@ def test_unknown_form_is_an_input_error(corpus: Path) -> None:
     assert err.value.code == "unknown-form"
 
 
-def test_a_column_the_dictionary_lacks_stops_the_run(tmp_path: Path, corpus: Path) -> None:
+@pytest.mark.parametrize(
+    "header",
+    ["record_id,name,Note,demographics_complete", "Record ID,name,Note,Complete?"],
+    ids=["names", "labels"],
+)
+def test_a_column_the_dictionary_lacks_is_an_extra_column(
+    tmp_path: Path, corpus: Path, header: str
+) -> None:
+    """The spec ignores extra columns with a warning: a column that is no field of the
+    dictionary is listed with every form's columns and as a column of no form (so the ingest
+    warns of it once), and never yielded as data."""
     project = corpus / "redcap" / "nonnumeric-record-id"
     (tmp_path / "dictionary.csv").symlink_to(project / "dictionary.csv")
-    (tmp_path / "data.csv").write_text("record_id,name,cpr,demographics_complete\na,A,x,0\n")
-    with pytest.raises(InputError, match=r"column 'cpr' is not in dictionary\.csv") as err:
+    (tmp_path / "data.csv").write_text(f"{header}\na,A,x,0\n")
+    source = Source(tmp_path / "data.csv", "data.csv", "demographics")
+    assert RAW.columns(source) == ["record_id", "name", "demographics_complete", "Note"]
+    assert RAW.source_facts(source)[NO_PART] == '["Note"]'
+    (batch,) = RAW.batches(source, [])
+    assert batch.schema.names == ["record_id", "name", "demographics_complete", ROW_COLUMN]
+    assert batch.column("name").to_pylist() == ["A"]
+
+
+def test_extra_columns_do_not_make_a_raw_header_a_label_one(tmp_path: Path, corpus: Path) -> None:
+    """A record id labelled with its own name, and a column no field: the header is still
+    field names (most cells are names, not labels), read as such."""
+    heading = (corpus / "redcap" / "nonnumeric-record-id" / "dictionary.csv").read_text()
+    fields = "record_id,demographics,,text,record_id,,,,,,,,,,,,,\n"
+    fields += "name,demographics,,text,Full name,,,,,,,,,,,,,\n"
+    (tmp_path / "dictionary.csv").write_text(heading.splitlines()[0] + "\n" + fields)
+    (tmp_path / "data.csv").write_text("record_id,name,Note,demographics_complete\na,A,x,2\n")
+    source = Source(tmp_path / "data.csv", "data.csv", "demographics")
+    assert RAW.columns(source) == ["record_id", "name", "demographics_complete", "Note"]
+    assert RAW.source_facts(source)["headers"] == "field names"
+
+
+def test_an_extra_column_twice_is_refused(tmp_path: Path, corpus: Path) -> None:
+    project = corpus / "redcap" / "nonnumeric-record-id"
+    (tmp_path / "dictionary.csv").symlink_to(project / "dictionary.csv")
+    (tmp_path / "data.csv").write_text("record_id,name,Note,note\na,A,x,y\n")
+    with pytest.raises(InputError, match="the header has column 'note' twice") as err:
         RAW.columns(Source(tmp_path / "data.csv", "data.csv", "demographics"))
-    assert err.value.where is not None and err.value.where.column == "cpr"
-    assert "export with the project's own field names" in str(err.value)
+    assert err.value.code == "duplicate-column"
 
 
 # -- label exports ---------------------------------------------------------------------------

@@ -83,7 +83,17 @@ def test_pilot_dataset_reads_like_pyreadstat_whole_file(name: str) -> None:
             want = pc.if_else(pc.equal(want, ""), pa.scalar(None, pa.string()), want)
         assert table.column(col).combine_chunks().equals(want.cast(table.schema.field(col).type))
     facts = READER.source_facts(Source(path, path.name))
+    facts.pop("system_columns")
     assert facts == {"format": "xpt", "encoding": "utf-8", "dataset": name.upper()}
+
+
+def test_sdtm_identifier_variables_are_system_columns() -> None:
+    """SDTMIG's identifier variables (STUDYID, DOMAIN, USUBJID, --SEQ, --SPID...) are the
+    dataset's bookkeeping: never warned of as unknown columns."""
+    facts = READER.source_facts(Source(PILOT / "ae.xpt", "ae.xpt"))
+    assert facts["system_columns"] == "STUDYID,DOMAIN,USUBJID,AESEQ,AESPID"
+    facts = READER.source_facts(Source(PILOT / "dm.xpt", "dm.xpt"))
+    assert facts["system_columns"] == "STUDYID,DOMAIN,USUBJID"
 
 
 def test_pilot_types_follow_sas_types() -> None:
@@ -223,7 +233,8 @@ def test_csv_dataset_keeps_text_and_reads_sas_missing_numbers(tmp_path: Path) ->
     assert table.column("AETERM").to_pylist() == ["Céphalée", ".", None]  # "." is text here
     assert table.column("AESTDTC").to_pylist() == ["2014-03", "2014", None]
     assert table.column(ROW_COLUMN).to_pylist() == [2, 3, 4]  # header = record 1
-    assert READER.source_facts(Source(path, "ae.csv")) == {"format": "csv", "encoding": "cp1252"}
+    facts = READER.source_facts(Source(path, "ae.csv"))
+    assert facts == {"format": "csv", "encoding": "cp1252", "system_columns": "USUBJID,AESEQ"}
 
 
 # --- SUPP-- ------------------------------------------------------------------------------------
@@ -329,6 +340,19 @@ def _truncated_v8(tmp_path: Path) -> Path:
     return tmp_path / "cut.xpt"
 
 
+def _cut_after_an_observation(tmp_path: Path) -> Path:
+    """The pilot's AE cut right after its 40th observation: whole observations, but not a whole
+    number of the format's 80-byte records (issue 23: 40 of 103 AEs read, all accepted)."""
+    raw = (PILOT / "ae.xpt").read_bytes()
+    _, meta = pyreadstat.read_xport(str(PILOT / "ae.xpt"), metadataonly=True)
+    width = sum(meta.variable_storage_width.values())
+    first = raw.index(b"HEADER RECORD*******OBS") + 80
+    cut = first + 40 * width
+    assert cut % 80  # else nothing in the file could tell
+    (tmp_path / "ae.xpt").write_bytes(raw[:cut])
+    return tmp_path / "ae.xpt"
+
+
 def _two_datasets(tmp_path: Path) -> Path:
     raw = write_xpt(tmp_path / "ae.xpt", {"AETERM": ["x"] * 3}).read_bytes()
     (tmp_path / "two.xpt").write_bytes(raw + raw[240:])  # a second MEMBER after the first
@@ -364,6 +388,7 @@ def _corpus_prefix(name: str, source: Path, size: int) -> Any:
         (_corpus_prefix("ae.xpt", PILOT / "ae.xpt", 240_000), "truncated-file"),
         (_cut, "truncated-file"),
         (_truncated_v8, "truncated-file"),
+        (_cut_after_an_observation, "truncated-file"),
         (_two_datasets, "multi-dataset-xpt"),
         (_corpus_prefix("x.sas7bdat", SPSS / "basic/sample.sas7bdat", 3000), "unreadable-file"),
         (_bytes("x.sas7bdat", b"not a dataset"), "not-sas7bdat"),

@@ -4,6 +4,7 @@ Swedish-style file, and damaged files."""
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,29 @@ def test_a_date_variables_display_format_is_reported(tmp_path: Path) -> None:
     facts = SpssReader().source_facts(Source(path, path.name))
     assert facts["shown_as.onset"] == "%^b %Y"  # JUN 2014: known to the month
     assert "shown_as.weight" not in facts
+
+
+def _without_case_count(data: bytes) -> bytes:
+    """The file as a writer that does not know its case count writes it: the header's ncases
+    (the int32 at byte 80, after the record type, product name, layout code, nominal case size,
+    compression and weight index) is -1, which the system-file format allows."""
+    assert data[:4] == b"$FL2" and struct.unpack("<i", data[64:68])[0] == 2  # little-endian
+    return data[:80] + struct.pack("<i", -1) + data[84:]
+
+
+@pytest.mark.parametrize("name", ["sample_large.sav", "sample.sav", "test_width.sav"])
+def test_a_truncated_file_without_a_case_count_is_refused(tmp_path: Path, name: str) -> None:
+    """Issue 23: readstat reads such a file, cut, to its last whole case, silently. Uncompressed
+    (sample_large) and bytecode-compressed (sample, test_width) files."""
+    data = _without_case_count((SPSS_DIR / "basic" / name).read_bytes())
+    path = tmp_path / name
+    path.write_bytes(data)
+    full, _, _ = read(SPSS_DIR / "basic" / name, SpssReader(decode="all", chunk_rows=50))
+    table, _, _ = read(path, SpssReader(decode="all", chunk_rows=50))
+    assert table.equals(full)  # whole, it reads as with its count
+    for fraction in (0.9, 0.95, 0.99):  # in the data, past the dictionary
+        path.write_bytes(data[: int(len(data) * fraction) + 3])
+        with pytest.raises(InputError) as caught:
+            read(path, SpssReader(decode="all", chunk_rows=50))  # nothing cached
+        assert caught.value.code == "truncated-file", (fraction, caught.value)
+        assert name in str(caught.value)

@@ -277,15 +277,31 @@ def test_a_comma_separated_export_is_named_as_such(
     assert "dictionary" not in err
 
 
-def test_a_column_not_in_the_dictionary_is_named_for_the_coordinator(
+@pytest.mark.parametrize("flavour", ["raw", "label"])
+def test_columns_not_in_the_dictionary_are_ignored_with_one_warning(
+    flavour: str, tmp_path: Path, key: SiteKey
+) -> None:
+    """The spec: extra columns are ignored with a warning. Two columns a coordinator added to
+    the records file pool nothing, and are named once for the file (not once per form)."""
+    rows = dk.table(flavour, unsaved="")
+    rows[0] += ["Bemærkning", "tjekket"]
+    for row in rows[1:]:
+        row += ["ring til patient", "ja"]
+    result = run(dk.save(tmp_path / "export", rows), tmp_path / "bundle", key)
+    assert_pools_exactly(result)
+    unknown = [w for w in result.warnings.to_pylist() if w["reason"] == "unknown-column"]
+    added = [(w["source_file"], w["column"]) for w in unknown if w["column"] in rows[0][-2:]]
+    assert added == [("data.csv", "Bemærkning"), ("data.csv", "tjekket")]
+
+
+def test_a_misspelt_field_is_named_for_the_coordinator(
     tmp_path: Path, key: SiteKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = dk.table()
     rows[0][rows[0].index("vaegt")] = "vaegt_kg"
     code, _, err = cli(dk.save(tmp_path / "export", rows), tmp_path / "bundle", key, capsys)
     assert code == 2
-    assert "column 'vaegt_kg' is not in dictionary.csv" in err
-    assert "export with the project's own field names" in err
+    assert "missing column(s) 'vaegt' (did you mean 'vaegt_kg'?): add them to the export" in err
     for developer_word in ("declare", "reader", "events=", "adapter"):
         assert developer_word not in err
 

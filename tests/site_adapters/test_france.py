@@ -199,7 +199,11 @@ def test_a_cp1252_only_character_in_a_verbatim_term_reads_correctly(
 
 @pytest.mark.parametrize(
     ("damage", "message"),
-    [("truncate", "looks truncated"), ("not-xpt", "not a SAS transport (XPT) file")],
+    [
+        ("truncate", "looks truncated"),
+        ("cut-after-an-observation", "looks truncated"),
+        ("not-xpt", "not a SAS transport (XPT) file"),
+    ],
 )
 def test_a_malformed_xpt_stops_with_exit_2(
     trial: SynthResult,
@@ -213,6 +217,12 @@ def test_a_malformed_xpt_stops_with_exit_2(
     raw = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(raw[: len(raw) - 500])  # cut inside a record
+    elif damage == "cut-after-an-observation":  # whole observations left, but not 80-byte records
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+        width = sum(meta.variable_storage_width.values())
+        first = raw.index(b"HEADER RECORD*******OBS") + 80
+        keep = next(n for n in range(1, 80) if (first + n * width) % 80)
+        path.write_bytes(raw[: first + keep * width])
     else:
         path.write_text("USUBJID,AETERM\n010001,céphalées\n", "cp1252")  # a CSV named .xpt
     out = tmp_path / "bundle"
@@ -284,6 +294,48 @@ def pilot_key(tmp_path: Path) -> Path:
     return key
 
 
+def test_unknown_variables_are_named_once_and_sdtm_identifiers_never(
+    clean: IngestResult,
+) -> None:
+    """DM is read for two tables: a variable one of them reads is not unknown at the other,
+    and one neither reads is named once; SDTMIG's identifier variables (STUDYID, DOMAIN,
+    --SEQ, --GRPID) are the datasets' bookkeeping, not unknown columns."""
+    unknown = [
+        (w["source_file"], w["column"])
+        for w in clean.warnings.to_pylist()
+        if w["reason"] == "unknown-column"
+    ]
+    assert len(unknown) == len(set(unknown))
+    names = {name for _, name in unknown}
+    assert not names & {"STUDYID", "DOMAIN", "SEX", "SITEID", "BRTHDTC", "MSTYPE"}
+    assert not [n for n in names if n.endswith(("SEQ", "GRPID"))]
+    assert ("dm.xpt", "COUNTRY") in unknown  # no table reads it: still named
+
+
+def test_a_define_xml_is_a_known_file_never_read(trial: SynthResult, export: Path) -> None:
+    """A Define-XML (and the stylesheet beside it) is part of an SDTM submission: listed with
+    its declared reason, size and SHA-256, never opened as rows (here it is not even XML),
+    and no 'not in the spec' warning; a file the spec does not name still gets one."""
+    garbage = b"\x00\xff not xml at all"
+    (export / "Define.xml").write_bytes(garbage)
+    (export / "define2-0-0.xsl").write_text("<xsl:stylesheet/>", "utf-8")
+    (export / "notes.txt").write_text("ok", "utf-8")
+    result = ingest_export(trial, export, export.parent / "bundle")
+    assert result.exit_code == 0
+    reasons = {r.pattern: r.reason for r in FRANCE.skip if not r.read}
+    unread = {s["path"]: s for s in result.manifest["sources"] if s["skipped_whole"]}
+    assert {p: s["skipped_whole"] for p, s in unread.items()} == {
+        "Define.xml": reasons["define.xml"],
+        "define2-0-0.xsl": reasons["define*.xsl"],
+        "notes.txt": "not-in-spec",
+    }
+    assert unread["Define.xml"]["rows_read"] == 0 and unread["Define.xml"]["bytes"] == len(garbage)
+    warned = [w["source_file"] for w in result.warnings.to_pylist()]
+    assert "notes.txt" in warned
+    assert "Define.xml" not in warned and "define2-0-0.xsl" not in warned
+    assert "`define.xml`: the Define-XML" in site_markdown(FRANCE, registry.schema())
+
+
 def test_the_cdisc_pilot_runs_to_the_end_with_every_row_accounted_for(tmp_path: Path) -> None:
     """The CDISC pilot study (Alzheimer's disease, SDTM as released): its patients are no
     MESEMS patients (DM skips them all: another trial's arms, screen failures), so every record
@@ -297,7 +349,8 @@ def test_the_cdisc_pilot_runs_to_the_end_with_every_row_accounted_for(tmp_path: 
     assert set(by_file) == set(files)
     # The files beside the datasets are listed too, never read: nothing is left out silently.
     unread = {s["path"]: s["skipped_whole"] for s in sources if s["skipped_whole"]}
-    assert unread == {"define.xml": "not-in-spec", "Readme.md": "not-in-spec"}
+    define = next(r for r in FRANCE.skip if r.pattern == "define.xml")
+    assert unread == {"define.xml": define.reason, "Readme.md": "not-in-spec"}
     for s in by_file.values():
         assert s["rows_read"] == files[s["path"]], s
         assert s["rows_read"] == s["rows_mapped"] + s["rows_quarantined"] + s["rows_skipped"]

@@ -161,7 +161,7 @@ def test_a_missing_sheet_stops_with_exit_2_naming_it(
     del book["Relapses"]
     book.save(export / WORKBOOK)
     code, out, err = run_cli(export, tmp_path / "b", trial.keys["uk"], capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and json.loads(out)["exit_code"] == 2  # --format json: the error as JSON
     assert "no sheet 'Relapses'" in err and WORKBOOK in err, err
     assert not (tmp_path / "b").exists()
 
