@@ -18,9 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from federate.analyses import estimates, labels
 from federate.analyses.catalogue import ANALYSES, Analysis, Part
 from federate.errors import UsageError
-from federate.output import rows_as_json
+from federate.output import marked, plain, rows_as_json
 from federate.query import disclosure, sandbox
 from federate.query.roles import ALL, Role
 
@@ -42,7 +43,22 @@ class Result:
         return next(table for part, table in self.parts if part.name == name)
 
     def title(self, part: Part) -> str:
-        return part.title + (" by arm" if self.role is Role.UNBLINDED and part.by_arm else "")
+        by_arm = " by arm" if self.role is Role.UNBLINDED and part.by_arm else ""
+        return part.title + by_arm + self._exposed_n(part)
+
+    def _exposed_n(self, part: Part) -> str:
+        """The N of the percentages, pooled, in the title: "(N exposed: MSC 69, ...)"."""
+        if part.exposed is None or part.name == "exposure":
+            return ""
+        done = [table for p, table in self.parts if p.name == "exposure"]
+        if not done:
+            return ""
+        pooled = [r for r in done[0].to_pylist() if r["scope"] == "pooled" and r["patients"]]
+        if part.exposed == "all" or "arm" not in done[0].column_names:
+            counts = [f"{r['patients']}" for r in pooled if r.get("arm", ALL) == ALL]
+        else:
+            counts = [f"{labels.arm(r['arm'])} {r['patients']}" for r in pooled]
+        return f" (% of N exposed; N pooled: {', '.join(counts)})" if counts else ""
 
     def combined(self) -> pa.Table:
         """Every part in one table (CSV, Parquet): a ``part`` column, columns unified."""
@@ -56,6 +72,23 @@ class Result:
         meta[b"federate.min_cell"] = str(self.min_cell).encode()
         return joined.replace_schema_metadata(meta)
 
+    def csv(self) -> str:
+        """Each part its own table (its own header line, in words) under a ``part`` column;
+        numbers unquoted, suppressed measures [c], text quoted only where CSV needs it."""
+        import csv
+        import io
+
+        sink = io.StringIO()
+        writer = csv.writer(sink, lineterminator="\n")
+        for n, (part, table) in enumerate(self.parts):
+            shown = marked(labels.headed(table))
+            if n:
+                writer.writerow([])
+            writer.writerow(["part", *shown.column_names])
+            for row in shown.to_pylist():
+                writer.writerow([part.name, *(_csv_cell(v) for v in row.values())])
+        return sink.getvalue()
+
     def to_json(self) -> dict[str, object]:
         return {
             "analysis": self.analysis.name,
@@ -66,6 +99,17 @@ class Result:
                 for part, table in self.parts
             ],
         }
+
+
+def _csv_cell(value: object) -> object:
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return value
 
 
 def get(name: str) -> Analysis:
@@ -105,6 +149,11 @@ def run_analysis(
         if part.compute is not None:
             table = part.compute(table)
         result.parts.append((part, _release(part, table, result)))
+    for i, (part, table) in enumerate(result.parts):
+        if part.exposed is not None:
+            exposure = result.part("exposure")
+            table = estimates.per_exposed(table, exposure, by_arm=part.exposed == "arm")
+            result.parts[i] = (part, table)
     return result
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from federate.analyses import stats
+from federate.analyses import estimates, stats
 from federate.query.disclosure import Margin, Rule
 
 SCOPE = Margin("scope", "pooled")  # the pooled row is the sum of the sites
@@ -24,6 +24,7 @@ class Part:
     follows: str | None = None  # released only where that part's rows of the scope are
     compute: Callable[[pa.Table], pa.Table] | None = None  # statistics SQL cannot do
     unblinded_only: bool = False
+    exposed: str | None = None  # 'arm' or 'all': n_exposed and pct from part 'exposure'
 
     @property
     def by_arm(self) -> bool:
@@ -89,10 +90,11 @@ ANALYSES: tuple[Analysis, ...] = (
                 _rule(
                     "scope arm visit_code week",
                     "patients",
-                    "mean_cumulative_gel sd_cumulative_gel",
+                    "mean sd ci_low ci_high",
                     SCOPE,
                     ARM,
                 ),
+                compute=estimates.mean_ci,
             ),
             Part(
                 "crossover",
@@ -143,6 +145,7 @@ ANALYSES: tuple[Analysis, ...] = (
                     ARM,
                     Margin("category", "any adverse event", within="breakdown"),
                 ),
+                exposed="arm",
             ),
             Part(
                 "pretreatment",
@@ -155,12 +158,14 @@ ANALYSES: tuple[Analysis, ...] = (
                     SCOPE,
                     Margin("category", "any adverse event", within="breakdown"),
                 ),
+                exposed="all",
             ),
             Part(
                 "exposure",
                 "Patients exposed",
                 "safety_exposure.sql",
                 _rule("scope arm", "patients", "", SCOPE, ARM),
+                exposed="all",
             ),
         ),
         listing="safety_listing.sql",

@@ -1,7 +1,8 @@
 -- MESEMS primary endpoint over time: mean cumulative GEL per patient at weeks 4, 12 and 24
 -- (period 1), by arm as randomised (MSC_PLACEBO -> MSC, PLACEBO_MSC -> PLACEBO, 'ALL' pooled).
 -- A patient counts at a visit when scanned at that visit; their cumulative GEL adds every
--- period-1 scan up to it. Rows: one per (scope, arm, visit).
+-- period-1 scan up to it. Rows: one per (scope, arm, visit); mean and sd of the cumulative GEL
+-- (its 95% CI is added by federate.analyses.estimates.mean_ci).
 
 WITH scans AS (
     SELECT m.site, m.subject_id, w.visit_code, w.week, sum(m.gel_count) AS gel
@@ -29,8 +30,8 @@ SELECT
     visit_code,
     week,
     count(*) AS patients,
-    avg(cumulative_gel) AS mean_cumulative_gel,
-    stddev_samp(cumulative_gel) AS sd_cumulative_gel
+    avg(cumulative_gel) AS mean,
+    stddev_samp(cumulative_gel) AS sd
 FROM patients
 GROUP BY GROUPING SETS ((site, arm, visit_code, week), (arm, visit_code, week))
 ORDER BY scope <> 'pooled', scope, arm, week

@@ -18,7 +18,7 @@ from federate.cli.options import (
 )
 from federate.cli.query import DataFormatOpt, MemoryOpt, OutOpt, RoleOpt, SecondsOpt
 from federate.errors import UsageError
-from federate.output import DataFormat, Format
+from federate.output import DataFormat, Format, err
 from federate.query.roles import Role
 
 if TYPE_CHECKING:
@@ -145,12 +145,67 @@ def run(
     if plot is not None:
         from federate.analyses.plots import draw
 
-        draw(result, plot)
+        draw(result, plot, footer(result, wh))
     emit_result(result, fmt, out)
     raise typer.Exit(0)
 
 
+@analyses_app.command("report")
+def report(
+    wh: WarehouseOpt,
+    out: Annotated[
+        Path, typer.Option("--out", help="The report to write: FILE.html (self-contained).")
+    ],
+    role: RoleOpt = Role.BLINDED,
+    min_cell: Annotated[
+        int, typer.Option("--min-cell", min=1, help="Suppress counts of 1..K-1, as `run` does.")
+    ] = DEFAULT_MIN_CELL,
+    seconds: SecondsOpt = QUERY_SECONDS,
+    memory: MemoryOpt = QUERY_MEMORY,
+    operator: OperatorOpt = None,
+) -> None:
+    """The trial report: every named analysis's tables and figures in one self-contained HTML
+    page (population, baseline, primary, secondary, safety, completeness), disclosure control
+    applied, recording the warehouse state it was made from and whether it was locked
+    (`federate pool lock`). Blinded (default): no treatment group named anywhere.
+
+    Example: federate analyses report --warehouse wh --role unblinded --out trial-report.html
+    """
+    from federate.analyses.report import write_report
+    from federate.query.sandbox import Limits
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {out}: the report is written as HTML (FILE.html)", code="bad-out")
+    state = write_report(
+        wh,
+        out,
+        role=role,
+        min_cell=min_cell,
+        limits=Limits(seconds=seconds, memory=memory),
+        operator=operator,
+    )
+    locked = "locked" if state.locked else "not locked"
+    err.print(f"Wrote {out} (warehouse state {state.entry_hash[:16]}, {locked})")
+    raise typer.Exit(0)
+
+
 PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def footer(result: Result, wh: Path, made: str | None = None) -> str:
+    """A figure's source: analysis, warehouse state (the last publish, rollback or lock
+    entry's hash), role, date (UTC)."""
+    import datetime as dt
+
+    from federate.warehouse.freeze import pool_state
+
+    state = pool_state(wh)
+    day = made or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    locked = ", locked" if state.locked else ""
+    return (
+        f"federate · analysis {result.analysis.name} · warehouse state "
+        f"{state.entry_hash[:16]}{locked} · role {result.role.value} · {day}"
+    )
 
 
 def _check_outputs(
@@ -194,16 +249,21 @@ def _emit_listing(
 
 
 def emit_result(result: Result, fmt: DataFormat, out: Path | None = None) -> None:
-    """Tables per part for people; one JSON document; CSV/Parquet as one table with a part
-    column (the analysis, role and K in the Parquet metadata)."""
+    """Tables per part for people (labels in words, estimates with their 95% CI, n (%)); one
+    JSON document (stable snake_case keys); CSV as one table per part, one after the other
+    under a ``part`` column, headers in words and numbers unquoted; Parquet as one table with
+    a part column (the analysis, role and K in its metadata)."""
+    from federate.analyses.labels import for_people
     from federate.output import emit_table, out_console, rich_table, write_text
 
     if fmt is DataFormat.TABLE:
         if out is not None:
             raise UsageError("--out needs --format csv, json or parquet", code="bad-format")
         for part, table in result.parts:
-            out_console.print(rich_table(table, result.title(part)))
+            out_console.print(rich_table(for_people(table), result.title(part)))
     elif fmt is DataFormat.JSON:
         write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", out)
+    elif fmt is DataFormat.CSV:
+        write_text(result.csv(), out)
     else:
         emit_table(result.combined(), fmt, out=out)

@@ -179,6 +179,60 @@ def rollback(
     raise typer.Exit(0)
 
 
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", help="Why, in words (recorded in the audit log).")
+]
+
+
+@pool_app.command("lock")
+def lock(
+    wh: WarehouseOpt,
+    reason: ReasonOpt,
+    operator: OperatorOpt = None,
+    fmt: SummaryFormatOpt = SummaryFormat.TABLE,
+) -> None:
+    """Lock the database: freeze the current state, as a blinded trial does before
+    unblinding. Until `pool unlock`, `pool add` and `pool rollback` are refused (exit 3, saying
+    since when, by whom and why). The lock, and the state it froze, are an audit log entry;
+    `analyses report` says whether it was made from a locked state.
+
+    Example: federate pool lock --warehouse wh --reason "final database lock before unblinding"
+    """
+    from federate.warehouse import freeze
+
+    done = freeze.lock(wh, reason, operator=operator)
+    _emit_freeze("Locked", done, fmt)
+
+
+@pool_app.command("unlock")
+def unlock(
+    wh: WarehouseOpt,
+    reason: ReasonOpt,
+    operator: OperatorOpt = None,
+    fmt: SummaryFormatOpt = SummaryFormat.TABLE,
+) -> None:
+    """Lift the database lock (an audit log entry, with the reason): publishing resumes.
+
+    Example: federate pool unlock --warehouse wh --reason "query on site data, DMC approved"
+    """
+    from federate.warehouse import freeze
+
+    lifted = freeze.unlock(wh, reason, operator=operator)
+    _emit_freeze("Unlocked", lifted, fmt)
+
+
+def _emit_freeze(verb: str, freeze: Any, fmt: SummaryFormat) -> None:
+    about = asdict(freeze)
+    if fmt is SummaryFormat.JSON:
+        print_json({"action": verb.lower(), "lock": about})
+    elif verb == "Locked":
+        err.print(f"[green]Locked[/] at {freeze.since_utc} by {freeze.by}: {freeze.reason}")
+        err.print(f"  audit log entry {freeze.entry_hash}")
+    else:
+        err.print(f"[green]Unlocked[/]: the lock of {freeze.since_utc} by {freeze.by} is lifted")
+    raise typer.Exit(0)
+
+
 @pool_app.command("history")
 def history(
     site: Annotated[str, typer.Argument(help="Registered site name.")],
@@ -257,9 +311,18 @@ def status(wh: WarehouseOpt, fmt: FormatOpt = Format.TABLE) -> None:
             ],
             f"Warehouse {wh}",
         )  # fmt: skip
+        _say_lock(wh)
     else:
         emit_table(_table(rows, _status_schema()), fmt, title=f"Warehouse {wh}")
     raise typer.Exit(0)
+
+
+def _say_lock(wh: Path) -> None:
+    from federate.warehouse import audit, freeze
+
+    lock = freeze.in_force(audit.read_entries(wh))
+    if lock is not None:
+        err.print(f"[bold]Locked[/] since {lock.since_utc} by {lock.by}: {lock.reason}")
 
 
 def _minute(time_utc: str | None) -> str:

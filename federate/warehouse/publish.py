@@ -43,7 +43,7 @@ from federate.bundle.manifest import (
 from federate.bundle.signing import fingerprint
 from federate.errors import ExitCode, FederateError, IntegrityError, Location, UsageError
 from federate.privacy.gate import recheck_bundle
-from federate.warehouse import audit, journal
+from federate.warehouse import audit, freeze, journal
 from federate.warehouse.blind import current_blinded_files, verify_blinded, write_blinded
 from federate.warehouse.catalog import (
     BLINDED,
@@ -116,6 +116,7 @@ def _add(bundle: Path, warehouse: Path, who: str, allow_shrink: bool) -> Event:
     warehouse.mkdir(parents=True, exist_ok=True)
     with locked(warehouse / LOCK):
         journal.recover(warehouse, who)  # settle a crashed add first, and clean what it left
+        freeze.refuse_if_locked(warehouse, "pool add")
         catalog = read_catalog(warehouse)
         _check_new(catalog, manifest)
         notes = [check_shrink(catalog, manifest, allow_shrink)]
@@ -287,6 +288,7 @@ def rollback(site: str, to: str, warehouse: Path, *, operator: str | None = None
     read_catalog(warehouse)  # a warehouse at all, before the lock file is made in it
     with locked(warehouse / LOCK):
         journal.recover(warehouse, who)
+        freeze.refuse_if_locked(warehouse, "pool rollback")
         catalog = read_catalog(warehouse)
         check_site(site, catalog)
         sub = catalog.submissions.get(to)
