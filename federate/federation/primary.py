@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from federate import analyses
-from federate.analyses import likelihood, stats
+from federate.analyses import estimates, likelihood, stats
 from federate.federation.analyst import Session
 from federate.federation.compute import ARMS, WEEKS
 from federate.federation.wire import FederationError
@@ -49,8 +49,8 @@ CUMULATIVE = pa.schema(
         ("visit_code", pa.string()),
         ("week", pa.int32()),
         ("patients", pa.int64()),
-        ("mean_cumulative_gel", pa.float64()),
-        ("sd_cumulative_gel", pa.float64()),
+        ("mean", pa.float64()),
+        ("sd", pa.float64()),
     ]
 )
 MODEL = pa.schema([*stats.MODEL_FIELDS[:5], ("alpha", pa.float64()), stats.MODEL_FIELDS[5]])
@@ -122,13 +122,14 @@ def _cumulative(session: Session) -> pa.Table:
                     "visit_code": visit,
                     "week": week,
                     "patients": round(n),
-                    "mean_cumulative_gel": total / n,
-                    "sd_cumulative_gel": sd,
+                    "mean": total / n,
+                    "sd": sd,
                 }
             )
     rows = pooled + site_rows
     rows.sort(key=lambda r: (r["scope"] != "pooled", r["scope"], r["arm"], r["week"]))
-    return pa.Table.from_pylist(rows, schema=CUMULATIVE)
+    # The 95% CI of each mean, as the pooled part derives it (catalogue: estimates.mean_ci).
+    return estimates.mean_ci(pa.Table.from_pylist(rows, schema=CUMULATIVE))
 
 
 def _medians(
