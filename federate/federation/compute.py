@@ -14,6 +14,7 @@ Steps (the allow-list):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from federate.bundle import manifest
 from federate.errors import PrivacyError, UsageError
 from federate.query.roles import Role, views
 
-STEPS = ("period1", "ranks", "cumulative", "nb2", "nb2_site", "crossover", "logit", "logit_site")
 WEEKS = (("W4", 4), ("W12", 12), ("W24", 24))
 ARMS = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC", "PLACEBO", "ALL")}
 SEQUENCES = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC_PLACEBO", "PLACEBO_MSC", "ALL")}
@@ -92,29 +92,42 @@ class Bundle:
         return self._patients[role]
 
 
+Step = Callable[[Bundle, Role, dict[str, Any], Policy], Answer]
+
+
 def compute(
     bundle: Bundle, step: str, role: Role, params: dict[str, Any], policy: Policy
 ) -> Answer:
-    if step not in STEPS:
+    """Answer one allow-listed step (``allow_list()``) on the site's bundle."""
+    steps = allow_list()
+    if step not in steps:
         raise PrivacyError(f"{step!r} is not on this site's allow-list", code="not-allowed")
     if step in UNBLINDED_STEPS and role is not Role.UNBLINDED:
         raise PrivacyError(f"{step} needs the unblinded role", code="not-allowed")
-    if step == "period1":
-        return _period1(bundle, role, policy)
-    if step == "ranks":
-        return _ranks(bundle, role, params, policy)
-    if step == "nb2":
-        return _nb2(bundle, params, policy)
-    if step == "crossover":
-        return _crossover(bundle, role, policy)
-    if step == "cumulative":
-        return _cumulative(bundle, role, policy)
-    if step == "logit":
-        return _logit(bundle, params, policy)
-    if step == "nb2_site":
-        table = stats.nb2_rate_ratio(bundle.run(role, "primary_endpoint_patients.sql"))
+    return steps[step](bundle, role, params, policy)
+
+
+def allow_list() -> dict[str, Step]:
+    """Every step a node answers, by name: the primary endpoint's here, the other analyses'
+    in their own modules, merged in here."""
+    return {
+        "period1": lambda b, r, p, pol: _period1(b, r, pol),
+        "ranks": _ranks,
+        "cumulative": lambda b, r, p, pol: _cumulative(b, r, pol),
+        "nb2": lambda b, r, p, pol: _nb2(b, p, pol),
+        "nb2_site": lambda b, r, p, pol: _site_fit(b, "nb2"),
+        "crossover": lambda b, r, p, pol: _crossover(b, r, pol),
+        "logit": lambda b, r, p, pol: _logit(b, p, pol),
+        "logit_site": lambda b, r, p, pol: _site_fit(b, "logit"),
+    }
+
+
+def _site_fit(bundle: Bundle, model: str) -> Answer:
+    """The site's own row of the NB2 or crossover model, fitted on its patients alone."""
+    if model == "nb2":
+        table = stats.nb2_rate_ratio(bundle.run(Role.UNBLINDED, "primary_endpoint_patients.sql"))
     else:
-        table = stats.crossover_rate_ratio(bundle.run(role, "crossover_patients.sql"))
+        table = stats.crossover_rate_ratio(bundle.run(Role.UNBLINDED, "crossover_patients.sql"))
     return Answer(rows=[r for r in table.to_pylist() if r["scope"] == bundle.site])
 
 
