@@ -34,6 +34,7 @@ WEEKS = (("W4", 4), ("W12", 12), ("W24", 24))
 ARMS = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC", "PLACEBO", "ALL")}
 SEQUENCES = {Role.BLINDED: ("ALL",), Role.UNBLINDED: ("MSC_PLACEBO", "PLACEBO_MSC", "ALL")}
 UNBLINDED_STEPS = ("nb2", "nb2_site", "logit", "logit_site")
+PERIOD1, CUMULATIVE = ("primary-endpoint", "period1"), ("primary-endpoint", "cumulative")
 UNREACHABLE = -1e20  # the log-likelihood a site reports where it overflows
 
 
@@ -50,6 +51,7 @@ class Policy:
 class Answer:
     secure: list[float] = field(default_factory=list)
     rows: list[dict[str, Any]] | None = None
+    part: tuple[str, str] | None = None  # (analysis, part) whose released table ``rows`` are
 
 
 class Bundle:
@@ -128,7 +130,9 @@ def _site_fit(bundle: Bundle, model: str) -> Answer:
         table = stats.nb2_rate_ratio(bundle.run(Role.UNBLINDED, "primary_endpoint_patients.sql"))
     else:
         table = stats.crossover_rate_ratio(bundle.run(Role.UNBLINDED, "crossover_patients.sql"))
-    return Answer(rows=[r for r in table.to_pylist() if r["scope"] == bundle.site])
+    part = "model" if model == "nb2" else "crossover_model"
+    rows = [r for r in table.to_pylist() if r["scope"] == bundle.site]
+    return Answer(rows=rows, part=("primary-endpoint", part))
 
 
 def _small(counts: dict[str, int], policy: Policy) -> None:
@@ -160,7 +164,7 @@ def _period1(bundle: Bundle, role: Role, policy: Policy) -> Answer:
         gel, in_arm = values[a], pc.equal(table["arm"], a).to_numpy(zero_copy_only=False)
         secure += [len(gel), float(scans[in_arm].sum()), float(gel.sum()), float((gel**2).sum())]
     rows = bundle.run(role, "primary_endpoint.sql").to_pylist()
-    return Answer(secure, [r for r in rows if r["scope"] == bundle.site])
+    return Answer(secure, [r for r in rows if r["scope"] == bundle.site], PERIOD1)
 
 
 def _ranks(bundle: Bundle, role: Role, params: dict[str, Any], policy: Policy) -> Answer:
@@ -242,7 +246,8 @@ def _crossover(bundle: Bundle, role: Role, policy: Policy) -> Answer:
         secure += [counts[arm], s1.sum(), g1.sum(), s2.sum(), g2.sum(), change]
     _small({"ALL": counts["ALL"]}, policy)
     rows = bundle.run(role, "crossover.sql").to_pylist()
-    return Answer([float(v) for v in secure], [r for r in rows if r["scope"] == bundle.site])
+    site_rows = [r for r in rows if r["scope"] == bundle.site]
+    return Answer([float(v) for v in secure], site_rows, ("primary-endpoint", "crossover"))
 
 
 def _logit(bundle: Bundle, params: dict[str, Any], policy: Policy) -> Answer:
@@ -307,4 +312,4 @@ def _cumulative(bundle: Bundle, role: Role, policy: Policy) -> Answer:
         for _, week in WEEKS:
             secure += groups.get((arm, week), (0.0, 0.0, 0.0))
     rows = bundle.run(role, "primary_endpoint_cumulative.sql").to_pylist()
-    return Answer(secure, [r for r in rows if r["scope"] == bundle.site])
+    return Answer(secure, [r for r in rows if r["scope"] == bundle.site], CUMULATIVE)
