@@ -8,14 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,135 +18,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from federate import analyses
-from federate.bundle.signing import SigningKey, load_signing_key, new_signing_key
+from federate.bundle.signing import SigningKey
 from federate.federation import primary, wire
-from federate.federation.analyst import Session
-from federate.federation.compute import Bundle, Policy
+from federate.federation.compute import Policy
 from federate.federation.hub import DATABASE
-from federate.federation.keys import analyst_key_path, init_analyst, load_analyst
 from federate.federation.node import AUDIT, Node
 from federate.federation.wire import FederationError
 from federate.query.roles import Role
 from tests.bundles import cli
-from tests.simulated import Simulated, build
+from tests.federation.running import Federation, analyst_signing_key
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Hub:
-    state: Path
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "federate", "hub", "serve", "--state", str(self.state)]
-        self.process = subprocess.Popen([*command, "--port", str(self.port)])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/nodes", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail("the hub did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
-
-
-@dataclass
-class Federation:
-    trial: Simulated
-    hub: Hub
-    blinded: SigningKey  # trusted by every node for the blinded role only
-    unblinded: SigningKey  # trusted for both roles
-    nodes: dict[str, tuple[Node, threading.Event, threading.Thread]]
-    process: tuple[str, subprocess.Popen[bytes]]  # one site's node as `federate node run`
-
-    def session(self, role: Role, key: SigningKey | None = None, timeout: float = 30) -> Session:
-        chosen = key or (self.unblinded if role is Role.UNBLINDED else self.blinded)
-        return Session(self.hub.url, chosen, role, site_timeout=timeout)
-
-
-def _key(path: Path) -> SigningKey:
-    new_signing_key(path)
-    path.chmod(0o600)
-    return load_signing_key("analyst", path, create=False)
-
-
-@pytest.fixture(scope="module")
-def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    root = tmp_path_factory.mktemp("federated")
-    trial = build(root)
-    if not analyst_key_path().exists():
-        init_analyst()
-    blinded, unblinded = _key(root / "blinded.pem"), load_analyst()
-    hub = Hub(root / "hub")
-    hub.start()
-    nodes = {}
-    manifests = sorted((root / "bundles").glob("*/**/manifest.json"))
-    last = Bundle(manifests[-1].parent)
-    command = [sys.executable, "-m", "federate", "node", "run", last.site]
-    command += ["--bundle", str(last.path), "--hub", hub.url, "--poll", "0.05"]
-    command += ["--state", str(root / "nodes" / last.site)]
-    command += ["--trust-analyst", blinded.public, "--trust-unblinded", unblinded.public]
-    process = subprocess.Popen(command)
-    try:
-        for manifest in manifests[:-1]:
-            bundle = Bundle(manifest.parent)
-            key = load_signing_key(bundle.site, None, create=False)
-            node = Node(
-                bundle,
-                key,
-                hub.url,
-                root / "nodes" / bundle.site,
-                frozenset({blinded.public}),
-                frozenset({unblinded.public}),
-                poll=0.05,
-            )
-            stop = threading.Event()
-            thread = threading.Thread(target=node.run, args=(stop,), daemon=True)
-            thread.start()
-            nodes[bundle.site] = (node, stop, thread)
-        assert sorted([*nodes, last.site]) == sorted(trial.sites)
-        _wait_for_hellos(hub, {*nodes, last.site})
-        yield Federation(trial, hub, blinded, unblinded, nodes, (last.site, process))
-    finally:
-        process.terminate()
-        process.wait(10)
-        for _, stop, thread in nodes.values():
-            stop.set()
-            thread.join(10)
-        hub.stop()
-
-
-def _wait_for_hellos(hub: Hub, sites: set[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        known = httpx.get(f"{hub.url}/nodes", timeout=5).json()
-        if sites <= {s for s, n in known.items() if n.get("hello")}:
-            return
-        time.sleep(0.2)
-    pytest.fail("the nodes did not register with the hub within 30 s")
 
 
 def _same(federated: pa.Table, pooled: pa.Table) -> None:
@@ -242,7 +117,7 @@ def test_a_node_refuses_unsigned_untrusted_and_unblinded_requests(
 
     unsigned = ask(federation.unblinded, Role.UNBLINDED, "nb2_site")
     unsigned.pop("signature")
-    stranger = _key(tmp_path / "stranger.pem")
+    stranger = analyst_signing_key(tmp_path / "stranger.pem")
     cases = {
         "unsigned": unsigned,
         "untrusted": ask(stranger, Role.BLINDED, "period1"),
