@@ -75,22 +75,19 @@ def begin(warehouse: Path, action: Action, sub: Submission, who: str, reason: st
 
 def commit(warehouse: Path, intent: Entry, who: str, catalog: Catalog, note: str) -> str:
     """Step 4: the commit entry, once ``catalog`` is the one on disk."""
-    return audit.append(
-        warehouse,
-        operator=who,
-        action=intent["action"],
-        site=intent["site"],
-        submission_id=intent["submission_id"],
-        manifest_sha256=intent["manifest_sha256"],
-        outcome=COMMITTED,
-        reason=note,
-        intent=intent["hash"],
-        state=state_of(catalog, sha256_file(warehouse / CATALOG)),
-    )
+    state = state_of(catalog, sha256_file(warehouse / CATALOG))
+    return _settle(warehouse, intent, who, COMMITTED, note, state=state)
 
 
 def abort(warehouse: Path, intent: Entry, who: str, reason: str) -> str:
     """The entry that settles an intent that was not published."""
+    return _settle(warehouse, intent, who, ABORTED, reason)
+
+
+def _settle(
+    warehouse: Path, intent: Entry, who: str, outcome: str, reason: str, **extra: Any
+) -> str:
+    """The entry that settles ``intent`` one way or the other (it names the intent's hash)."""
     return audit.append(
         warehouse,
         operator=who,
@@ -98,9 +95,10 @@ def abort(warehouse: Path, intent: Entry, who: str, reason: str) -> str:
         site=intent["site"],
         submission_id=intent["submission_id"],
         manifest_sha256=intent["manifest_sha256"],
-        outcome=ABORTED,
+        outcome=outcome,
         reason=reason,
         intent=intent["hash"],
+        **extra,
     )
 
 
